@@ -1,1 +1,79 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `codegen [--check] [--from FILE]`: rebuild `openapi/freepik-wan.json`, the
+//!   normalized spec that `crates/freepik-wan-api/build.rs` feeds to progenitor.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+mod codegen;
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]";
+
+fn run(args: Vec<String>) -> Result<ExitCode> {
+    let Some((command, rest)) = args.split_first() else {
+        bail!("{USAGE}");
+    };
+    match command.as_str() {
+        "codegen" => codegen_command(rest),
+        other => bail!("unknown command `{other}`\n{USAGE}"),
+    }
+}
+
+fn codegen_command(args: &[String]) -> Result<ExitCode> {
+    let mut check = false;
+    let mut from: Option<PathBuf> = None;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--from" => {
+                let file = iter.next().context("--from needs a FILE")?;
+                from = Some(PathBuf::from(file));
+            }
+            other => bail!("unknown option `{other}`\n{USAGE}"),
+        }
+    }
+    let root = workspace_root();
+    let sources = match &from {
+        Some(file) => codegen::Sources::published(file)?,
+        None => codegen::Sources::vendored(&root.join("openapi/upstream"))?,
+    };
+    let text = codegen::render(&codegen::normalize(sources)?)?;
+    let target = root.join(codegen::NORMALIZED);
+    if check {
+        let current = std::fs::read_to_string(&target).unwrap_or_default();
+        if current == text {
+            println!("{} is up to date", codegen::NORMALIZED);
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "{} is out of date with its sources:\n{}\nrun `cargo xtask codegen` and commit the result",
+            codegen::NORMALIZED,
+            codegen::first_difference(&current, &text)
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    println!("wrote {}", codegen::NORMALIZED);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

@@ -1,0 +1,140 @@
+//! What progenitor leaves to the crate that includes the generated code:
+//! attaching the API key, tracing each call, and keeping the status of error
+//! responses whose body is not JSON.
+
+use std::time::Instant;
+
+use progenitor_client::{ClientHooks, OperationInfo};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+
+use crate::Client;
+
+/// The header Freepik reads the API key from.
+pub const API_KEY_HEADER: &str = "x-freepik-api-key";
+
+/// Statuses the spec documents as errors: their bodies decode as [`crate::types::Error`].
+const DOCUMENTED_ERRORS: &[u16] = &[400, 401, 404, 429, 500, 503];
+
+/// The longest stretch of a non-JSON error body kept as its message.
+const SNIPPET_BYTES: usize = 512;
+
+/// State the generated [`Client`] carries for the hooks: the API key, held as
+/// a header value marked sensitive so `Debug` prints `Sensitive`, never the key.
+#[derive(Clone, Debug, Default)]
+pub struct Inner {
+    api_key: Option<HeaderValue>,
+}
+
+/// The API key is not usable in an HTTP header (control characters, non-ASCII).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidApiKey;
+
+impl std::fmt::Display for InvalidApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the API key has characters an HTTP header cannot carry")
+    }
+}
+
+impl std::error::Error for InvalidApiKey {}
+
+impl Inner {
+    /// Hook state that sends `api_key` on every request.
+    ///
+    /// ```
+    /// let inner = freepik_wan_api::Inner::with_api_key("fpk-secret").unwrap();
+    /// assert!(!format!("{inner:?}").contains("fpk-secret"));
+    /// ```
+    pub fn with_api_key(api_key: &str) -> Result<Self, InvalidApiKey> {
+        let mut value = HeaderValue::from_str(api_key).map_err(|_| InvalidApiKey)?;
+        value.set_sensitive(true);
+        Ok(Inner {
+            api_key: Some(value),
+        })
+    }
+}
+
+impl ClientHooks<Inner> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        if let Some(key) = &self.inner.api_key {
+            request.headers_mut().insert(API_KEY_HEADER, key.clone());
+        }
+        Ok(())
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        // The path only: the query string is the caller's business.
+        let path = request.url().path().to_owned();
+        let result = self.client.execute(request).await;
+        match &result {
+            Ok(response) => tracing::debug!(
+                operation = info.operation_id,
+                %method,
+                path,
+                status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "freepik api response"
+            ),
+            Err(error) => tracing::debug!(
+                operation = info.operation_id,
+                %method,
+                path,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                error = %error,
+                "freepik api request failed"
+            ),
+        }
+        match result {
+            Ok(response) if DOCUMENTED_ERRORS.contains(&response.status().as_u16()) => {
+                rescue_error_body(response).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// An HTML page from a proxy or an empty body on a documented error status
+/// would fail JSON decoding, and progenitor's decode error carries no status.
+/// Such bodies are replaced by `{"message": "<start of the body>"}` so that
+/// the caller still gets an error response with its status and headers.
+async fn rescue_error_body(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let looks_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let body = response.bytes().await?;
+    let is_object = looks_json
+        && serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object());
+    let body = if is_object {
+        body
+    } else {
+        let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_BYTES)]);
+        let snippet = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let rescued = if snippet.is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::json!({ "message": snippet })
+        };
+        bytes::Bytes::from(rescued.to_string())
+    };
+    let mut rebuilt = http::Response::new(reqwest::Body::from(body));
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    rebuilt
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(reqwest::Response::from(rebuilt))
+}
