@@ -1,0 +1,196 @@
+//! One error type for everything the SDK can meet, each variant saying what happened.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::task::{Task, TaskId};
+use crate::webhook::WebhookError;
+use freepik_wan_api::TaskStatus;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One field the service (or the SDK's own checks) rejected, from a
+/// `problem+json` body's `invalid_params`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidParam {
+    /// The request field, e.g. `"image"`.
+    pub name: String,
+    /// Why it was rejected, in the service's words.
+    pub reason: String,
+}
+
+/// What went wrong.
+///
+/// Match on the variant for control flow, or print it: every message says what
+/// happened in words a user can act on, and none ever contains the API key.
+///
+/// ```
+/// use freepik_wan::Error;
+///
+/// fn explain(err: &Error) -> &'static str {
+///     match err {
+///         Error::Validation { .. } => "fix the input; nothing was sent",
+///         Error::Api { status, .. } if status.as_u16() == 401 => "check the API key",
+///         Error::TaskFailed { .. } => "the service could not make this video",
+///         Error::Timeout { .. } => "still running; wait again later",
+///         e if e.is_retryable() => "try again later",
+///         _ => "see the message",
+///     }
+/// }
+/// # let _ = explain;
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The service answered with an error status.
+    ///
+    /// `message` is the service's own (`"Invalid API key"`); for a body that is
+    /// not JSON (an HTML page from a proxy, an empty body) it is a short snippet
+    /// of what came back.
+    #[error("{}", api_message(*status, message, invalid_params))]
+    Api {
+        /// The HTTP status, e.g. 400, 401, 404, 429, 503.
+        status: StatusCode,
+        /// The service's message, or a snippet of a body that was not JSON.
+        message: String,
+        /// Per-field reasons from a `problem+json` 400 (empty otherwise).
+        invalid_params: Vec<InvalidParam>,
+        /// The response headers (rate-limit and request-id headers live here).
+        headers: HeaderMap,
+    },
+    /// The input was refused before anything was sent.
+    #[error("invalid {field}: {reason}")]
+    Validation {
+        /// The field, named as on the wire (`image`, `prompt`, `webhook_url`, ...).
+        field: &'static str,
+        /// The rule it broke, in words.
+        reason: String,
+    },
+    /// The task ended `FAILED`.
+    #[error("task {} failed on the service", task.id)]
+    TaskFailed {
+        /// The task as last seen.
+        task: Box<Task>,
+    },
+    /// The deadline passed before the task finished.
+    #[error("gave up on task {task_id} after {:.1}s; last status: {}", waited.as_secs_f64(), last_status.as_ref().map_or("unknown", |s| s.as_str()))]
+    Timeout {
+        /// The task waited on.
+        task_id: TaskId,
+        /// The last status seen, if any poll succeeded.
+        last_status: Option<TaskStatus>,
+        /// How long the wait lasted.
+        waited: Duration,
+    },
+    /// The request did not complete: DNS, connect, TLS, a cut connection, a timeout.
+    #[error("transport error: {source}")]
+    Transport {
+        /// The underlying HTTP client error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A response arrived but its body is not the shape the API documents.
+    #[error("could not decode the response (HTTP {status}): {source}; body starts with {snippet:?}")]
+    Decode {
+        /// The HTTP status of the response.
+        status: StatusCode,
+        /// The start of the body, for diagnosis.
+        snippet: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Reading the image or writing the video failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What the SDK was doing, e.g. `"writing"`.
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The client is not configured right (no API key, a bad base URL).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A webhook request did not verify.
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+}
+
+fn api_message(status: StatusCode, message: &str, invalid_params: &[InvalidParam]) -> String {
+    let mut out = format!("the API answered {status}");
+    if !message.is_empty() {
+        out.push_str(": ");
+        out.push_str(message);
+    }
+    for p in invalid_params {
+        out.push_str(&format!("; {}: {}", p.name, p.reason));
+    }
+    out
+}
+
+impl Error {
+    /// The HTTP status, when the error came from a response.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api { status, .. } | Error::Decode { status, .. } => Some(*status),
+            Error::Transport { source } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed: connection
+    /// problems, 408, 429 and 5xx gateway/availability statuses.
+    ///
+    /// This says nothing about whether a retry is *safe*: the SDK itself never
+    /// repeats a create that may have reached the service.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => is_retryable_status(*status),
+            Error::Transport { source } => {
+                source.is_connect() || source.is_timeout() || source.is_request() || source.is_body()
+            }
+            _ => false,
+        }
+    }
+
+    /// The response headers of an [`Error::Api`].
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        match self {
+            Error::Api { headers, .. } => Some(headers),
+            _ => None,
+        }
+    }
+
+    /// How long the service asked us to wait (`Retry-After`, in seconds or as an HTTP date).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.headers().and_then(crate::retry::retry_after)
+    }
+
+    /// The request id the service or its proxy attached, if any
+    /// (`x-request-id`, `x-amzn-requestid` or `cf-ray`), for support tickets.
+    pub fn request_id(&self) -> Option<&str> {
+        let headers = self.headers()?;
+        ["x-request-id", "x-amzn-requestid", "x-amz-cf-id", "cf-ray"]
+            .iter()
+            .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+    }
+
+    /// A rate-limit header of an [`Error::Api`], e.g. `rate_limit("remaining")`
+    /// reads `x-ratelimit-remaining`.
+    pub fn rate_limit(&self, which: &str) -> Option<&str> {
+        let headers = self.headers()?;
+        headers.get(format!("x-ratelimit-{which}")).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The statuses worth a retry on an idempotent call.
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}

@@ -1,0 +1,206 @@
+//! Retrying calls that failed for reasons that may pass: with jittered
+//! exponential backoff (from `backon`), `Retry-After` honoured, inside an
+//! overall time budget, and never repeating a create that may have reached
+//! the service.
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tracing::Instrument;
+
+use crate::error::{Error, Result};
+
+/// How the client retries calls that failed for reasons that may pass.
+///
+/// Status, list and download calls are retried on connection errors and on
+/// 408, 429, 500, 502, 503 and 504. A create is retried only when the service
+/// cannot have acted on it (429, 503, or a connection that failed before the
+/// request was written): repeating it after a timeout could start a second,
+/// paid task.
+///
+/// ```
+/// use std::time::Duration;
+/// use freepik_wan::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .max_retries(5)
+///     .initial_backoff(Duration::from_millis(200))
+///     .budget(Duration::from_secs(30));
+/// # let _ = policy;
+/// let never = RetryPolicy::none();
+/// # let _ = never;
+/// ```
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    max_retries: usize,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    budget: Duration,
+    retry_creates: bool,
+}
+
+impl Default for RetryPolicy {
+    /// Three retries, backoff from 500 ms up to 10 s with jitter, at most 60 s
+    /// spent waiting in all, safe create retries on.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+            budget: Duration::from_secs(60),
+            retry_creates: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all: every call is tried once.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// How many times a call may be repeated after its first try.
+    pub fn max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The first backoff delay; each later one doubles, with jitter.
+    pub fn initial_backoff(mut self, delay: Duration) -> Self {
+        self.initial_backoff = delay;
+        self
+    }
+
+    /// The longest single backoff delay.
+    pub fn max_backoff(mut self, delay: Duration) -> Self {
+        self.max_backoff = delay;
+        self
+    }
+
+    /// The most time one call may spend waiting between tries, `Retry-After`
+    /// included; a wait that would pass it ends the call with the last error.
+    pub fn budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Whether creates are retried at all (only ever when the service cannot
+    /// have acted on them). On by default.
+    pub fn retry_creates(mut self, on: bool) -> Self {
+        self.retry_creates = on;
+        self
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+    }
+}
+
+/// Whether a call may be repeated without side effects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Reads: status, list, download.
+    Idempotent,
+    /// Create: repeating it may start a second task.
+    Create,
+}
+
+impl RetryPolicy {
+    fn should_retry(&self, error: &Error, kind: Idempotency) -> bool {
+        match kind {
+            Idempotency::Idempotent => error.is_retryable(),
+            Idempotency::Create => {
+                self.retry_creates
+                    && match error {
+                        // The service refused before acting.
+                        Error::Api { status, .. } => matches!(status.as_u16(), 429 | 503),
+                        // Nothing was written to the wire yet.
+                        Error::Transport { source } => source.is_connect(),
+                        _ => false,
+                    }
+            }
+        }
+    }
+
+    /// Runs `call` (given the attempt number, from 1) until it succeeds, fails
+    /// for good, or the policy is spent. Each attempt runs in its own span.
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        kind: Idempotency,
+        mut call: F,
+    ) -> Result<T>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let budget = self.budget;
+        (|| {
+            attempt += 1;
+            let span = tracing::info_span!("freepik_wan.call", operation, attempt);
+            call(attempt).instrument(span)
+        })
+        .retry(self.backoff())
+        .sleep(tokio::time::sleep)
+        .when(|e| self.should_retry(e, kind))
+        .adjust(|e, backoff| {
+            // The server's Retry-After wins over our own schedule, but only
+            // while the policy still allows another try at all.
+            let delay = match (backoff, e.retry_after()) {
+                (Some(ours), Some(theirs)) => Some(ours.max(theirs)),
+                (ours, _) => ours,
+            }?;
+            (started.elapsed() + delay <= budget).then_some(delay)
+        })
+        .notify(|e, delay| {
+            tracing::warn!(operation, error = %e, retry_in_ms = delay.as_millis() as u64, "retrying")
+        })
+        .await
+    }
+}
+
+/// `Retry-After` as a delay: seconds, or an HTTP date (a date already past
+/// means now).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        let got = retry_after(&headers(&httpdate::fmt_http_date(later))).unwrap();
+        assert!(got > Duration::from_secs(110) && got <= Duration::from_secs(120), "{got:?}");
+        let past = SystemTime::now() - Duration::from_secs(120);
+        assert_eq!(retry_after(&headers(&httpdate::fmt_http_date(past))), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+}
