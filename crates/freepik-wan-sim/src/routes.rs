@@ -1,0 +1,281 @@
+//! The HTTP surface: Freepik's paths and shapes, plus the `/files` "CDN".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::body::BodyPlan;
+use crate::faults::{Dice, Gate};
+use crate::lifecycle;
+use crate::stats::{RequestRecord, StatsCollector};
+use crate::tasks::{Status, TaskStore, TaskSummary};
+use crate::validate::{self, Rejection};
+use crate::video::Video;
+use crate::webhook;
+
+/// The create and list path; get is this plus `/{task-id}`.
+pub(crate) const COLLECTION: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
+/// Large enough for a 10 MiB image in base64 (about 13.4 MiB) plus the other fields.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+const API_KEY_HEADER: &str = "x-freepik-api-key";
+
+/// Everything the handlers share.
+pub(crate) struct AppState {
+    /// Accepted API keys; a task belongs to the index of the key that created it.
+    pub(crate) keys: Vec<String>,
+    pub(crate) processing_time: Duration,
+    pub(crate) dice: Dice,
+    pub(crate) video: Video,
+    pub(crate) tasks: Arc<TaskStore>,
+    pub(crate) stats: Arc<StatsCollector>,
+    pub(crate) webhooks: webhook::Sender,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(banner).fallback(method_not_allowed))
+        .route(
+            COLLECTION,
+            get(list_tasks)
+                .post(create_task)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{COLLECTION}/{{task_id}}"),
+            get(get_task).fallback(method_not_allowed),
+        )
+        .route("/files/{file}", get(download).fallback(method_not_allowed))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Data<T> {
+    data: T,
+}
+
+/// A JSON `{"message": ...}` error, the shape of every Freepik error but the problem 400.
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({ "message": text }))).into_response()
+}
+
+fn json_bytes<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).expect("response types always serialize"))
+}
+
+/// Logs every request for [`crate::Stats`]: method, path and status, never headers (the
+/// API key is a header).
+async fn record(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    state.stats.record(RequestRecord {
+        method,
+        path,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+/// The start of every API request: the configured latency, then authentication, which
+/// comes before anything that could reveal whether a task or route exists. Returns the
+/// index of the caller's key.
+async fn admit(state: &AppState, headers: &HeaderMap) -> Result<usize, Response> {
+    let latency = state.dice.faults().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let Some(key) = headers
+        .get(API_KEY_HEADER)
+        .filter(|value| !value.is_empty())
+    else {
+        return Err(message(StatusCode::UNAUTHORIZED, "Missing API key"));
+    };
+    state
+        .keys
+        .iter()
+        .position(|known| known.as_bytes() == key.as_bytes())
+        .ok_or_else(|| message(StatusCode::UNAUTHORIZED, "Invalid API key"))
+}
+
+/// The injected 503/429 for an authenticated API request, if the dice say so.
+fn injected_fault(state: &AppState) -> Option<Response> {
+    match state.dice.gate() {
+        Gate::Pass => None,
+        Gate::Unavailable => Some(message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable. Please try again later.",
+        )),
+        Gate::RateLimited => {
+            let mut response = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(state.dice.faults().retry_after_secs),
+            );
+            Some(response)
+        }
+    }
+}
+
+async fn create_task(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let owner = match admit(&state, &headers).await {
+        Ok(owner) => owner,
+        Err(response) => return response,
+    };
+    // Decided before the task exists: a faulted create must leave nothing behind, since
+    // clients retry creates only on answers that guarantee that.
+    if let Some(response) = injected_fault(&state) {
+        return response;
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is larger than 16 MiB.",
+            );
+        }
+        Err(rejection) => return message(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    };
+    let request = match validate::validate_create(&body) {
+        Ok(request) => request,
+        Err(Rejection::Malformed(text)) => return message(StatusCode::BAD_REQUEST, &text),
+        Err(Rejection::Invalid(params)) => {
+            let body = json_bytes(&json!({
+                "message": "Your request parameters didn't validate.",
+                "invalid_params": params,
+            }));
+            return (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "application/problem+json")],
+                body,
+            )
+                .into_response();
+        }
+    };
+    let fails = state.dice.task_fails();
+    let webhook = request
+        .webhook_url
+        .map(|url| state.webhooks.spawn_worker(url));
+    let task_id = state.tasks.create(owner, webhook);
+    state.stats.create_accepted();
+    lifecycle::spawn(
+        state.tasks.clone(),
+        task_id.clone(),
+        state.processing_time,
+        fails,
+        state.shutdown.clone(),
+    );
+    axum::Json(Data {
+        data: TaskSummary {
+            task_id,
+            status: Status::Created.as_str(),
+        },
+    })
+    .into_response()
+}
+
+async fn get_task(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    task_id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let owner = match admit(&state, &headers).await {
+        Ok(owner) => owner,
+        Err(response) => return response,
+    };
+    if let Some(response) = injected_fault(&state) {
+        return response;
+    }
+    let cut = state.dice.reset();
+    // A path that does not even decode cannot name a task.
+    let detail = task_id
+        .ok()
+        .and_then(|Path(id)| state.tasks.detail(owner, &id));
+    match detail {
+        Some(detail) => BodyPlan::bytes(json_bytes(&Data { data: detail }), cut)
+            .into_response("application/json"),
+        None => message(StatusCode::NOT_FOUND, "Task not found"),
+    }
+}
+
+async fn list_tasks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let owner = match admit(&state, &headers).await {
+        Ok(owner) => owner,
+        Err(response) => return response,
+    };
+    if let Some(response) = injected_fault(&state) {
+        return response;
+    }
+    let cut = state.dice.reset();
+    let data = state.tasks.list(owner);
+    BodyPlan::bytes(json_bytes(&Data { data }), cut).into_response("application/json")
+}
+
+/// The generated video, like a CDN URL: no API key, no API faults, but resets and throttling.
+async fn download(
+    State(state): State<Arc<AppState>>,
+    file: Result<Path<String>, PathRejection>,
+) -> Response {
+    let cut = state.dice.reset();
+    let found = file.ok().is_some_and(|Path(file)| {
+        file.strip_suffix(".mp4")
+            .is_some_and(|id| state.tasks.has_video(id))
+    });
+    if !found {
+        return message(StatusCode::NOT_FOUND, "File not found");
+    }
+    let throttle = state.dice.faults().download_bytes_per_sec;
+    state.video.plan(cut, throttle).into_response("video/mp4")
+}
+
+async fn banner() -> &'static str {
+    concat!(
+        "freepik-wan-sim ",
+        env!("CARGO_PKG_VERSION"),
+        ": an offline simulator of Freepik's Wan v2.2 580p image-to-video API.\n",
+        "POST/GET /v1/ai/image-to-video/wan-v2-2-580p, GET /v1/ai/image-to-video/wan-v2-2-580p/{task-id}\n",
+    )
+}
+
+/// 405 with an `Allow` header. API paths authenticate first, like every other API answer.
+async fn method_not_allowed(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/v1/")
+        && let Err(response) = admit(&state, request.headers()).await
+    {
+        return response;
+    }
+    let allow = if path == COLLECTION {
+        "GET, HEAD, POST"
+    } else {
+        "GET, HEAD"
+    };
+    let mut response = message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+async fn not_found() -> Response {
+    message(StatusCode::NOT_FOUND, "Not found")
+}

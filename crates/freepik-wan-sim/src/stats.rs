@@ -1,0 +1,72 @@
+//! Counters and the request log that tests and benchmarks assert on.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of what the simulator has seen so far, from [`SimHandle::stats`](crate::SimHandle::stats).
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// Creates that made a task (answered 200). Faulted (503/429), unauthorized and invalid
+    /// creates are not counted, so this is the number of tasks that exist.
+    pub creates_accepted: u64,
+    /// Every HTTP request received, in the order their responses were produced.
+    pub requests: Vec<RequestRecord>,
+    /// Webhook events a receiver acknowledged with a 2xx.
+    pub webhooks_delivered: u64,
+    /// Webhook POSTs made, retries included.
+    pub webhook_attempts: u64,
+}
+
+/// One request as the simulator saw it. Carries no headers, so never the API key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method, e.g. `"GET"`.
+    pub method: String,
+    /// Path without the query string, e.g. `"/v1/ai/image-to-video/wan-v2-2-580p"`.
+    pub path: String,
+    /// Status code of the response (200 even if the body was then cut by a reset fault).
+    pub status: u16,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Default)]
+pub(crate) struct StatsCollector {
+    creates_accepted: AtomicU64,
+    webhooks_delivered: AtomicU64,
+    webhook_attempts: AtomicU64,
+    requests: Mutex<Vec<RequestRecord>>,
+}
+
+impl StatsCollector {
+    pub(crate) fn create_accepted(&self) {
+        self.creates_accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn webhook_attempt(&self) {
+        self.webhook_attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn webhook_delivered(&self) {
+        self.webhooks_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record(&self, record: RequestRecord) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            creates_accepted: self.creates_accepted.load(Ordering::Relaxed),
+            requests: self
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            webhooks_delivered: self.webhooks_delivered.load(Ordering::Relaxed),
+            webhook_attempts: self.webhook_attempts.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The task table: who owns which task, its status, and the JSON shapes that describe it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A task's status, spelled on the wire as in Freepik's `task.status` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Created,
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "CREATED",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+        }
+    }
+
+    fn is_terminal(self) -> bool {
+        matches!(self, Status::Completed | Status::Failed)
+    }
+}
+
+/// `task`: what create and list return.
+#[derive(Serialize)]
+pub(crate) struct TaskSummary {
+    pub(crate) task_id: String,
+    pub(crate) status: &'static str,
+}
+
+/// `task-detail`: what get returns inside `data`, and the whole body of a webhook.
+#[derive(Serialize)]
+pub(crate) struct TaskDetail {
+    pub(crate) task_id: String,
+    pub(crate) status: &'static str,
+    pub(crate) generated: Vec<String>,
+}
+
+struct Task {
+    /// Index of the API key that created it; other keys must not see it.
+    owner: usize,
+    status: Status,
+    completed_at: Option<Instant>,
+    /// Queue of serialized webhook bodies for this task's delivery worker. Dropped once the
+    /// terminal event is queued, which lets the worker finish.
+    webhook: Option<UnboundedSender<Bytes>>,
+}
+
+#[derive(Default)]
+struct Table {
+    tasks: HashMap<String, Task>,
+    /// Creation order, for listing.
+    order: Vec<String>,
+}
+
+/// All tasks of one simulator.
+pub(crate) struct TaskStore {
+    base_url: String,
+    table: Mutex<Table>,
+}
+
+impl TaskStore {
+    pub(crate) fn new(base_url: String) -> Self {
+        Self {
+            base_url,
+            table: Mutex::default(),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes a task in status CREATED and queues its CREATED webhook, if it has one.
+    pub(crate) fn create(&self, owner: usize, webhook: Option<UnboundedSender<Bytes>>) -> String {
+        let id = uuid_v4();
+        let task = Task {
+            owner,
+            status: Status::Created,
+            completed_at: None,
+            webhook,
+        };
+        if let Some(queue) = &task.webhook {
+            // A closed queue only means the simulator is shutting down.
+            let _ = queue.send(self.webhook_body(&id, Status::Created));
+        }
+        let mut table = self.table();
+        table.order.push(id.clone());
+        table.tasks.insert(id.clone(), task);
+        id
+    }
+
+    /// Moves a task to `status`, stamping the completion time and queueing the webhook.
+    ///
+    /// The webhook is queued under the lock so that events reach the queue in the order
+    /// the statuses changed.
+    pub(crate) fn set_status(&self, id: &str, status: Status) {
+        let body = self.webhook_body(id, status);
+        let mut table = self.table();
+        let Some(task) = table.tasks.get_mut(id) else {
+            return;
+        };
+        task.status = status;
+        if status.is_terminal() {
+            task.completed_at = Some(Instant::now());
+        }
+        if let Some(queue) = &task.webhook {
+            let _ = queue.send(body);
+        }
+        if status.is_terminal() {
+            task.webhook = None;
+        }
+    }
+
+    /// The task as `owner` may see it: `None` if it does not exist or is someone else's.
+    pub(crate) fn detail(&self, owner: usize, id: &str) -> Option<TaskDetail> {
+        let status = self
+            .table()
+            .tasks
+            .get(id)
+            .filter(|task| task.owner == owner)
+            .map(|task| task.status)?;
+        Some(self.detail_of(id, status))
+    }
+
+    /// `owner`'s tasks, newest first.
+    pub(crate) fn list(&self, owner: usize) -> Vec<TaskSummary> {
+        let table = self.table();
+        table
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| {
+                let task = table.tasks.get(id)?;
+                (task.owner == owner).then(|| TaskSummary {
+                    task_id: id.clone(),
+                    status: task.status.as_str(),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn completed_at(&self, id: &str) -> Option<Instant> {
+        self.table().tasks.get(id)?.completed_at
+    }
+
+    /// Whether the task exists and has a video to download.
+    pub(crate) fn has_video(&self, id: &str) -> bool {
+        self.table()
+            .tasks
+            .get(id)
+            .is_some_and(|task| task.status == Status::Completed)
+    }
+
+    fn detail_of(&self, id: &str, status: Status) -> TaskDetail {
+        let generated = if status == Status::Completed {
+            vec![format!("{}/files/{id}.mp4", self.base_url)]
+        } else {
+            Vec::new()
+        };
+        TaskDetail {
+            task_id: id.to_owned(),
+            status: status.as_str(),
+            generated,
+        }
+    }
+
+    fn webhook_body(&self, id: &str, status: Status) -> Bytes {
+        let detail = self.detail_of(id, status);
+        Bytes::from(serde_json::to_vec(&detail).expect("a TaskDetail always serializes"))
+    }
+}
+
+/// A random (version 4) UUID in its lowercase hyphenated form.
+///
+/// Drawn from fastrand's unseeded thread-local generator, not the fault dice: ids must stay
+/// unique across simulators started with the same seed, and drawing them must not shift
+/// the fault sequence.
+pub(crate) fn uuid_v4() -> String {
+    let mut bits = fastrand::u128(..);
+    bits = (bits & !(0xf << 76)) | (0x4 << 76); // version 4
+    bits = (bits & !(0x3 << 62)) | (0x2 << 62); // RFC 4122 variant
+    let hex = format!("{bits:032x}");
+    let mut out = String::with_capacity(36);
+    for (i, range) in [0..8, 8..12, 12..16, 16..20, 20..32]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(&hex[range]);
+    }
+    out
+}
