@@ -23,11 +23,7 @@ fn main() {
         .with_replacement(
             "TaskStatus",
             "crate::TaskStatus",
-            [
-                progenitor::TypeImpl::Display,
-                progenitor::TypeImpl::FromStr,
-            ]
-            .into_iter(),
+            [progenitor::TypeImpl::Display, progenitor::TypeImpl::FromStr].into_iter(),
         );
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator

@@ -48,7 +48,11 @@ async fn create_sends_method_path_key_and_string_duration() {
     });
     let body = types::CreateTaskRequest::builder()
         .image("https://example.com/cat.jpg")
-        .prompt(Some("a cat yawns".parse::<types::CreateTaskRequestPrompt>().unwrap()))
+        .prompt(Some(
+            "a cat yawns"
+                .parse::<types::CreateTaskRequestPrompt>()
+                .unwrap(),
+        ))
         .duration(types::CreateTaskRequestDuration::X5)
         .aspect_ratio(types::AspectRatio::Widescreen169)
         .seed(70)
@@ -213,7 +217,12 @@ async fn every_documented_error_status_decodes_with_its_message() {
         (503, "Service Unavailable. Please try again later."),
     ];
     for (status, message) in cases {
-        let err = get_error(status, "application/json", &json!({"message": message}).to_string()).await;
+        let err = get_error(
+            status,
+            "application/json",
+            &json!({"message": message}).to_string(),
+        )
+        .await;
         let (got_status, body) = response(&err);
         assert_eq!(got_status, status);
         assert_eq!(body.message.as_deref(), Some(message));
@@ -226,7 +235,8 @@ async fn problem_json_400_decodes_flat_and_wrapped() {
         {"name": "page", "reason": "Parameter 'page' must be greater than 0"},
         {"name": "per_page", "reason": "Parameter 'per_page' must be greater than 0"}
     ]);
-    let flat = json!({"message": "Your request parameters didn't validate.", "invalid_params": params});
+    let flat =
+        json!({"message": "Your request parameters didn't validate.", "invalid_params": params});
     let err = get_error(400, "application/problem+json", &flat.to_string()).await;
     let (_, body) = response(&err);
     assert_eq!(body.invalid_params.len(), 2);
@@ -241,11 +251,23 @@ async fn problem_json_400_decodes_flat_and_wrapped() {
 
 #[tokio::test]
 async fn html_and_empty_error_bodies_keep_status_and_headers() {
-    let err = get_error(503, "text/html", "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>").await;
-    let Error::ErrorResponse(rv) = &err else { panic!("{err:?}") };
+    let err = get_error(
+        503,
+        "text/html",
+        "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+    )
+    .await;
+    let Error::ErrorResponse(rv) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(rv.status().as_u16(), 503);
     assert_eq!(rv.headers()["x-request-id"], "req-42");
-    assert!(rv.message.as_deref().unwrap().contains("503 Service Temporarily Unavailable"));
+    assert!(
+        rv.message
+            .as_deref()
+            .unwrap()
+            .contains("503 Service Temporarily Unavailable")
+    );
 
     let err = get_error(500, "application/json", "").await;
     let (status, body) = response(&err);
@@ -259,15 +281,28 @@ async fn trailing_slash_in_base_url_is_not_doubled() {
     let mock = server.list_wan_v22_580p_tasks(|_, then| {
         then.ok(&types::ListTasksResponse { data: vec![] });
     });
-    let client = Client::with_api_key(&format!("{}/", server.base_url()), KEY, reqwest::Client::new()).unwrap();
+    let client = Client::with_api_key(
+        &format!("{}/", server.base_url()),
+        KEY,
+        reqwest::Client::new(),
+    )
+    .unwrap();
     client.list_wan_v22_580p_tasks().send().await.unwrap();
     mock.assert_async().await;
 }
 
 #[test]
 fn the_key_never_shows_in_debug_output() {
-    let client = Client::with_api_key("https://api.freepik.com", KEY, reqwest::Client::new()).unwrap();
+    let client =
+        Client::with_api_key("https://api.freepik.com", KEY, reqwest::Client::new()).unwrap();
     let debug = format!("{client:?}");
     assert!(!debug.contains(KEY), "{debug}");
-    assert!(Client::with_api_key("https://api.freepik.com", "bad\nkey", reqwest::Client::new()).is_err());
+    assert!(
+        Client::with_api_key(
+            "https://api.freepik.com",
+            "bad\nkey",
+            reqwest::Client::new()
+        )
+        .is_err()
+    );
 }

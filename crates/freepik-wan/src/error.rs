@@ -94,7 +94,9 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// A response arrived but its body is not the shape the API documents.
-    #[error("could not decode the response (HTTP {status}): {source}; body starts with {snippet:?}")]
+    #[error(
+        "could not decode the response (HTTP {status}): {source}; body starts with {snippet:?}"
+    )]
     Decode {
         /// The HTTP status of the response.
         status: StatusCode,
@@ -154,7 +156,10 @@ impl Error {
         match self {
             Error::Api { status, .. } => is_retryable_status(*status),
             Error::Transport { source } => {
-                source.is_connect() || source.is_timeout() || source.is_request() || source.is_body()
+                source.is_connect()
+                    || source.is_timeout()
+                    || source.is_request()
+                    || source.is_body()
             }
             _ => false,
         }
@@ -186,7 +191,9 @@ impl Error {
     /// reads `x-ratelimit-remaining`.
     pub fn rate_limit(&self, which: &str) -> Option<&str> {
         let headers = self.headers()?;
-        headers.get(format!("x-ratelimit-{which}")).and_then(|v| v.to_str().ok())
+        headers
+            .get(format!("x-ratelimit-{which}"))
+            .and_then(|v| v.to_str().ok())
     }
 }
 

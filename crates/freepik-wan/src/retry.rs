@@ -178,7 +178,10 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -197,9 +200,15 @@ mod tests {
         assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
         let later = SystemTime::now() + Duration::from_secs(120);
         let got = retry_after(&headers(&httpdate::fmt_http_date(later))).unwrap();
-        assert!(got > Duration::from_secs(110) && got <= Duration::from_secs(120), "{got:?}");
+        assert!(
+            got > Duration::from_secs(110) && got <= Duration::from_secs(120),
+            "{got:?}"
+        );
         let past = SystemTime::now() - Duration::from_secs(120);
-        assert_eq!(retry_after(&headers(&httpdate::fmt_http_date(past))), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&headers(&httpdate::fmt_http_date(past))),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }

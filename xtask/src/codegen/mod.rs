@@ -43,10 +43,13 @@ pub struct Sources {
 impl Sources {
     /// The vendored seed page plus the project's own document for the GETs.
     pub fn vendored(dir: &Path) -> Result<Sources> {
-        let seed_text = read(&dir.join(SEED_FILE))?;
-        let tasks_text = read(&dir.join(TASKS_FILE))?;
-        let mut sources = seed::parse(&seed_text).context(SEED_FILE)?;
-        let tasks = published::parse_yaml(&tasks_text)
+        Sources::from_texts(&read(&dir.join(SEED_FILE))?, &read(&dir.join(TASKS_FILE))?)
+    }
+
+    /// [`Sources::vendored`] from the two documents' texts.
+    pub fn from_texts(seed_text: &str, tasks_text: &str) -> Result<Sources> {
+        let mut sources = seed::parse(seed_text).context(SEED_FILE)?;
+        let tasks = published::parse_yaml(tasks_text)
             .and_then(|doc| published::extract(&doc, TASKS_FILE))
             .context(TASKS_FILE)?;
         sources.operations.extend(tasks.operations);

@@ -71,11 +71,12 @@ pub fn normalize(sources: Sources) -> Result<Value> {
     let mut schemas: BTreeMap<String, Value> =
         schemas.into_iter().map(|(k, (v, _))| (k, v)).collect();
 
-    let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut paths: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     for (path, method, mut op) in sources.operations {
         hoist_status(&mut op, &mut statuses);
-        let Some(&(_, _, id, response_name)) =
-            OPERATIONS.iter().find(|(m, p, _, _)| *m == method && *p == path)
+        let Some(&(_, _, id, response_name)) = OPERATIONS
+            .iter()
+            .find(|(m, p, _, _)| *m == method && *p == path)
         else {
             bail!("{method} {path}: not a Wan v2.2 580p operation the codegen knows");
         };
@@ -86,7 +87,9 @@ pub fn normalize(sources: Sources) -> Result<Value> {
     }
     for (method, path, _, _) in OPERATIONS {
         ensure!(
-            paths.get(*path).is_some_and(|item| item.contains_key(*method)),
+            paths
+                .get(*path)
+                .is_some_and(|item| item.contains_key(*method)),
             "{method} {path}: missing from the sources"
         );
     }
@@ -94,10 +97,18 @@ pub fn normalize(sources: Sources) -> Result<Value> {
     let names: Vec<String> = schemas.keys().cloned().collect();
     for name in names {
         let schema = schemas[&name].clone();
-        let flat = flatten(&schema, &schemas, &format!("components.schemas.{name}"))?;
+        let flat = flatten(
+            &schema,
+            &schemas,
+            &format!("components.schemas.{name}"),
+            true,
+        )?;
         schemas.insert(name, flat);
     }
-    ensure!(!statuses.is_empty(), "no task `status` enum found in the sources");
+    ensure!(
+        !statuses.is_empty(),
+        "no task `status` enum found in the sources"
+    );
     schemas.insert("TaskStatus".into(), task_status_schema(statuses));
     for (name, schema) in error_schemas() {
         schemas.insert(name.into(), schema);
@@ -119,8 +130,13 @@ pub fn normalize(sources: Sources) -> Result<Value> {
     let mut renamed = BTreeMap::new();
     for (name, mut schema) in schemas {
         rename_refs(&mut schema, &renames);
-        let name = renames.get(name.as_str()).map_or(name.clone(), |n| n.to_string());
-        ensure!(renamed.insert(name.clone(), schema).is_none(), "two schemas end up named `{name}`");
+        let name = renames
+            .get(name.as_str())
+            .map_or(name.clone(), |n| n.to_string());
+        ensure!(
+            renamed.insert(name.clone(), schema).is_none(),
+            "two schemas end up named `{name}`"
+        );
     }
     doc["components"]["schemas"] = Value::Object(reachable(&doc, renamed).into_iter().collect());
     Ok(doc)
@@ -147,7 +163,9 @@ fn operation(
         .flatten()
         .filter(|p| {
             !(p["in"] == "header"
-                && p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(API_KEY_HEADER)))
+                && p["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(API_KEY_HEADER)))
         })
         .cloned()
         .collect();
@@ -243,7 +261,10 @@ fn role_schema(schema: &Value, name: &str, schemas: &mut BTreeMap<String, Value>
         }
         None => schema.clone(),
     };
-    ensure!(!schemas.contains_key(name), "a source already defines a schema named {name}");
+    ensure!(
+        !schemas.contains_key(name),
+        "a source already defines a schema named {name}"
+    );
     schemas.insert(name.into(), content);
     Ok(json!({ "$ref": format!("#/components/schemas/{name}") }))
 }
@@ -273,16 +294,20 @@ fn merge_named(
     Ok(())
 }
 
-const DESCRIPTIVE: &[&str] = &["description", "example", "title"];
+const DESCRIPTIVE: &[&str] = &["description", "example", "title", "summary"];
 
 /// A schema without its descriptive keys, for comparing shapes.
-fn structure(value: &Value) -> Value {
+pub(super) fn structure(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .filter(|(k, _)| !DESCRIPTIVE.contains(&k.as_str()))
                 .map(|(k, v)| {
-                    let v = if k == "required" { sorted(v) } else { structure(v) };
+                    let v = if k == "required" && v.is_array() {
+                        sorted(v)
+                    } else {
+                        structure(v)
+                    };
                     (k.clone(), v)
                 })
                 .collect(),
@@ -344,7 +369,11 @@ fn hoist_status(value: &mut Value, statuses: &mut Vec<String>) {
 }
 
 fn unwrap_single_all_of(value: &Value) -> Value {
-    match value.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+    match value
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         Some([one]) => one.clone(),
         _ => value.clone(),
     }
@@ -353,7 +382,12 @@ fn unwrap_single_all_of(value: &Value) -> Value {
 /// The lifecycle order first, then any status a source adds, alphabetically.
 fn task_status_schema(mut statuses: Vec<String>) -> Value {
     const ORDER: &[&str] = &["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"];
-    statuses.sort_by_key(|s| (ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()), s.clone()));
+    statuses.sort_by_key(|s| {
+        (
+            ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()),
+            s.clone(),
+        )
+    });
     json!({
         "description": "Task status. The client replaces this type with an open enum, so values added later decode too.",
         "type": "string",
@@ -412,7 +446,12 @@ fn error_schemas() -> Vec<(&'static str, Value)> {
 /// Flattens `allOf`, drops `additionalProperties: false` (it would make new
 /// server fields fail decoding) and `format: uuid` (task ids stay opaque
 /// strings: a differently shaped id must not break decoding).
-fn flatten(schema: &Value, schemas: &BTreeMap<String, Value>, at: &str) -> Result<Value> {
+fn flatten(
+    schema: &Value,
+    schemas: &BTreeMap<String, Value>,
+    at: &str,
+    component: bool,
+) -> Result<Value> {
     let Some(map) = schema.as_object() else {
         bail!("{at}: expected a schema mapping");
     };
@@ -428,12 +467,18 @@ fn flatten(schema: &Value, schemas: &BTreeMap<String, Value>, at: &str) -> Resul
             "properties" => {
                 let mut props = Map::new();
                 for (name, prop) in v.as_object().into_iter().flatten() {
-                    props.insert(name.clone(), flatten(prop, schemas, &format!("{at}.{name}"))?);
+                    props.insert(
+                        name.clone(),
+                        flatten(prop, schemas, &format!("{at}.{name}"), false)?,
+                    );
                 }
                 out.insert(k.clone(), Value::Object(props));
             }
             "items" => {
-                out.insert(k.clone(), flatten(v, schemas, &format!("{at}.items"))?);
+                out.insert(
+                    k.clone(),
+                    flatten(v, schemas, &format!("{at}.items"), false)?,
+                );
             }
             "required" => {
                 out.insert(k.clone(), sorted(v));
@@ -447,9 +492,10 @@ fn flatten(schema: &Value, schemas: &BTreeMap<String, Value>, at: &str) -> Resul
         return Ok(Value::Object(out));
     };
     if let [one] = members.as_slice() {
-        if one.get("$ref").is_some() && !out.contains_key("properties") {
+        if one.get("$ref").is_some() && !out.contains_key("properties") && !component {
             // A lone `$ref` in `allOf` is how the docs attach a description to
-            // a reference; keep the reference so the named type is reused.
+            // a reference; keep the reference so the named type is reused. A
+            // component made of one is merged instead: it must stay a type.
             return Ok(json!({ "$ref": one["$ref"] }));
         }
     }
@@ -461,9 +507,9 @@ fn flatten(schema: &Value, schemas: &BTreeMap<String, Value>, at: &str) -> Resul
                 let target = schemas
                     .get(name)
                     .with_context(|| format!("{at}: $ref to undefined schema {name}"))?;
-                flatten(target, schemas, &at)?
+                flatten(target, schemas, &at, true)?
             }
-            None => flatten(member, schemas, &at)?,
+            None => flatten(member, schemas, &at, false)?,
         };
         merge_member(&mut out, &member, &at)?;
     }
@@ -489,9 +535,9 @@ fn merge_member(out: &mut Map<String, Value>, member: &Value, at: &str) -> Resul
             }
             "required" => {
                 let mut all = out.get("required").cloned().unwrap_or(json!([]));
-                all.as_array_mut().expect("required is an array").extend(
-                    v.as_array().into_iter().flatten().cloned(),
-                );
+                all.as_array_mut()
+                    .expect("required is an array")
+                    .extend(v.as_array().into_iter().flatten().cloned());
                 out.insert("required".into(), sorted(&all));
             }
             "type" => {
@@ -513,7 +559,10 @@ fn rename_refs(value: &mut Value, renames: &BTreeMap<&str, &str>) {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 if k == "$ref" {
-                    if let Some(name) = v.as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+                    if let Some(name) = v
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    {
                         if let Some(new) = renames.get(name) {
                             *v = json!(format!("#/components/schemas/{new}"));
                         }

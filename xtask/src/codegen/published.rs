@@ -36,12 +36,20 @@ pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
 
     let mut sources = Sources::default();
     for path in WAN_PATHS {
-        let Some(item) = paths.get(*path) else { continue };
+        let Some(item) = paths.get(*path) else {
+            continue;
+        };
         let at = format!("paths.{path}");
         let item = object(item, &at)?;
-        only_keys(item, &[METHODS, &["parameters", "summary", "description"]].concat(), &at)?;
+        only_keys(
+            item,
+            &[METHODS, &["parameters", "summary", "description"]].concat(),
+            &at,
+        )?;
         for method in METHODS {
-            let Some(op) = item.get(*method) else { continue };
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
             let at = format!("{at}.{method}");
             let mut op = inline_refs(op, &components, &at)?;
             let op_map = op.as_object_mut().context("operation is not a mapping")?;
@@ -62,16 +70,23 @@ pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
             )?;
             if let Some(shared) = item.get("parameters") {
                 let shared = inline_refs(shared, &components, &at)?;
-                let params = op_map.entry("parameters").or_insert_with(|| Value::Array(vec![]));
+                let params = op_map
+                    .entry("parameters")
+                    .or_insert_with(|| Value::Array(vec![]));
                 if let (Some(list), Some(extra)) = (params.as_array_mut(), shared.as_array()) {
                     list.extend(extra.iter().cloned());
                 }
             }
-            sources.operations.push((path.to_string(), method.to_string(), op));
+            sources
+                .operations
+                .push((path.to_string(), method.to_string(), op));
         }
     }
     if sources.operations.is_empty() {
-        bail!("none of the Wan v2.2 580p paths ({}) is in the document", WAN_PATHS.join(", "));
+        bail!(
+            "none of the Wan v2.2 580p paths ({}) is in the document",
+            WAN_PATHS.join(", ")
+        );
     }
 
     // Every schema reachable from the operations, then from those schemas.
@@ -90,7 +105,9 @@ pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
             .with_context(|| format!("$ref to components.schemas.{name}, which is not defined"))?;
         check_standard(schema, &format!("components.schemas.{name}"))?;
         collect_schema_refs(schema, &mut wanted);
-        sources.schemas.push((name, schema.clone(), source.to_owned()));
+        sources
+            .schemas
+            .push((name, schema.clone(), source.to_owned()));
     }
     Ok(sources)
 }
@@ -138,7 +155,10 @@ pub fn collect_schema_refs(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => {
             for (k, v) in map {
                 if k == "$ref" {
-                    if let Some(name) = v.as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+                    if let Some(name) = v
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    {
                         out.push(name.to_owned());
                     }
                 } else {

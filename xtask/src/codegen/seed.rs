@@ -20,7 +20,15 @@ pub fn parse(page: &str) -> Result<Sources> {
     let op = object(top.get("paths").context("yaml block: no `paths`")?, "paths")?;
     only_keys(
         op,
-        &["path", "method", "servers", "request", "response", "deprecated", "type"],
+        &[
+            "path",
+            "method",
+            "servers",
+            "request",
+            "response",
+            "deprecated",
+            "type",
+        ],
         "paths",
     )?;
     let path = str_at(op, "path", "paths")?;
@@ -42,7 +50,9 @@ pub fn parse(page: &str) -> Result<Sources> {
     if op.get("deprecated") == Some(&Value::Bool(true)) {
         operation.insert("deprecated".into(), Value::Bool(true));
     }
-    sources.operations.push((path.to_owned(), method, Value::Object(operation)));
+    sources
+        .operations
+        .push((path.to_owned(), method, Value::Object(operation)));
 
     if let Some(components) = top.get("components") {
         let components = object(components, "components")?;
@@ -66,7 +76,11 @@ fn yaml_block(page: &str) -> Result<&str> {
         .context("no ```yaml block in the page")?;
     let fence_len = page[start..].chars().take_while(|c| *c == '`').count();
     let fence = &page[start..start + fence_len];
-    let body_start = start + page[start..].find('\n').context("unterminated fence line")? + 1;
+    let body_start = start
+        + page[start..]
+            .find('\n')
+            .context("unterminated fence line")?
+        + 1;
     let body_len = page[body_start..]
         .find(&format!("\n{fence}"))
         .context("the ```yaml block is not closed")?;
