@@ -44,17 +44,47 @@ impl BodyPlan {
         }
     }
 
-    fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.segments.iter().map(|s| s.len() as u64).sum::<u64>() + self.zeros
+    }
+
+    /// Keeps only bytes `start..end` of the body (a byte-range request); a cut then
+    /// happens half-way through that part.
+    pub(crate) fn slice(self, start: u64, end: u64) -> Self {
+        let mut segments = Vec::new();
+        let mut at = 0u64;
+        for segment in self.segments {
+            let (from, to) = (at, at + segment.len() as u64);
+            let (lo, hi) = (from.max(start), to.min(end));
+            if lo < hi {
+                segments.push(segment.slice((lo - from) as usize..(hi - from) as usize));
+            }
+            at = to;
+        }
+        let (lo, hi) = (at.max(start), (at + self.zeros).min(end));
+        Self {
+            segments,
+            zeros: hi.saturating_sub(lo),
+            ..self
+        }
     }
 
     /// A 200 response with this body, `content_type`, and a `Content-Length` that is the
     /// full length even when the body will be cut: that is what makes a cut detectable as
     /// a truncated body rather than a short, valid one.
     pub(crate) fn into_response(self, content_type: &'static str) -> Response {
+        self.into_response_with(StatusCode::OK, content_type)
+    }
+
+    /// Like [`BodyPlan::into_response`], with another status (206 for a range).
+    pub(crate) fn into_response_with(
+        self,
+        status: StatusCode,
+        content_type: &'static str,
+    ) -> Response {
         let len = self.len();
         let mut response = Response::new(self.into_body(len));
-        *response.status_mut() = StatusCode::OK;
+        *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -76,6 +106,59 @@ impl BodyPlan {
             started: None,
         };
         Body::from_stream(futures_util::stream::unfold(state, StreamState::next))
+    }
+}
+
+/// What a `Range` request header asks of a body of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RangeAsk {
+    /// No usable range: serve everything with 200. Malformed and multi-range headers
+    /// land here too, which RFC 9110 allows (a server may ignore Range).
+    Full,
+    /// Bytes `start..end` with 206.
+    Part { start: u64, end: u64 },
+    /// Starts past the end: 416.
+    Unsatisfiable,
+}
+
+/// Reads a single `bytes=` range: `S-E`, `S-` or the suffix form `-N`.
+pub(crate) fn parse_range(header: Option<&str>, len: u64) -> RangeAsk {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeAsk::Full;
+    };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAsk::Full;
+    };
+    if spec.contains(',') {
+        return RangeAsk::Full;
+    }
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        return match last.parse::<u64>() {
+            Ok(0) => RangeAsk::Unsatisfiable,
+            Ok(suffix) if len > 0 => RangeAsk::Part {
+                start: len - suffix.min(len),
+                end: len,
+            },
+            Ok(_) => RangeAsk::Unsatisfiable,
+            Err(_) => RangeAsk::Full,
+        };
+    }
+    let Ok(start) = first.parse::<u64>() else {
+        return RangeAsk::Full;
+    };
+    let end = if last.is_empty() {
+        len
+    } else {
+        match last.parse::<u64>() {
+            Ok(last) if last >= start => last.saturating_add(1).min(len),
+            _ => return RangeAsk::Full,
+        }
+    };
+    if start >= len {
+        RangeAsk::Unsatisfiable
+    } else {
+        RangeAsk::Part { start, end }
     }
 }
 
@@ -129,5 +212,52 @@ impl StreamState {
             tokio::time::sleep_until(due).await;
         }
         Some((Ok(piece), self))
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn plan() -> BodyPlan {
+        BodyPlan {
+            segments: vec![Bytes::from_static(b"abc"), Bytes::from_static(b"defg")],
+            zeros: 5,
+            cut: false,
+            bytes_per_sec: None,
+        }
+    }
+
+    #[test]
+    fn slices_span_segments_and_zeros() {
+        let sliced = plan().slice(2, 9);
+        assert_eq!(sliced.segments, [&b"c"[..], &b"defg"[..]]);
+        assert_eq!(sliced.zeros, 2);
+        assert_eq!(sliced.len(), 7);
+
+        let tail = plan().slice(8, 12);
+        assert!(tail.segments.is_empty());
+        assert_eq!(tail.zeros, 4);
+
+        let head = plan().slice(0, 1);
+        assert_eq!(head.segments, [&b"a"[..]]);
+        assert_eq!(head.zeros, 0);
+    }
+
+    #[test]
+    fn range_headers() {
+        let part = |start, end| RangeAsk::Part { start, end };
+        assert_eq!(parse_range(None, 10), RangeAsk::Full);
+        assert_eq!(parse_range(Some("bytes=2-5"), 10), part(2, 6));
+        assert_eq!(parse_range(Some("bytes=4-"), 10), part(4, 10));
+        assert_eq!(parse_range(Some("bytes=4-100"), 10), part(4, 10));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), part(7, 10));
+        assert_eq!(parse_range(Some("bytes=-30"), 10), part(0, 10));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), RangeAsk::Full);
+        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), RangeAsk::Full);
+        assert_eq!(parse_range(Some("items=0-1"), 10), RangeAsk::Full);
+        assert_eq!(parse_range(Some("bytes=x-1"), 10), RangeAsk::Full);
     }
 }

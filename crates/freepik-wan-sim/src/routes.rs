@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::body::BodyPlan;
+use crate::body::{BodyPlan, RangeAsk, parse_range};
 use crate::faults::{Dice, Gate};
 use crate::lifecycle;
 use crate::stats::{RequestRecord, StatsCollector};
@@ -230,9 +230,11 @@ async fn list_tasks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     BodyPlan::bytes(json_bytes(&Data { data }), cut).into_response("application/json")
 }
 
-/// The generated video, like a CDN URL: no API key, no API faults, but resets and throttling.
+/// The generated video, like a CDN URL: no API key, no API faults, but resets and
+/// throttling, and single byte ranges so a client can resume a cut download.
 async fn download(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     file: Result<Path<String>, PathRejection>,
 ) -> Response {
     let cut = state.dice.reset();
@@ -244,7 +246,38 @@ async fn download(
         return message(StatusCode::NOT_FOUND, "File not found");
     }
     let throttle = state.dice.faults().download_bytes_per_sec;
-    state.video.plan(cut, throttle).into_response("video/mp4")
+    let plan = state.video.plan(cut, throttle);
+    let len = plan.len();
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok());
+    let mut response = match parse_range(range, len) {
+        RangeAsk::Full => plan.into_response("video/mp4"),
+        RangeAsk::Part { start, end } => {
+            let mut response = plan
+                .slice(start, end)
+                .into_response_with(StatusCode::PARTIAL_CONTENT, "video/mp4");
+            let content_range = format!("bytes {start}-{}/{len}", end - 1);
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).expect("digits are a valid header"),
+            );
+            response
+        }
+        RangeAsk::Unsatisfiable => {
+            let mut response = message(StatusCode::RANGE_NOT_SATISFIABLE, "Range not satisfiable");
+            let content_range = format!("bytes */{len}");
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).expect("digits are a valid header"),
+            );
+            response
+        }
+    };
+    response
+        .headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response
 }
 
 async fn banner() -> &'static str {

@@ -747,6 +747,44 @@ async fn video_size_pads_to_exactly_n_bytes() {
 }
 
 #[tokio::test]
+async fn downloads_honour_byte_ranges() {
+    let n = 100_000u64;
+    let (_sim, url) = completed_video(Simulator::builder().video_size(n)).await;
+    let full = client().get(&url).send().await.unwrap();
+    assert_eq!(full.headers()["accept-ranges"], "bytes");
+    let full = full.bytes().await.unwrap();
+
+    let tail = client()
+        .get(&url)
+        .header("range", "bytes=5000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(tail.headers()["content-range"], "bytes 5000-99999/100000");
+    assert_eq!(tail.headers()["content-length"], "95000");
+    assert_eq!(tail.bytes().await.unwrap(), full.slice(5000..));
+
+    let head = client()
+        .get(&url)
+        .header("range", "bytes=0-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(head.bytes().await.unwrap(), full.slice(..8));
+
+    let past = client()
+        .get(&url)
+        .header("range", "bytes=100000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.headers()["content-range"], "bytes */100000");
+}
+
+#[tokio::test]
 async fn resets_cut_downloads_and_status_bodies() {
     let faults = Faults {
         rate_reset: 1.0,
