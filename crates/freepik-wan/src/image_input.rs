@@ -420,8 +420,16 @@ async fn read_file(path: &Path, check: bool) -> Result<Vec<u8>, Error> {
         check_len(meta.len(), &subject)?;
     }
     let file = tokio::fs::File::open(path).await.map_err(io_error)?;
-    // Exact capacity: no reallocation (and no transient double) while reading.
-    let mut raw = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // Exact capacity: no reallocation (and no transient double) while
+    // reading. Fallible, so an unchecked huge file is an error, not an abort.
+    let mut raw = Vec::new();
+    raw.try_reserve_exact(usize::try_from(meta.len()).unwrap_or(usize::MAX))
+        .map_err(|_| {
+            io_error(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("{} bytes do not fit in memory", meta.len()),
+            ))
+        })?;
     let read = if check {
         // One byte past the limit is enough to tell that the file grew.
         file.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut raw).await

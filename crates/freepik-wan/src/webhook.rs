@@ -54,7 +54,7 @@ use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use hmac::{Hmac, Mac};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
@@ -154,7 +154,7 @@ impl WebhookSecret {
     /// prefix handling, no trimming).
     pub fn utf8(secret: impl Into<String>) -> Self {
         let secret = Zeroizing::new(secret.into());
-        Self::from_key(secret.as_bytes().to_vec())
+        Self::from_key(secret.as_bytes())
     }
 
     /// Keys the HMAC with the base64-decoded secret (standard alphabet,
@@ -174,19 +174,21 @@ impl WebhookSecret {
             .map_err(|_| WebhookError::InvalidSecret {
                 reason: BAD_BASE64_SECRET,
             })?;
-        let secret = Self::from_key(key);
+        let secret = Self::from_key(&Zeroizing::new(key));
         match secret.key {
             Key::Unusable(reason) => Err(WebhookError::InvalidSecret { reason }),
             Key::Ready(_) => Ok(secret),
         }
     }
 
-    fn from_key(key: Vec<u8>) -> Self {
+    fn from_key(key: &[u8]) -> Self {
         // An empty key would make every signature forgeable by anyone.
         let key = if key.is_empty() {
             Key::Unusable(EMPTY_SECRET)
         } else {
-            Key::Ready(SecretSlice::from(key))
+            // `to_vec` allocates exactly `len`, so turning it into a boxed
+            // slice does not reallocate and leave an unzeroized copy behind.
+            Key::Ready(SecretSlice::from(key.to_vec()))
         };
         WebhookSecret { key }
     }
@@ -305,8 +307,18 @@ impl Verifier {
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         let id = header(headers, ID_HEADER)?;
         let timestamp = header(headers, TIMESTAMP_HEADER)?;
-        let signature = header(headers, SIGNATURE_HEADER)?;
-        self.verify_parts(id, timestamp, signature, body)
+        // A proxy may split one list into several header lines; any line's
+        // entries may carry the matching signature.
+        let mut signatures = headers.get_all(SIGNATURE_HEADER).iter();
+        let first = signatures
+            .next()
+            .ok_or(WebhookError::MissingHeader(SIGNATURE_HEADER))?;
+        let mut signature = header_text(first, SIGNATURE_HEADER)?.to_owned();
+        for more in signatures {
+            signature.push(' ');
+            signature.push_str(header_text(more, SIGNATURE_HEADER)?);
+        }
+        self.verify_parts(id, timestamp, &signature, body)
     }
 
     /// Verifies a request from the three header values and the raw body, for
@@ -508,9 +520,14 @@ struct Payload {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, WebhookError> {
-    headers
-        .get(name)
-        .ok_or(WebhookError::MissingHeader(name))?
+    header_text(
+        headers.get(name).ok_or(WebhookError::MissingHeader(name))?,
+        name,
+    )
+}
+
+fn header_text<'a>(value: &'a HeaderValue, name: &'static str) -> Result<&'a str, WebhookError> {
+    value
         .to_str()
         .map_err(|_| WebhookError::InvalidHeader(name))
 }
@@ -700,6 +717,15 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("no v1 signature"), "{err}");
+    }
+
+    #[test]
+    fn signature_list_split_over_several_header_lines() {
+        let old = sig(b"old-secret", ID, &NOW.to_string(), BODY);
+        let new = sig(SECRET.as_bytes(), ID, &NOW.to_string(), BODY);
+        let mut h = headers(ID, &NOW.to_string(), &format!("v1,{old}"));
+        h.append(SIGNATURE_HEADER, format!("v1,{new}").parse().unwrap());
+        verifier().verify(&h, BODY).unwrap();
     }
 
     #[test]
