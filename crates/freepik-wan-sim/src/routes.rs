@@ -92,7 +92,7 @@ async fn record(State(state): State<Arc<AppState>>, request: Request, next: Next
 }
 
 /// The start of every API request: the configured latency, then authentication, which
-/// comes before anything that could reveal whether a task or route exists. Returns the
+/// comes before anything that could reveal whether a task exists. Returns the
 /// index of the caller's key.
 async fn admit(state: &AppState, headers: &HeaderMap) -> Result<usize, Response> {
     let latency = state.dice.faults().latency;

@@ -91,11 +91,17 @@ impl TaskStore {
             completed_at: None,
             webhook,
         };
-        if let Some(queue) = &task.webhook {
-            // A closed queue only means the simulator is shutting down.
-            let _ = queue.send(self.webhook_body(&id, Status::Created));
-        }
+        let body = task
+            .webhook
+            .as_ref()
+            .map(|_| self.webhook_body(&id, Status::Created));
         let mut table = self.table();
+        // Queued under the table lock, held until the task is inserted: a receiver that
+        // fetches the task as soon as its CREATED webhook arrives always finds it.
+        if let (Some(queue), Some(body)) = (&task.webhook, body) {
+            // A closed queue only means the simulator is shutting down.
+            let _ = queue.send(body);
+        }
         table.order.push(id.clone());
         table.tasks.insert(id.clone(), task);
         id
