@@ -23,6 +23,7 @@ const SNIPPET_BYTES: usize = 512;
 #[derive(Clone, Debug, Default)]
 pub struct Inner {
     api_key: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
 }
 
 /// The API key is not usable in an HTTP header (control characters, non-ASCII).
@@ -49,7 +50,15 @@ impl Inner {
         value.set_sensitive(true);
         Ok(Inner {
             api_key: Some(value),
+            user_agent: None,
         })
+    }
+
+    /// Also sends `User-Agent: user_agent`, whatever `reqwest::Client` is used.
+    /// A value an HTTP header cannot carry is ignored.
+    pub fn with_user_agent(mut self, user_agent: &str) -> Self {
+        self.user_agent = HeaderValue::from_str(user_agent).ok();
+        self
     }
 }
 
@@ -61,6 +70,11 @@ impl ClientHooks<Inner> for Client {
     ) -> Result<(), progenitor_client::Error<E>> {
         if let Some(key) = &self.inner.api_key {
             request.headers_mut().insert(API_KEY_HEADER, key.clone());
+        }
+        if let Some(agent) = &self.inner.user_agent {
+            request
+                .headers_mut()
+                .insert(reqwest::header::USER_AGENT, agent.clone());
         }
         Ok(())
     }

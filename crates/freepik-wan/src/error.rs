@@ -60,7 +60,7 @@ pub enum Error {
         /// Per-field reasons from a `problem+json` 400 (empty otherwise).
         invalid_params: Vec<InvalidParam>,
         /// The response headers (rate-limit and request-id headers live here).
-        headers: HeaderMap,
+        headers: Box<HeaderMap>,
     },
     /// The input was refused before anything was sent.
     #[error("invalid {field}: {reason}")]
@@ -168,7 +168,7 @@ impl Error {
     /// The response headers of an [`Error::Api`].
     pub fn headers(&self) -> Option<&HeaderMap> {
         match self {
-            Error::Api { headers, .. } => Some(headers),
+            Error::Api { headers, .. } => Some(&**headers),
             _ => None,
         }
     }

@@ -64,6 +64,9 @@ enum Source {
         /// Scheme, host and path only.
         shown: String,
     },
+    /// A string that looked like a URL but is not a usable one; reported by
+    /// create, before anything is sent, like every other input problem.
+    Invalid(String),
 }
 
 impl ImageInput {
@@ -121,6 +124,7 @@ impl ImageInput {
             Source::Path(path) => format!("file {}", path.display()),
             Source::Bytes(bytes) => format!("{} bytes", bytes.len()),
             Source::Url { shown, .. } => format!("URL {shown}"),
+            Source::Invalid(_) => "an invalid image URL".to_owned(),
         }
     }
 
@@ -135,6 +139,7 @@ impl ImageInput {
     pub(crate) async fn into_wire(self, check: bool) -> Result<String, Error> {
         match self.0 {
             Source::Url { wire, .. } => Ok(wire),
+            Source::Invalid(reason) => Err(invalid(reason)),
             Source::Path(path) => {
                 let raw = read_file(&path, check).await?;
                 if check {
@@ -164,7 +169,45 @@ impl fmt::Debug for ImageInput {
             Source::Path(path) => f.debug_tuple("ImageInput::Path").field(path).finish(),
             Source::Bytes(bytes) => write!(f, "ImageInput::Bytes({} bytes)", bytes.len()),
             Source::Url { shown, .. } => f.debug_tuple("ImageInput::Url").field(shown).finish(),
+            Source::Invalid(_) => f.write_str("ImageInput::Invalid"),
         }
+    }
+}
+
+/// A string starting with `http://` or `https://` is a URL; anything else is a
+/// file path. A malformed URL is reported by create, before anything is sent.
+///
+/// ```
+/// use freepik_wan::ImageInput;
+///
+/// assert_eq!(ImageInput::from("photos/cat.jpg").describe(), "file photos/cat.jpg");
+/// assert_eq!(ImageInput::from("https://example.com/cat.jpg?sig=x").describe(), "URL https://example.com/cat.jpg?…");
+/// ```
+impl From<&str> for ImageInput {
+    fn from(value: &str) -> Self {
+        let lower = value
+            .trim_start()
+            .get(..8)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            match ImageInput::url(value) {
+                Ok(input) => input,
+                Err(err) => ImageInput(Source::Invalid(match err {
+                    Error::Validation { reason, .. } => reason,
+                    other => other.to_string(),
+                })),
+            }
+        } else {
+            ImageInput::path(value)
+        }
+    }
+}
+
+/// As for `&str`: a URL when it starts with `http://` or `https://`, else a path.
+impl From<String> for ImageInput {
+    fn from(value: String) -> Self {
+        ImageInput::from(value.as_str())
     }
 }
 

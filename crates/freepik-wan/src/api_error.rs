@@ -1,0 +1,112 @@
+//! Turning the generated client's errors into [`Error`]s that say what happened.
+
+use freepik_wan_api::types;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::error::{Error, InvalidParam};
+
+/// The longest stretch of an unexpected body kept in an error.
+const SNIPPET_CHARS: usize = 300;
+
+type ApiError = freepik_wan_api::Error<types::Error>;
+
+/// Awaits a generated call, unwrapping its value or mapping its error.
+pub(crate) async fn call<T>(
+    request: impl Future<Output = Result<freepik_wan_api::ResponseValue<T>, ApiError>>,
+) -> Result<T, Error> {
+    match request.await {
+        Ok(value) => Ok(value.into_inner()),
+        Err(err) => Err(from_api(err).await),
+    }
+}
+
+/// Maps a generated-client error. Async because a response the spec does not
+/// list (502, 504, 408...) still has its body to read.
+pub(crate) async fn from_api(err: ApiError) -> Error {
+    {
+        match err {
+            ApiError::ErrorResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                from_body(status, headers, response.into_inner())
+            }
+            ApiError::UnexpectedResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                match response.bytes().await {
+                    Ok(body) => from_bytes(status, headers, &body),
+                    Err(source) => Error::Transport { source },
+                }
+            }
+            ApiError::CommunicationError(source)
+            | ApiError::ResponseBodyError(source)
+            | ApiError::InvalidUpgrade(source) => Error::Transport { source },
+            // Error statuses never get here (the client crate rewrites
+            // non-JSON error bodies), so this is a success body off the spec.
+            ApiError::InvalidResponsePayload(body, source) => Error::Decode {
+                status: StatusCode::OK,
+                snippet: snippet(&body),
+                source,
+            },
+            ApiError::InvalidRequest(reason) => Error::Validation {
+                field: "request",
+                reason,
+            },
+            ApiError::Custom(reason) => Error::Config(reason),
+        }
+    }
+}
+
+/// An error body of any shape: `{"message"}`, flat or wrapped problem+json,
+/// or something else entirely (kept as a snippet).
+pub(crate) fn from_bytes(status: StatusCode, headers: HeaderMap, body: &[u8]) -> Error {
+    match serde_json::from_slice::<types::Error>(body) {
+        Ok(parsed) => from_body(status, headers, parsed),
+        Err(_) => Error::Api {
+            status,
+            message: snippet(body),
+            invalid_params: Vec::new(),
+            headers: Box::new(headers),
+        },
+    }
+}
+
+fn from_body(status: StatusCode, headers: HeaderMap, body: types::Error) -> Error {
+    let types::Error {
+        message,
+        invalid_params,
+        problem,
+    } = body;
+    let (problem_message, problem_params) = match problem {
+        Some(p) => (p.message, p.invalid_params),
+        None => (None, Vec::new()),
+    };
+    let params = if invalid_params.is_empty() {
+        problem_params
+    } else {
+        invalid_params
+    };
+    Error::Api {
+        status,
+        message: message.or(problem_message).unwrap_or_default(),
+        invalid_params: params
+            .into_iter()
+            .map(|p| InvalidParam {
+                name: p.name.unwrap_or_default(),
+                reason: p.reason.unwrap_or_default(),
+            })
+            .collect(),
+        headers: Box::new(headers),
+    }
+}
+
+/// The start of a body as one line of text.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_CHARS * 4)]);
+    let mut out: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.chars().count() > SNIPPET_CHARS {
+        out = out.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
+    }
+    out
+}

@@ -1,0 +1,304 @@
+//! The client: configuration, and the three API calls with retries and
+//! typed errors.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::api_error::call;
+use crate::error::{Error, Result};
+use crate::retry::{Idempotency, RetryPolicy};
+use crate::task::{Task, TaskId};
+use crate::wait::WaitOptions;
+
+/// Where Freepik serves the API.
+pub const DEFAULT_BASE_URL: &str = freepik_wan_api::DEFAULT_BASE_URL;
+
+/// The environment variable [`Client::from_env`] reads the API key from.
+pub const API_KEY_ENV: &str = "FREEPIK_API_KEY";
+/// The environment variable [`Client::from_env`] reads a base URL from (optional).
+pub const BASE_URL_ENV: &str = "FREEPIK_BASE_URL";
+
+/// A client for the Wan v2.2 580p image-to-video API.
+///
+/// Cheap to clone (one shared connection pool); make one and reuse it.
+///
+/// ```no_run
+/// # async fn run() -> freepik_wan::Result<()> {
+/// let client = freepik_wan::Client::from_env()?;
+/// let task = client
+///     .image_to_video("photo.jpg")
+///     .prompt("the camera slowly pushes in")
+///     .send()
+///     .await?;
+/// let done = client.wait(&task.id).await?;
+/// client.download(&done, "out.mp4").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) api: freepik_wan_api::Client,
+    /// For downloads: no overall timeout (videos can be large), and never the
+    /// API key (the video URLs may point at a third-party CDN).
+    pub(crate) download_http: reqwest::Client,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) wait: WaitOptions,
+    pub(crate) base_url: String,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.shared.base_url)
+            .field("api_key", &"[redacted]")
+            .field("retry", &self.shared.retry)
+            .field("wait", &self.shared.wait)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the real service with `api_key` and default settings.
+    pub fn new(api_key: impl Into<String>) -> Result<Client> {
+        Client::builder().api_key(api_key).build()
+    }
+
+    /// A client configured from the environment: the key from
+    /// `FREEPIK_API_KEY`, and the base URL from `FREEPIK_BASE_URL` when set
+    /// (e.g. a simulator).
+    pub fn from_env() -> Result<Client> {
+        Client::builder().from_env().build()
+    }
+
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL requests go to (without a trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The generated raw client underneath, for anything this crate does not cover.
+    pub fn raw(&self) -> &freepik_wan_api::Client {
+        &self.shared.api
+    }
+
+    /// Fetches one task: its status and, once complete, its video URLs.
+    ///
+    /// Retried on connection errors, 408, 429 and 5xx by the retry policy.
+    pub async fn task(&self, id: impl Into<TaskId>) -> Result<Task> {
+        let id = id.into();
+        if id.as_str().trim().is_empty() {
+            return Err(Error::Validation {
+                field: "task_id",
+                reason: "is empty".into(),
+            });
+        }
+        let api = &self.shared.api;
+        let detail = self
+            .shared
+            .retry
+            .run("get_task", Idempotency::Idempotent, |_| {
+                call(api.get_wan_v22_580p_task().task_id(id.as_str()).send())
+            })
+            .await?
+            .data;
+        Ok(Task::new(detail.task_id, detail.status, detail.generated))
+    }
+
+    /// Lists this key's tasks (without video URLs: fetch a task for those).
+    pub async fn tasks(&self) -> Result<Vec<Task>> {
+        let api = &self.shared.api;
+        let list = self
+            .shared
+            .retry
+            .run("list_tasks", Idempotency::Idempotent, |_| {
+                call(api.list_wan_v22_580p_tasks().send())
+            })
+            .await?;
+        Ok(list
+            .data
+            .into_iter()
+            .map(|t| Task::new(t.task_id, t.status, Vec::new()))
+            .collect())
+    }
+}
+
+/// Configures a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// use freepik_wan::{Client, RetryPolicy};
+///
+/// let client = Client::builder()
+///     .api_key("fpk-...")
+///     .base_url("http://127.0.0.1:8080/")
+///     .timeout(Duration::from_secs(20))
+///     .retry(RetryPolicy::default().max_retries(5))
+///     .user_agent_suffix("my-app/1.2")
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.base_url(), "http://127.0.0.1:8080");
+/// ```
+#[derive(Default)]
+pub struct ClientBuilder {
+    api_key: Option<SecretString>,
+    base_url: Option<String>,
+    http: Option<reqwest::Client>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    wait: Option<WaitOptions>,
+    user_agent_suffix: Option<String>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The Freepik API key (sent as `x-freepik-api-key`; never printed).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(SecretString::from(key.into()));
+        self
+    }
+
+    /// Another base URL, e.g. the simulator's; a trailing slash is fine.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Reads `FREEPIK_API_KEY` and `FREEPIK_BASE_URL` where they are set;
+    /// values given to the builder before or after win over unset variables only.
+    pub fn from_env(mut self) -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        if self.api_key.is_none()
+            && let Some(key) = var(API_KEY_ENV)
+        {
+            self = self.api_key(key);
+        }
+        if self.base_url.is_none() {
+            self.base_url = var(BASE_URL_ENV);
+        }
+        self
+    }
+
+    /// Your own `reqwest::Client` (proxies, TLS roots, pools). Its timeouts
+    /// are used as they are: [`timeout`](Self::timeout) does not apply to it.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The limit for one API request, connection included (default 30 s).
+    /// Downloads have no overall limit, only this one between reads.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The limit for opening a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How failed calls are retried (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// How [`Client::wait`] polls by default.
+    pub fn wait_options(mut self, options: WaitOptions) -> Self {
+        self.wait = Some(options);
+        self
+    }
+
+    /// Appended to the `User-Agent` (`freepik-wan/<version> <suffix>`).
+    pub fn user_agent_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.user_agent_suffix = Some(suffix.into());
+        self
+    }
+
+    /// Builds the client; fails when the key is missing or the base URL is not
+    /// an absolute http(s) URL.
+    pub fn build(self) -> Result<Client> {
+        let key = self.api_key.ok_or_else(|| {
+            Error::Config(format!(
+                "no API key: set {API_KEY_ENV} or call ClientBuilder::api_key"
+            ))
+        })?;
+        if key.expose_secret().trim().is_empty() {
+            return Err(Error::Config("the API key is empty".into()));
+        }
+        let base_url = self
+            .base_url
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let parsed = url::Url::parse(&base_url)
+            .map_err(|e| Error::Config(format!("base URL {base_url:?} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(Error::Config(format!(
+                "base URL {base_url:?} must be an absolute http(s) URL"
+            )));
+        }
+        let base_url = base_url.trim_end_matches('/').to_string();
+
+        let mut agent = format!("freepik-wan/{}", env!("CARGO_PKG_VERSION"));
+        if let Some(suffix) = &self.user_agent_suffix {
+            agent.push(' ');
+            agent.push_str(suffix);
+        }
+        let inner = freepik_wan_api::Inner::with_api_key(key.expose_secret())
+            .map_err(|e| Error::Config(e.to_string()))?
+            .with_user_agent(&agent);
+
+        let connect_timeout = self.connect_timeout.unwrap_or(Duration::from_secs(10));
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
+        let (api_http, download_http) = match self.http {
+            Some(http) => (http.clone(), http),
+            None => {
+                let base = || {
+                    reqwest::Client::builder()
+                        .user_agent(agent.clone())
+                        .connect_timeout(connect_timeout)
+                };
+                let api = base().timeout(timeout).build();
+                let download = base().read_timeout(timeout).build();
+                match (api, download) {
+                    (Ok(a), Ok(d)) => (a, d),
+                    (Err(e), _) | (_, Err(e)) => {
+                        return Err(Error::Config(format!(
+                            "could not build the HTTP client: {e}"
+                        )));
+                    }
+                }
+            }
+        };
+        Ok(Client {
+            shared: Arc::new(Shared {
+                api: freepik_wan_api::Client::new_with_client(&base_url, api_http, inner),
+                download_http,
+                retry: self.retry.unwrap_or_default(),
+                wait: self.wait.unwrap_or_default(),
+                base_url,
+            }),
+        })
+    }
+}

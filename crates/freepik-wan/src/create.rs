@@ -1,0 +1,334 @@
+//! Creating a task: the request builder, and every check made before sending.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::str::FromStr;
+
+use freepik_wan_api::types;
+
+use crate::api_error::call;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::image_input::ImageInput;
+use crate::retry::Idempotency;
+use crate::task::Task;
+
+/// The most characters a prompt may have.
+pub const MAX_PROMPT_CHARS: usize = 2000;
+
+/// How long the video is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VideoDuration {
+    /// Five seconds (the service's default).
+    #[default]
+    Five,
+    /// Ten seconds.
+    Ten,
+}
+
+impl VideoDuration {
+    /// The wire form: `"5"` or `"10"` (strings, not numbers).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoDuration::Five => "5",
+            VideoDuration::Ten => "10",
+        }
+    }
+}
+
+impl FromStr for VideoDuration {
+    type Err = Error;
+
+    /// `"5"` or `"10"` (an `s` suffix is accepted).
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().trim_end_matches('s') {
+            "5" => Ok(VideoDuration::Five),
+            "10" => Ok(VideoDuration::Ten),
+            other => Err(Error::Validation {
+                field: "duration",
+                reason: format!("{other:?} is not a duration; use 5 or 10 (seconds)"),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for VideoDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The video's shape. The 580p tier makes about 960x512 for 16:9.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AspectRatio {
+    /// Follow the image (the service's default).
+    #[default]
+    Auto,
+    /// 16:9 landscape.
+    Widescreen16x9,
+    /// 9:16 portrait.
+    SocialStory9x16,
+    /// 1:1.
+    Square1x1,
+    /// 4:3.
+    Classic4x3,
+}
+
+impl AspectRatio {
+    /// Every value, in the order the API lists them.
+    pub const ALL: [AspectRatio; 5] = [
+        AspectRatio::Auto,
+        AspectRatio::Widescreen16x9,
+        AspectRatio::SocialStory9x16,
+        AspectRatio::Square1x1,
+        AspectRatio::Classic4x3,
+    ];
+
+    /// The wire form, e.g. `"widescreen_16_9"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AspectRatio::Auto => "auto",
+            AspectRatio::Widescreen16x9 => "widescreen_16_9",
+            AspectRatio::SocialStory9x16 => "social_story_9_16",
+            AspectRatio::Square1x1 => "square_1_1",
+            AspectRatio::Classic4x3 => "classic_4_3",
+        }
+    }
+
+    fn to_api(self) -> types::AspectRatio {
+        match self {
+            AspectRatio::Auto => types::AspectRatio::Auto,
+            AspectRatio::Widescreen16x9 => types::AspectRatio::Widescreen169,
+            AspectRatio::SocialStory9x16 => types::AspectRatio::SocialStory916,
+            AspectRatio::Square1x1 => types::AspectRatio::Square11,
+            AspectRatio::Classic4x3 => types::AspectRatio::Classic43,
+        }
+    }
+}
+
+impl FromStr for AspectRatio {
+    type Err = Error;
+
+    /// The wire form, e.g. `"square_1_1"`.
+    fn from_str(s: &str) -> Result<Self> {
+        AspectRatio::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s.trim())
+            .ok_or_else(|| Error::Validation {
+                field: "aspect_ratio",
+                reason: format!(
+                    "{s:?} is not one of {}",
+                    AspectRatio::ALL.map(AspectRatio::as_str).join(", ")
+                ),
+            })
+    }
+}
+
+impl fmt::Display for AspectRatio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A create request being built; send it with [`send`](Self::send) or `.await`.
+///
+/// Everything is checked before anything is sent: the image (exists; JPEG,
+/// PNG or WebP by content; each side 240–8000 px; at most 10 MiB), the prompt
+/// (at most 2000 characters) and the webhook URL (absolute http(s)). A refusal
+/// is an [`Error::Validation`] naming the field and the rule.
+///
+/// ```no_run
+/// use freepik_wan::{AspectRatio, Client, VideoDuration};
+///
+/// # async fn run(client: Client) -> freepik_wan::Result<()> {
+/// let task = client
+///     .image_to_video("portrait.png")
+///     .prompt("she turns toward the window, soft light")
+///     .duration(VideoDuration::Ten)
+///     .aspect_ratio(AspectRatio::SocialStory9x16)
+///     .seed(70)
+///     .webhook_url("https://example.com/hooks/freepik")
+///     .send()
+///     .await?;
+/// println!("created {}", task.id);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a create request does nothing until sent"]
+pub struct ImageToVideo {
+    client: Client,
+    image: ImageInput,
+    prompt: Option<String>,
+    duration: Option<VideoDuration>,
+    aspect_ratio: Option<AspectRatio>,
+    seed: Option<i64>,
+    webhook_url: Option<String>,
+    check_image: bool,
+}
+
+impl Client {
+    /// Starts a create request for a video from `image`: a path, bytes, or an
+    /// http(s) URL (a string starting with `http://`/`https://` is a URL).
+    pub fn image_to_video(&self, image: impl Into<ImageInput>) -> ImageToVideo {
+        ImageToVideo {
+            client: self.clone(),
+            image: image.into(),
+            prompt: None,
+            duration: None,
+            aspect_ratio: None,
+            seed: None,
+            webhook_url: None,
+            check_image: true,
+        }
+    }
+}
+
+impl ImageToVideo {
+    /// What should happen in the video (at most 2000 characters).
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+
+    /// Five or ten seconds (default five).
+    pub fn duration(mut self, duration: VideoDuration) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+
+    /// The video's shape (default: follow the image).
+    pub fn aspect_ratio(mut self, aspect_ratio: AspectRatio) -> Self {
+        self.aspect_ratio = Some(aspect_ratio);
+        self
+    }
+
+    /// A seed, for repeatable results.
+    pub fn seed(mut self, seed: i64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// A URL the service calls on every status change of the task; verify
+    /// those calls with [`webhook::verify`](crate::webhook::verify).
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Skips the SDK's checks of the image's format, dimensions and size, for
+    /// callers who know better than the documented limits. The file must still
+    /// exist; the service may still refuse the image.
+    pub fn skip_image_checks(mut self) -> Self {
+        self.check_image = false;
+        self
+    }
+
+    /// Checks the input and creates the task.
+    ///
+    /// Retried only when the service cannot have acted (429, 503, or a
+    /// connection that failed before the request was written), so a retry
+    /// never starts a second, paid task.
+    pub async fn send(self) -> Result<Task> {
+        let ImageToVideo {
+            client,
+            image,
+            prompt,
+            duration,
+            aspect_ratio,
+            seed,
+            webhook_url,
+            check_image,
+        } = self;
+        let prompt = prompt.map(check_prompt).transpose()?;
+        let webhook_url = webhook_url.map(check_webhook_url).transpose()?;
+        // The spec gives duration a default, so the generated body always
+        // carries it: the service's own default is sent when none was chosen.
+        let duration = match duration.unwrap_or_default() {
+            VideoDuration::Five => types::CreateTaskRequestDuration::X5,
+            VideoDuration::Ten => types::CreateTaskRequestDuration::X10,
+        };
+        let aspect_ratio = aspect_ratio.map(AspectRatio::to_api);
+        // Validate (and read) the image before the first attempt, so a bad
+        // image never reaches the retry loop or the network.
+        let mut first = Some(image.clone().into_wire(check_image).await?);
+        let api = &client.shared.api;
+        let created = client
+            .shared
+            .retry
+            .run("create_task", Idempotency::Create, |_| {
+                // The encoded image is not kept between attempts (it can be
+                // 13 MiB); a retry encodes it again.
+                let ready = first.take();
+                let image = image.clone();
+                let prompt = prompt.clone();
+                let webhook_url = webhook_url.clone();
+                async move {
+                    let wire = match ready {
+                        Some(wire) => wire,
+                        None => image.into_wire(check_image).await?,
+                    };
+                    let body = types::CreateTaskRequest {
+                        image: wire,
+                        prompt,
+                        duration,
+                        aspect_ratio,
+                        seed,
+                        webhook_url,
+                    };
+                    call(api.create_video_wan_v22_580p().body(body).send()).await
+                }
+            })
+            .await?;
+        tracing::info!(task_id = %created.data.task_id, status = %created.data.status, "task created");
+        Ok(Task::new(
+            created.data.task_id,
+            created.data.status,
+            Vec::new(),
+        ))
+    }
+}
+
+impl IntoFuture for ImageToVideo {
+    type Output = Result<Task>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Task>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+fn check_prompt(prompt: String) -> Result<types::CreateTaskRequestPrompt> {
+    let chars = prompt.chars().count();
+    if chars > MAX_PROMPT_CHARS {
+        return Err(Error::Validation {
+            field: "prompt",
+            reason: format!("is {chars} characters; the limit is {MAX_PROMPT_CHARS}"),
+        });
+    }
+    types::CreateTaskRequestPrompt::try_from(prompt).map_err(|e| Error::Validation {
+        field: "prompt",
+        reason: e.to_string(),
+    })
+}
+
+fn check_webhook_url(raw: String) -> Result<String> {
+    let refuse = |reason: String| Error::Validation {
+        field: "webhook_url",
+        reason,
+    };
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| refuse(format!("{raw:?} is not an absolute URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse(format!(
+            "scheme {:?} is not supported; use http or https",
+            url.scheme()
+        )));
+    }
+    if url.host().is_none() {
+        return Err(refuse(format!("{raw:?} has no host")));
+    }
+    Ok(raw.trim().to_owned())
+}

@@ -1,0 +1,272 @@
+//! Getting the video: to a file (atomically, with progress) or as a stream.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::api_error::from_bytes;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::retry::Idempotency;
+use crate::task::Task;
+
+/// Where a video can be fetched from: a completed [`Task`] (its first
+/// generated URL) or a URL string.
+pub trait VideoSource {
+    /// The URL to fetch, or why there is none.
+    fn video_url(&self) -> Result<&str>;
+}
+
+impl VideoSource for Task {
+    fn video_url(&self) -> Result<&str> {
+        Task::video_url(self).ok_or_else(|| Error::Validation {
+            field: "task",
+            reason: format!(
+                "task {} has no video yet (status {}); wait for it first",
+                self.id, self.status
+            ),
+        })
+    }
+}
+
+impl VideoSource for str {
+    fn video_url(&self) -> Result<&str> {
+        Ok(self)
+    }
+}
+
+impl VideoSource for String {
+    fn video_url(&self) -> Result<&str> {
+        Ok(self)
+    }
+}
+
+impl<T: VideoSource + ?Sized> VideoSource for &T {
+    fn video_url(&self) -> Result<&str> {
+        (**self).video_url()
+    }
+}
+
+/// How far a download has come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes received so far (in this attempt: a retried download starts over).
+    pub bytes: u64,
+    /// The size, when the server said it.
+    pub total: Option<u64>,
+}
+
+/// A finished download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Downloaded {
+    /// Where the video is.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl Client {
+    /// Downloads the video to `path`.
+    ///
+    /// The bytes go to a temporary file beside `path`, renamed into place
+    /// only when complete: an error leaves no partial file, and an existing
+    /// file at `path` is replaced only by a whole video. Memory stays flat
+    /// whatever the size. Retried on connection errors, 408, 429 and 5xx.
+    /// The API key is never sent to the video URL.
+    ///
+    /// ```no_run
+    /// # async fn run(client: freepik_wan::Client, task: freepik_wan::Task) -> freepik_wan::Result<()> {
+    /// let saved = client.download(&task, "video.mp4").await?;
+    /// println!("{} bytes in {}", saved.bytes, saved.path.display());
+    /// # Ok(()) }
+    /// ```
+    pub async fn download(
+        &self,
+        source: impl VideoSource,
+        path: impl AsRef<Path>,
+    ) -> Result<Downloaded> {
+        self.download_with_progress(source, path, |_| {}).await
+    }
+
+    /// [`download`](Self::download), calling `progress` after each chunk.
+    pub async fn download_with_progress(
+        &self,
+        source: impl VideoSource,
+        path: impl AsRef<Path>,
+        progress: impl FnMut(Progress) + Send,
+    ) -> Result<Downloaded> {
+        let url = source.video_url()?.to_owned();
+        let path = path.as_ref().to_path_buf();
+        let progress = Mutex::new(progress);
+        let saved = self
+            .shared
+            .retry
+            .run("download", Idempotency::Idempotent, |_| {
+                self.download_once(&url, &path, &progress)
+            })
+            .await?;
+        tracing::info!(path = %path.display(), bytes = saved.bytes, "video downloaded");
+        Ok(saved)
+    }
+
+    async fn download_once(
+        &self,
+        url: &str,
+        path: &Path,
+        progress: &Mutex<impl FnMut(Progress) + Send>,
+    ) -> Result<Downloaded> {
+        let response = self.get_video(url).await?;
+        let total = response.content_length();
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "video".into());
+        let io = |action: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        // Dropped (and so deleted) on any early return below.
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".part")
+            .tempfile_in(&dir)
+            .map_err(io("creating a temporary file in", &dir))?;
+        let mut file = tokio::fs::File::from_std(
+            temp.as_file()
+                .try_clone()
+                .map_err(io("opening", temp.path()))?,
+        );
+        let mut bytes = 0u64;
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|source| Error::Transport { source })?;
+            file.write_all(&chunk)
+                .await
+                .map_err(io("writing", temp.path()))?;
+            bytes += chunk.len() as u64;
+            (progress.lock().expect("progress callback panicked"))(Progress { bytes, total });
+        }
+        file.flush().await.map_err(io("writing", temp.path()))?;
+        file.sync_all().await.map_err(io("writing", temp.path()))?;
+        drop(file);
+        temp.persist(path).map_err(|e| Error::Io {
+            action: "moving the finished download to",
+            path: path.to_path_buf(),
+            source: e.error,
+        })?;
+        Ok(Downloaded {
+            path: path.to_path_buf(),
+            bytes,
+        })
+    }
+
+    /// The video as a stream of byte chunks, for sending it elsewhere
+    /// without touching the disk. The first request is retried; a stream cut
+    /// half-way ends with an error item (start over, or use
+    /// [`download`](Self::download), which retries whole).
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// # async fn run(client: freepik_wan::Client, task: freepik_wan::Task) -> freepik_wan::Result<()> {
+    /// let mut video = client.download_stream(&task).await?;
+    /// println!("{:?} bytes to come", video.total());
+    /// while let Some(chunk) = video.next().await {
+    ///     let chunk = chunk?;
+    ///     // send `chunk` on
+    /// #   let _ = chunk;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_stream(&self, source: impl VideoSource) -> Result<VideoStream> {
+        let url = source.video_url()?.to_owned();
+        let response = self
+            .shared
+            .retry
+            .run("download", Idempotency::Idempotent, |_| {
+                self.get_video(&url)
+            })
+            .await?;
+        Ok(VideoStream {
+            total: response.content_length(),
+            inner: Box::pin(
+                response
+                    .bytes_stream()
+                    .map(|chunk| chunk.map_err(|source| Error::Transport { source })),
+            ),
+        })
+    }
+
+    async fn get_video(&self, url: &str) -> Result<reqwest::Response> {
+        let parsed = url::Url::parse(url).map_err(|e| Error::Validation {
+            field: "url",
+            reason: format!("{url:?} is not a URL: {e}"),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::Validation {
+                field: "url",
+                reason: format!(
+                    "scheme {:?} is not supported; use http or https",
+                    parsed.scheme()
+                ),
+            });
+        }
+        let response = self
+            .shared
+            .download_http
+            .get(parsed)
+            .send()
+            .await
+            .map_err(|source| Error::Transport { source })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        Err(from_bytes(status, headers, &body))
+    }
+}
+
+/// A video as byte chunks, from [`Client::download_stream`].
+pub struct VideoStream {
+    total: Option<u64>,
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
+}
+
+impl VideoStream {
+    /// The size, when the server said it.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+}
+
+impl std::fmt::Debug for VideoStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoStream")
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for VideoStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
