@@ -1,4 +1,8 @@
 //! The workspace's one integration-test binary: each module covers one crate
-//! or one behaviour, all against local mock servers or the simulator.
+//! or one behaviour, against local mock servers or the simulator.
 
 mod api;
+mod bad_input;
+mod e2e;
+mod sdk;
+mod soak;
