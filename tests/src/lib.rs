@@ -1,1 +1,194 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: a scripted HTTP server for retry
+//! and failure cases httpmock cannot sequence, and tiny valid images.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The status.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: String,
+    /// Wait this long before answering.
+    pub delay: Duration,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// A raw answer with a content type.
+    pub fn raw(status: u16, content_type: &str, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type", content_type.into())],
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Answers only after `delay`.
+    pub fn delayed(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A request the scripted server saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// The method.
+    pub method: Method,
+    /// The path.
+    pub path: String,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+#[derive(Default)]
+struct State {
+    replies: Mutex<VecDeque<Reply>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+/// A loopback server answering each request with the next scripted reply
+/// (the last one repeats once the script runs out).
+pub struct Scripted {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Scripted {
+    /// Starts a server with `replies`.
+    pub async fn start(replies: Vec<Reply>) -> Scripted {
+        let state = Arc::new(State {
+            replies: Mutex::new(replies.into()),
+            seen: Mutex::default(),
+        });
+        let shared = state.clone();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = shared.clone();
+                async move { answer(state, method, uri, headers, body).await }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Scripted { addr, state, task }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The requests seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn answer(
+    state: Arc<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.seen.lock().unwrap().push(Seen {
+        method,
+        path: uri.path().to_owned(),
+        headers,
+        body,
+    });
+    let reply = {
+        let mut replies = state.replies.lock().unwrap();
+        if replies.len() > 1 {
+            replies.pop_front()
+        } else {
+            replies.front().cloned()
+        }
+    };
+    let Some(reply) = reply else {
+        return StatusCode::NOT_IMPLEMENTED.into_response();
+    };
+    tokio::time::sleep(reply.delay).await;
+    let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
+    response
+}
+
+/// A loopback server that, for every connection, promises `promised` bytes
+/// and sends only `sent` of them before closing: a download cut half-way.
+pub async fn truncating_server(promised: usize, sent: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {promised}\r\n\r\n"
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&vec![7u8; sent]).await;
+                let _ = socket.flush().await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            });
+        }
+    });
+    format!("http://{addr}/video.mp4")
+}
+
+/// A minimal PNG of `width` x `height` (signature and IHDR: enough for the
+/// SDK's header checks), padded with `extra` trailing bytes.
+pub fn png(width: u32, height: u32, extra: usize) -> Vec<u8> {
+    let mut out = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(b"IHDR");
+    out.extend_from_slice(&width.to_be_bytes());
+    out.extend_from_slice(&height.to_be_bytes());
+    out.extend_from_slice(&[8, 2, 0, 0, 0]);
+    out.extend_from_slice(&[0, 0, 0, 0]); // CRC: not checked by header sniffing
+    out.resize(out.len() + extra, 0);
+    out
+}
