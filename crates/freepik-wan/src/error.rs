@@ -156,10 +156,14 @@ impl Error {
         match self {
             Error::Api { status, .. } => is_retryable_status(*status),
             Error::Transport { source } => {
+                // A body cut short arrives as a body or decode error from
+                // reqwest (JSON is decoded by serde elsewhere, so a decode
+                // error here is always an incomplete read).
                 source.is_connect()
                     || source.is_timeout()
                     || source.is_request()
                     || source.is_body()
+                    || source.is_decode()
             }
             _ => false,
         }
