@@ -18,6 +18,10 @@ const DOCUMENTED_ERRORS: &[u16] = &[400, 401, 404, 429, 500, 503];
 /// The longest stretch of a non-JSON error body kept as its message.
 const SNIPPET_BYTES: usize = 512;
 
+/// Error bodies larger than this are not Freepik's (its are a few hundred
+/// bytes): reading stops there, so a proxy's huge page cannot fill memory.
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
 /// State the generated [`Client`] carries for the hooks: the API key, held as
 /// a header value marked sensitive so `Debug` prints `Sensitive`, never the key.
 #[derive(Clone, Debug, Default)]
@@ -120,7 +124,7 @@ impl ClientHooks<Inner> for Client {
 /// would fail JSON decoding, and progenitor's decode error carries no status.
 /// Such bodies are replaced by `{"message": "<start of the body>"}` so that
 /// the caller still gets an error response with its status and headers.
-async fn rescue_error_body(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+async fn rescue_error_body(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
     let status = response.status();
     let version = response.version();
     let headers = response.headers().clone();
@@ -128,8 +132,18 @@ async fn rescue_error_body(response: reqwest::Response) -> reqwest::Result<reqwe
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
-    let body = response.bytes().await?;
-    let is_object = looks_json
+    let mut body = Vec::new();
+    let mut complete = true;
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_ERROR_BODY {
+            complete = false;
+            break;
+        }
+    }
+    let body = bytes::Bytes::from(body);
+    let is_object = complete
+        && looks_json
         && serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object());
     let body = if is_object {
         body
