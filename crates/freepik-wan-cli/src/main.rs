@@ -1,1 +1,68 @@
-fn main() {}
+//! `freepik-wan`: image to video with Freepik's Wan v2.2 580p from the shell.
+//!
+//! This file parses the command line, runs the command and turns its outcome
+//! into an exit code; each command lives in its own module.
+
+mod args;
+mod connect;
+mod exit;
+mod generate;
+mod output;
+mod progress;
+mod simulate;
+mod tasks;
+mod webhook_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::args::{Cli, Command, WebhookCommand};
+use crate::connect::Connection;
+use crate::exit::{Code, Failure};
+use crate::output::Output;
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits 2.
+    let cli = Cli::parse();
+    let out = Output::new(cli.json, cli.quiet);
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                Code::Service,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+        .and_then(|runtime| runtime.block_on(run(cli, out)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            out.failure(&failure);
+            failure.code.into()
+        }
+    }
+}
+
+async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
+    let connection = Connection {
+        api_key: cli.api_key,
+        base_url: cli.base_url,
+    };
+    match cli.command {
+        Command::Generate(args) => generate::generate(&connection, args, out).await,
+        Command::Status { task_id } => tasks::status(&connection, task_id, out).await,
+        Command::List => tasks::list(&connection, out).await,
+        Command::Wait {
+            task_id,
+            out: path,
+            timeout,
+        } => generate::wait(&connection, task_id, path, timeout, out).await,
+        Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(args, out),
+        Command::Webhook(WebhookCommand::Listen { port, secret }) => {
+            webhook_cmd::listen(port, secret, out).await
+        }
+        Command::Simulate(args) => simulate::simulate(args, out).await,
+    }
+}

@@ -1,0 +1,223 @@
+//! The command line as clap sees it. Flag names are an interface: scripts rely
+//! on them, so rename nothing here without a deprecation path.
+
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use clap::{Args, Parser, Subcommand};
+use freepik_wan::{AspectRatio, VideoDuration};
+
+/// Shown after `--help`: scripts branch on these, so they are part of the interface.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  the task FAILED, or the webhook did not verify
+  2  usage or validation error (nothing was sent), or no API key
+  3  API or transport error (the service's own message is shown)
+  4  timed out waiting (the task may still finish: `freepik-wan wait <TASK_ID>`)
+
+Environment: FREEPIK_API_KEY, FREEPIK_BASE_URL, FREEPIK_WEBHOOK_SECRET (flags win).";
+
+/// Image to video with Freepik's Wan v2.2 580p model.
+#[derive(Debug, Parser)]
+#[command(name = "freepik-wan", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Freepik API key (sent as x-freepik-api-key; never printed).
+    #[arg(long, env = "FREEPIK_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Another API base URL, e.g. a simulator's [default: https://api.freepik.com].
+    #[arg(long, env = "FREEPIK_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Print exactly one JSON object on stdout (and nothing else there).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress or notes on stderr: only errors. Results still go to stdout.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a video from an image: create the task, wait, download the MP4.
+    Generate(Generate),
+    /// Show a task's status (and its video URLs once COMPLETED).
+    Status {
+        /// The task id, as `generate --no-wait` printed it.
+        task_id: String,
+    },
+    /// List this key's tasks.
+    List,
+    /// Wait for a task to finish and, with --out, download its video.
+    Wait {
+        /// The task id.
+        task_id: String,
+        /// Where to save the video; without it the video URL is printed.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Give up after this many seconds [default: 900].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+    /// Check or receive the webhooks Freepik sends on each status change.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Run the offline simulator of the API until Ctrl-C (no key, no network).
+    Simulate(Simulate),
+}
+
+/// `generate`'s options.
+#[derive(Debug, Args)]
+pub struct Generate {
+    /// The image: a JPEG, PNG or WebP file, or an http(s) URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: String,
+    /// What should happen in the video (at most 2000 characters).
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// Video length in seconds.
+    #[arg(long, value_parser = duration_parser())]
+    pub duration: Option<VideoDuration>,
+    /// The video's shape [default: auto, follow the image].
+    #[arg(long, value_parser = aspect_ratio_parser())]
+    pub aspect_ratio: Option<AspectRatio>,
+    /// A seed, for repeatable results.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub seed: Option<i64>,
+    /// A URL the service calls on every status change of the task.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Where to save the video [default: <task_id>.mp4].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the task id and stop: do not wait or download.
+    #[arg(long, conflicts_with_all = ["out", "timeout", "simulate"])]
+    pub no_wait: bool,
+    /// Give up waiting after this many seconds [default: 900].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Run against an in-process simulator: no key, no network, a real MP4
+    /// (it stops when the command ends, so it cannot go with --no-wait).
+    #[arg(long)]
+    pub simulate: bool,
+}
+
+/// `webhook`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Verify one webhook request: exit 0 and print the event, or 1 and say why.
+    Verify(Verify),
+    /// Serve a local endpoint (POST, any path) that verifies and prints each webhook.
+    Listen {
+        /// The port to listen on, on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// The signing secret from the developer dashboard.
+        #[arg(long, env = "FREEPIK_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+}
+
+/// `webhook verify`'s options: the three headers and the raw body.
+#[derive(Debug, Args)]
+pub struct Verify {
+    /// The signing secret from the developer dashboard.
+    #[arg(long, env = "FREEPIK_WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// The webhook-id header.
+    #[arg(long, value_name = "ID")]
+    pub webhook_id: String,
+    /// The webhook-timestamp header (Unix seconds).
+    #[arg(long, value_name = "TS", allow_hyphen_values = true)]
+    pub webhook_timestamp: String,
+    /// The webhook-signature header (`v1,<base64>`, space-separated for several).
+    #[arg(long, value_name = "SIG")]
+    pub webhook_signature: String,
+    /// The raw request body, byte for byte [default: read stdin].
+    #[arg(long, value_name = "FILE")]
+    pub body: Option<PathBuf>,
+    /// How far the timestamp may be from now, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub tolerance: u64,
+}
+
+/// `simulate`'s options, mapped onto `freepik_wan_sim`'s builder and `Faults`.
+#[derive(Debug, Args)]
+pub struct Simulate {
+    /// The port to listen on, on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// The API key the simulator accepts (its own, not yours).
+    #[arg(long, default_value = "sim-key")]
+    pub api_key: String,
+    /// The secret the simulator signs webhooks with (as UTF-8 bytes).
+    #[arg(long, default_value = "sim-webhook-secret")]
+    pub webhook_secret: String,
+    /// Time from create to COMPLETED (or FAILED), in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 3000)]
+    pub processing_ms: u64,
+    /// Seed of the generator behind every fault decision (same seed, same faults).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Share of API requests answered 503.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_503: f64,
+    /// Share of API requests answered 429 with Retry-After.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_429: f64,
+    /// The Retry-After sent with injected 429s, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub fault_retry_after: u64,
+    /// Share of status, list and download responses cut half-way.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_reset: f64,
+    /// Delay added before every API response, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub fault_latency_ms: u64,
+    /// Throttle video downloads to this many bytes per second.
+    #[arg(long, value_name = "BPS")]
+    pub fault_download_bps: Option<u64>,
+    /// Share of tasks that end FAILED.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_task_failure: f64,
+}
+
+/// `5` or `10`, parsed by the SDK so the rule lives in one place.
+fn duration_parser() -> impl clap::builder::TypedValueParser<Value = VideoDuration> {
+    PossibleValuesParser::new(["5", "10"]).try_map(|s| s.parse::<VideoDuration>())
+}
+
+/// The API's names for the shapes, parsed by the SDK; clap lists them in `--help`.
+fn aspect_ratio_parser() -> impl clap::builder::TypedValueParser<Value = AspectRatio> {
+    PossibleValuesParser::new(AspectRatio::ALL.map(AspectRatio::as_str))
+        .try_map(|s| s.parse::<AspectRatio>())
+}
+
+/// A probability, so that a typo like `--fault-503 50` is refused rather than
+/// silently meaning "always".
+fn rate(s: &str) -> Result<f64, String> {
+    let value: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,98 @@
+//! Which service a command talks to: Freepik (or `--base-url`) with the
+//! user's key, or an in-process simulator for `generate --simulate`.
+
+use std::time::Duration;
+
+use freepik_wan::{Client, WaitOptions};
+use freepik_wan_sim::{SimHandle, Simulator};
+
+use crate::exit::{Code, Failure};
+
+/// How long `generate --simulate` pretends the model runs: long enough to
+/// see the progress display, short enough for a demo.
+const SIMULATED_PROCESSING: Duration = Duration::from_secs(3);
+
+/// The connection flags (or their environment variables).
+#[derive(Debug)]
+pub struct Connection {
+    /// `--api-key` / `FREEPIK_API_KEY`.
+    pub api_key: Option<String>,
+    /// `--base-url` / `FREEPIK_BASE_URL`.
+    pub base_url: Option<String>,
+}
+
+/// A client, and the simulator behind it when there is one (kept alive
+/// for as long as the client is used).
+pub struct Service {
+    /// The client to use.
+    pub client: Client,
+    /// The in-process simulator, for `--simulate`.
+    pub simulator: Option<SimHandle>,
+}
+
+impl Connection {
+    /// A client for the configured service, waiting at most `timeout`.
+    pub fn client(&self, timeout: Option<u64>) -> Result<Client, Failure> {
+        // An empty variable (`FREEPIK_API_KEY=`) counts as unset.
+        let key = self
+            .api_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                Failure::new(
+                    Code::Usage,
+                    "no API key: set FREEPIK_API_KEY or pass --api-key \
+                     (or try `freepik-wan generate --simulate`, which needs none)",
+                )
+            })?;
+        let mut builder = base_builder(wait_options(timeout)).api_key(key);
+        if let Some(url) = self.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            builder = builder.base_url(url);
+        }
+        Ok(builder.build()?)
+    }
+
+    /// The configured service, or a fresh simulator when `simulate` is set:
+    /// then neither the user's key nor their base URL is used, so the key
+    /// never reaches the simulator.
+    pub async fn service(&self, simulate: bool, timeout: Option<u64>) -> Result<Service, Failure> {
+        if !simulate {
+            return Ok(Service {
+                client: self.client(timeout)?,
+                simulator: None,
+            });
+        }
+        let simulator = Simulator::builder()
+            .processing_time(SIMULATED_PROCESSING)
+            .start()
+            .await
+            .map_err(|e| Failure::new(Code::Service, format!("cannot start the simulator: {e}")))?;
+        // Poll a local simulator more often than the real service: a poll
+        // costs nothing here, and the demo finishes sooner.
+        let wait = wait_options(timeout)
+            .initial_interval(Duration::from_millis(250))
+            .max_interval(Duration::from_millis(500));
+        let client = base_builder(wait)
+            .api_key(simulator.api_key())
+            .base_url(simulator.base_url())
+            .build()?;
+        Ok(Service {
+            client,
+            simulator: Some(simulator),
+        })
+    }
+}
+
+fn wait_options(timeout: Option<u64>) -> WaitOptions {
+    let options = WaitOptions::default();
+    match timeout {
+        Some(secs) => options.timeout(Duration::from_secs(secs)),
+        None => options,
+    }
+}
+
+fn base_builder(wait: WaitOptions) -> freepik_wan::ClientBuilder {
+    Client::builder()
+        .user_agent_suffix(concat!("freepik-wan-cli/", env!("CARGO_PKG_VERSION")))
+        .wait_options(wait)
+}

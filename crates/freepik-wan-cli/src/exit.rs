@@ -1,0 +1,133 @@
+//! Exit codes, and the one error type every command returns. Scripts branch
+//! on the codes (see `--help`), so the mapping from SDK errors lives here only.
+
+use std::process::ExitCode;
+
+use freepik_wan::Error;
+use serde_json::{Map, Value, json};
+
+/// What the process exits with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// The task FAILED, or a webhook did not verify.
+    Failed = 1,
+    /// A usage or validation error: nothing was sent.
+    Usage = 2,
+    /// The service refused, or the request did not get through.
+    Service = 3,
+    /// The deadline passed before the task finished.
+    TimedOut = 4,
+}
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> Self {
+        ExitCode::from(code as u8)
+    }
+}
+
+/// A command that did not succeed: the exit code, a message for stderr, and
+/// the fields of the one JSON object `--json` prints on stdout.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: Code,
+    /// What went wrong, in words; never contains the API key.
+    pub message: String,
+    /// The `--json` object (an `error` and `exit_code` field are added).
+    pub json: Map<String, Value>,
+}
+
+impl Failure {
+    /// A failure with only a message.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            json: Map::new(),
+        }
+    }
+
+    /// Adds a field to the `--json` object.
+    pub fn with(mut self, key: &str, value: Value) -> Self {
+        self.json.insert(key.to_owned(), value);
+        self
+    }
+
+    /// The `--json` object: the extra fields, then the message and the code.
+    pub fn to_json(&self) -> Value {
+        let mut object = self.json.clone();
+        object.insert("error".into(), Value::String(self.message.clone()));
+        object.insert("exit_code".into(), json!(self.code as u8));
+        Value::Object(object)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let message = error.to_string();
+        match &error {
+            Error::Validation { field, .. } => {
+                Failure::new(Code::Usage, message).with("field", json!(field))
+            }
+            Error::Config(_) => Failure::new(Code::Usage, message),
+            Error::TaskFailed { task } => Failure::new(Code::Failed, message)
+                .with("task_id", json!(task.id))
+                .with("status", json!(task.status)),
+            Error::Webhook(_) => Failure::new(Code::Failed, message).with("valid", json!(false)),
+            Error::Timeout {
+                task_id,
+                last_status,
+                waited,
+            } => Failure::new(Code::TimedOut, message)
+                .with("task_id", json!(task_id))
+                .with("status", json!(last_status))
+                .with("waited_ms", json!(waited.as_millis() as u64)),
+            Error::Api { status, .. } => {
+                let mut failure = Failure::new(Code::Service, message)
+                    .with("http_status", json!(status.as_u16()));
+                if let Some(id) = error.request_id() {
+                    failure = failure.with("request_id", json!(id));
+                }
+                failure
+            }
+            // Transport, Decode, Io, and whatever later SDK versions add: the
+            // request (or the file it fed) did not work out.
+            _ => Failure::new(Code::Service, message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use freepik_wan::{Task, TaskStatus};
+    use std::time::Duration;
+
+    #[test]
+    fn sdk_errors_map_to_the_documented_codes() {
+        let validation = Error::Validation {
+            field: "prompt",
+            reason: "too long".into(),
+        };
+        assert_eq!(Failure::from(validation).code, Code::Usage);
+        assert_eq!(
+            Failure::from(Error::Config("no API key".into())).code,
+            Code::Usage
+        );
+        let failed = Error::TaskFailed {
+            task: Box::new(Task::new("t-1", TaskStatus::Failed, vec![])),
+        };
+        let failure = Failure::from(failed);
+        assert_eq!(failure.code, Code::Failed);
+        assert_eq!(failure.to_json()["task_id"], "t-1");
+        assert_eq!(failure.to_json()["exit_code"], 1);
+        let timeout = Error::Timeout {
+            task_id: "t-2".into(),
+            last_status: Some(TaskStatus::InProgress),
+            waited: Duration::from_secs(1),
+        };
+        let failure = Failure::from(timeout);
+        assert_eq!(failure.code, Code::TimedOut);
+        assert_eq!(failure.to_json()["status"], "IN_PROGRESS");
+    }
+}

@@ -1,0 +1,174 @@
+//! `generate` and `wait`: the long-running commands, which create (or pick
+//! up) a task, wait for it and download the video.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use freepik_wan::{Client, TaskId};
+use serde_json::{Value, json};
+
+use crate::args::Generate;
+use crate::connect::Connection;
+use crate::exit::Failure;
+use crate::output::Output;
+use crate::progress;
+
+/// `generate`: create the task (every check the SDK makes happens before
+/// anything is sent), then, unless `--no-wait`, wait and download.
+pub async fn generate(connection: &Connection, args: Generate, out: Output) -> Result<(), Failure> {
+    let started = Instant::now();
+    let service = connection.service(args.simulate, args.timeout).await?;
+    if let Some(simulator) = &service.simulator {
+        out.note(format!(
+            "simulating the API at {} (no key, no network, no credits)",
+            simulator.base_url()
+        ));
+    }
+    let client = &service.client;
+
+    let mut request = client.image_to_video(args.image.as_str());
+    if let Some(prompt) = args.prompt {
+        request = request.prompt(prompt);
+    }
+    if let Some(duration) = args.duration {
+        request = request.duration(duration);
+    }
+    if let Some(aspect_ratio) = args.aspect_ratio {
+        request = request.aspect_ratio(aspect_ratio);
+    }
+    if let Some(seed) = args.seed {
+        request = request.seed(seed);
+    }
+    if let Some(url) = args.webhook_url {
+        request = request.webhook_url(url);
+    }
+    let task = request.send().await?;
+    let create_ms = millis(started.elapsed());
+    out.note(format!("created task {} ({})", task.id, task.status));
+
+    if args.no_wait {
+        out.result(
+            task.id.as_str(),
+            json!({
+                "task_id": task.id,
+                "status": task.status,
+                "urls": task.generated,
+                "file": null,
+                "bytes": null,
+                "timings": { "create_ms": create_ms, "total_ms": millis(started.elapsed()) },
+            }),
+        );
+        return Ok(());
+    }
+    let path = args.out.unwrap_or_else(|| default_file(&task.id));
+    finish(client, &task.id, Some(path), out, started, Some(create_ms)).await
+}
+
+/// `wait`: wait for a task someone created earlier and, with `--out`,
+/// download its video.
+pub async fn wait(
+    connection: &Connection,
+    task_id: String,
+    path: Option<PathBuf>,
+    timeout: Option<u64>,
+    out: Output,
+) -> Result<(), Failure> {
+    let started = Instant::now();
+    let client = connection.client(timeout)?;
+    finish(&client, &TaskId::from(task_id), path, out, started, None).await
+}
+
+/// Waits, downloads when there is somewhere to put the video, and reports.
+async fn finish(
+    client: &Client,
+    id: &TaskId,
+    path: Option<PathBuf>,
+    out: Output,
+    started: Instant,
+    create_ms: Option<u64>,
+) -> Result<(), Failure> {
+    // Whatever goes wrong from here, the task exists: say which one, so the
+    // user can `wait` for it again instead of paying for a new one.
+    let about_task = |failure: Failure| {
+        if failure.json.contains_key("task_id") {
+            failure
+        } else {
+            failure.with("task_id", json!(id))
+        }
+    };
+    let waiting = Instant::now();
+    let task = progress::wait(client, id, out).await.map_err(about_task)?;
+    let wait_ms = millis(waiting.elapsed());
+
+    let (saved, download_ms) = match path {
+        Some(path) => {
+            let downloading = Instant::now();
+            let saved = progress::download(client, &task, &path, out)
+                .await
+                .map_err(|e| about_task(e.into()))?;
+            (Some(saved), Some(millis(downloading.elapsed())))
+        }
+        None => (None, None),
+    };
+
+    let mut timings = serde_json::Map::new();
+    if let Some(create_ms) = create_ms {
+        timings.insert("create_ms".into(), json!(create_ms));
+    }
+    timings.insert("wait_ms".into(), json!(wait_ms));
+    timings.insert("download_ms".into(), json!(download_ms));
+    timings.insert("total_ms".into(), json!(millis(started.elapsed())));
+
+    let plain = match &saved {
+        Some(saved) => saved.path.display().to_string(),
+        None => task.generated.join("\n"),
+    };
+    out.result(
+        plain,
+        json!({
+            "task_id": task.id,
+            "status": task.status,
+            "urls": task.generated,
+            "file": saved.as_ref().map(|s| s.path.display().to_string()),
+            "bytes": saved.as_ref().map(|s| s.bytes),
+            "timings": Value::Object(timings),
+        }),
+    );
+    Ok(())
+}
+
+/// `<task_id>.mp4` in the current directory, keeping only characters a task
+/// id (a UUID) has: a surprising id must not become a path elsewhere.
+fn default_file(id: &TaskId) -> PathBuf {
+    let safe: String = id
+        .as_str()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    let stem = if safe.is_empty() { "video" } else { &safe };
+    PathBuf::from(format!("{stem}.mp4"))
+}
+
+/// Milliseconds, for the `--json` timings.
+pub fn millis(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_is_the_task_id_and_stays_in_the_current_directory() {
+        let id = TaskId::from("046b6c7f-0b8a-43b9-b35d-6489e6daee91");
+        assert_eq!(
+            default_file(&id),
+            PathBuf::from("046b6c7f-0b8a-43b9-b35d-6489e6daee91.mp4")
+        );
+        assert_eq!(
+            default_file(&TaskId::from("../../etc/x")),
+            PathBuf::from("etcx.mp4")
+        );
+        assert_eq!(default_file(&TaskId::from("/")), PathBuf::from("video.mp4"));
+    }
+}

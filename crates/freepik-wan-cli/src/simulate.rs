@@ -1,0 +1,76 @@
+//! `simulate`: the offline simulator as a server, for trying the CLI, curl or
+//! one's own integration without a key, credits or network.
+
+use std::time::Duration;
+
+use freepik_wan_sim::{Faults, Simulator};
+use serde_json::json;
+
+use crate::args::Simulate;
+use crate::exit::{Code, Failure};
+use crate::output::Output;
+
+/// Runs the simulator until Ctrl-C (or SIGTERM), after printing where it is
+/// and the credentials it accepts: its own, never the user's.
+pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
+    let faults = Faults {
+        seed: args.fault_seed,
+        latency: Duration::from_millis(args.fault_latency_ms),
+        rate_503: args.fault_503,
+        rate_429: args.fault_429,
+        retry_after_secs: args.fault_retry_after,
+        rate_reset: args.fault_reset,
+        download_bytes_per_sec: args.fault_download_bps,
+        rate_task_failure: args.fault_task_failure,
+    };
+    let simulator = Simulator::builder()
+        .port(args.port)
+        .api_key(&args.api_key)
+        .webhook_secret(&args.webhook_secret)
+        .processing_time(Duration::from_millis(args.processing_ms))
+        .faults(faults)
+        .start()
+        .await
+        .map_err(|e| Failure::new(Code::Service, format!("cannot start the simulator: {e}")))?;
+    // `NAME=value` lines, so they can be pasted into a shell or an `.env`.
+    out.event(
+        format!(
+            "FREEPIK_BASE_URL={}\nFREEPIK_API_KEY={}\nFREEPIK_WEBHOOK_SECRET={}",
+            simulator.base_url(),
+            simulator.api_key(),
+            simulator.webhook_secret()
+        ),
+        json!({
+            "base_url": simulator.base_url(),
+            "api_key": simulator.api_key(),
+            "webhook_secret": simulator.webhook_secret(),
+        }),
+    );
+    out.note("simulator running; Ctrl-C to stop");
+    interrupted().await;
+    let stats = simulator.stats();
+    out.note(format!(
+        "stopping after {} requests, {} tasks created",
+        stats.requests.len(),
+        stats.creates_accepted
+    ));
+    simulator.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one (what `kill`,
+/// containers and process supervisors send).
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

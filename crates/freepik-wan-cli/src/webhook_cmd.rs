@@ -1,0 +1,132 @@
+//! `webhook verify` and `webhook listen`: both hand the raw bytes and the
+//! three headers to the SDK's [`Verifier`], so the CLI checks exactly what a
+//! user's own receiver would.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use freepik_wan::webhook::{Verifier, WebhookEvent, WebhookSecret};
+use serde_json::{Value, json};
+
+use crate::args::Verify;
+use crate::exit::{Code, Failure};
+use crate::output::Output;
+use crate::simulate::interrupted;
+
+/// `webhook verify`: exit 0 and print the event when the request verifies,
+/// exit 1 and say which check failed when it does not.
+pub fn verify(args: Verify, out: Output) -> Result<(), Failure> {
+    let body = match &args.body {
+        Some(path) => std::fs::read(path).map_err(|e| {
+            Failure::new(Code::Usage, format!("cannot read {}: {e}", path.display()))
+        })?,
+        None => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                out.note("reading the webhook body from stdin (end it with Ctrl-D)");
+            }
+            let mut body = Vec::new();
+            stdin
+                .read_to_end(&mut body)
+                .map_err(|e| Failure::new(Code::Usage, format!("cannot read stdin: {e}")))?;
+            body
+        }
+    };
+    let verifier = Verifier::new(WebhookSecret::new(args.secret))
+        .tolerance(Duration::from_secs(args.tolerance));
+    let event = verifier
+        .verify_parts(
+            &args.webhook_id,
+            &args.webhook_timestamp,
+            &args.webhook_signature,
+            &body,
+        )
+        .map_err(|e| {
+            Failure::new(Code::Failed, format!("invalid webhook: {e}")).with("valid", json!(false))
+        })?;
+    out.note(format!(
+        "valid webhook {} sent at {}",
+        event.webhook_id, event.timestamp
+    ));
+    out.result(plain(&event), event_json(&event));
+    Ok(())
+}
+
+/// `webhook listen`: serve `127.0.0.1:port` until Ctrl-C, printing each
+/// verified event and answering 401 to anything that does not verify.
+pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failure> {
+    let verifier = Verifier::new(WebhookSecret::new(secret));
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|e| Failure::new(Code::Service, format!("cannot listen on port {port}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Failure::new(Code::Service, format!("cannot listen on port {port}: {e}")))?;
+    out.note(format!(
+        "listening on http://{address}/ (POST, any path); Ctrl-C to stop"
+    ));
+    let app = Router::new()
+        .fallback(receive)
+        .with_state(Arc::new(Listener { verifier, out }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(interrupted())
+        .await
+        .map_err(|e| Failure::new(Code::Service, format!("the webhook listener stopped: {e}")))?;
+    out.note("stopped");
+    Ok(())
+}
+
+struct Listener {
+    verifier: Verifier,
+    out: Output,
+}
+
+/// Every request lands here: verified POSTs are printed and acknowledged.
+async fn receive(
+    State(listener): State<Arc<Listener>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    if method != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, "webhooks are POSTed\n");
+    }
+    match listener.verifier.verify(&headers, &body) {
+        Ok(event) => {
+            listener.out.event(plain(&event), event_json(&event));
+            (StatusCode::OK, "ok\n")
+        }
+        Err(error) => {
+            // A refusal is an error for whoever runs the listener: always shown.
+            eprintln!("rejected a webhook: {error}");
+            (StatusCode::UNAUTHORIZED, "invalid webhook signature\n")
+        }
+    }
+}
+
+/// `task_id<TAB>status[<TAB>url...]`, the same layout as `status`.
+fn plain(event: &WebhookEvent) -> String {
+    let mut line = format!("{}\t{}", event.task_id, event.status);
+    for url in &event.generated {
+        line.push('\t');
+        line.push_str(url);
+    }
+    line
+}
+
+fn event_json(event: &WebhookEvent) -> Value {
+    json!({
+        "valid": true,
+        "webhook_id": event.webhook_id,
+        "timestamp": event.timestamp,
+        "task_id": event.task_id,
+        "status": event.status,
+        "urls": event.generated,
+    })
+}
