@@ -78,10 +78,13 @@ impl From<Error> for Failure {
                 task_id,
                 last_status,
                 waited,
-            } => Failure::new(Code::TimedOut, message)
-                .with("task_id", json!(task_id))
-                .with("status", json!(last_status))
-                .with("waited_ms", json!(waited.as_millis() as u64)),
+            } => Failure::new(
+                Code::TimedOut,
+                format!("{message}; it may still finish: `freepik-wan wait {task_id}`"),
+            )
+            .with("task_id", json!(task_id))
+            .with("status", json!(last_status))
+            .with("waited_ms", json!(waited.as_millis() as u64)),
             Error::Api { status, .. } => {
                 let mut failure = Failure::new(Code::Service, message)
                     .with("http_status", json!(status.as_u16()));

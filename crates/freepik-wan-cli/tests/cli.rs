@@ -1,0 +1,637 @@
+//! The `freepik-wan` binary as a user runs it: a subprocess talking to an
+//! in-test simulator, checked on its exit codes, its stdout (plain and
+//! `--json`), the files it writes, and that the API key never shows.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use freepik_wan::webhook::WebhookSecret;
+use freepik_wan_sim::{Faults, SimHandle, Simulator};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_freepik-wan");
+/// Distinctive, so that finding it in any output means it leaked.
+const KEY: &str = "cli-test-key-5f3a9c0e";
+const SECRET: &str = "cli-test-webhook-secret";
+
+fn sample_image() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/sample.jpg")
+}
+
+/// A simulator on its own runtime, so tests can block on subprocesses.
+struct Sim {
+    handle: SimHandle,
+    // Dropped after `handle`: the server's tasks live on it.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    fn start(processing: Duration, faults: Faults) -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let handle = runtime
+            .block_on(
+                Simulator::builder()
+                    .api_key(KEY)
+                    .webhook_secret(SECRET)
+                    .processing_time(processing)
+                    .faults(faults)
+                    .start(),
+            )
+            .expect("simulator starts");
+        Sim {
+            handle,
+            _runtime: runtime,
+        }
+    }
+
+    fn quick() -> Sim {
+        Sim::start(Duration::from_millis(300), Faults::none())
+    }
+
+    /// `freepik-wan --base-url <sim> --api-key <key> <args>`.
+    fn run(&self, dir: &Path, args: &[&str]) -> Run {
+        let url = self.url();
+        let mut all = vec!["--base-url", &url, "--api-key", KEY];
+        all.extend_from_slice(args);
+        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+        run(dir, &all)
+    }
+
+    fn url(&self) -> String {
+        self.handle.base_url()
+    }
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "one JSON object on stdout: {self:?}");
+        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+}
+
+fn command(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        // Only what a test passes counts, not the machine's environment.
+        .env_remove("FREEPIK_API_KEY")
+        .env_remove("FREEPIK_BASE_URL")
+        .env_remove("FREEPIK_WEBHOOK_SECRET")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs the binary to completion; every run is checked for the key.
+fn run<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Run {
+    let output = command(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let run = Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
+        "the API key leaked: {run:?}"
+    );
+    run
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+fn assert_mp4(path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(bytes.len() > 8, "{} is too short", path.display());
+    assert_eq!(&bytes[4..8], b"ftyp", "{} is not an MP4", path.display());
+}
+
+#[test]
+fn generate_downloads_an_mp4_and_prints_its_path() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let run = sim
+        .run(
+            dir.path(),
+            &[
+                "generate",
+                "--image",
+                image.to_str().unwrap(),
+                "--prompt",
+                "the cat yawns",
+                "--duration",
+                "10",
+                "--aspect-ratio",
+                "square_1_1",
+                "--seed",
+                "-7",
+                "--out",
+                "cat.mp4",
+            ],
+        )
+        .ok();
+    assert_eq!(run.stdout.trim(), "cat.mp4");
+    // Not a terminal: plain progress lines on stderr.
+    assert!(run.stderr.contains("COMPLETED"), "{run:?}");
+    assert_mp4(&dir.path().join("cat.mp4"));
+    assert_eq!(sim.handle.stats().creates_accepted, 1);
+}
+
+#[test]
+fn no_wait_then_status_then_wait_then_list_in_json() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let image = image.to_str().unwrap();
+
+    let created = sim
+        .run(
+            dir.path(),
+            &["--json", "generate", "--image", image, "--no-wait"],
+        )
+        .ok()
+        .json();
+    let id = created["task_id"].as_str().expect("task_id").to_owned();
+    assert!(created["status"].is_string(), "{created}");
+    assert!(created["timings"]["create_ms"].is_u64(), "{created}");
+    assert!(created["file"].is_null(), "{created}");
+
+    let status = sim.run(dir.path(), &["status", &id, "--json"]).ok().json();
+    assert_eq!(status["task_id"], id.as_str());
+    assert!(status["urls"].is_array(), "{status}");
+
+    let waited = sim
+        .run(dir.path(), &["--json", "wait", &id, "--out", "v.mp4"])
+        .ok()
+        .json();
+    assert_eq!(waited["task_id"], id.as_str());
+    assert_eq!(waited["status"], "COMPLETED");
+    assert_eq!(waited["file"], "v.mp4");
+    assert!(waited["bytes"].as_u64().unwrap() > 0, "{waited}");
+    assert!(waited["urls"][0].as_str().unwrap().ends_with(".mp4"));
+    for timing in ["wait_ms", "download_ms", "total_ms"] {
+        assert!(waited["timings"][timing].is_u64(), "{timing}: {waited}");
+    }
+    assert_mp4(&dir.path().join("v.mp4"));
+
+    // Once complete, status shows the URL too, plain: id, status, URL.
+    let plain = sim.run(dir.path(), &["status", &id]).ok();
+    let fields: Vec<&str> = plain.stdout.trim().split('\t').collect();
+    assert_eq!(fields[..2], [id.as_str(), "COMPLETED"]);
+    assert!(fields[2].starts_with("http://"), "{plain:?}");
+
+    let list = sim.run(dir.path(), &["list", "--json"]).ok().json();
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["tasks"][0]["task_id"], id.as_str());
+    assert_eq!(list["tasks"][0]["status"], "COMPLETED");
+    let plain = sim.run(dir.path(), &["list"]).ok();
+    assert_eq!(plain.stdout.trim(), format!("{id}\tCOMPLETED"));
+}
+
+#[test]
+fn generate_in_json_prints_one_object_with_file_bytes_and_timings() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let run = sim
+        .run(
+            dir.path(),
+            &["--json", "generate", "--image", image.to_str().unwrap()],
+        )
+        .ok();
+    let out = run.json();
+    let id = out["task_id"].as_str().unwrap();
+    // The default file is named after the task.
+    assert_eq!(out["file"], format!("{id}.mp4"));
+    assert_mp4(&dir.path().join(format!("{id}.mp4")));
+    assert_eq!(out["status"], "COMPLETED");
+    assert!(out["bytes"].as_u64().unwrap() > 0);
+    for timing in ["create_ms", "wait_ms", "download_ms", "total_ms"] {
+        assert!(out["timings"][timing].is_u64(), "{timing}: {out}");
+    }
+}
+
+#[test]
+fn generate_simulate_needs_no_key_and_writes_a_real_mp4() {
+    let dir = tempdir();
+    let image = sample_image();
+    let run = run(
+        dir.path(),
+        &[
+            "--json",
+            "generate",
+            "--simulate",
+            "--image",
+            image.to_str().unwrap(),
+            "--prompt",
+            "waves roll in",
+            "--out",
+            "sim.mp4",
+        ],
+    )
+    .ok();
+    let out = run.json();
+    assert_eq!(out["status"], "COMPLETED");
+    assert_eq!(out["file"], "sim.mp4");
+    assert_mp4(&dir.path().join("sim.mp4"));
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_field_and_sends_nothing() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let image = image.to_str().unwrap();
+
+    let missing = sim.run(dir.path(), &["generate", "--image", "no-such-file.jpg"]);
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(missing.stderr.contains("image"), "{missing:?}");
+    assert!(missing.stderr.contains("no-such-file.jpg"), "{missing:?}");
+
+    let long = "x".repeat(2001);
+    let prompt = sim.run(
+        dir.path(),
+        &["--json", "generate", "--image", image, "--prompt", &long],
+    );
+    assert_eq!(prompt.code, 2, "{prompt:?}");
+    assert!(prompt.stderr.contains("prompt"), "{prompt:?}");
+    assert!(prompt.stderr.contains("2000"), "{prompt:?}");
+    let error = prompt.json();
+    assert_eq!(error["field"], "prompt");
+    assert_eq!(error["exit_code"], 2);
+
+    let duration = sim.run(
+        dir.path(),
+        &["generate", "--image", image, "--duration", "7"],
+    );
+    assert_eq!(duration.code, 2, "{duration:?}");
+    assert!(duration.stderr.contains("--duration"), "{duration:?}");
+
+    let ratio = sim.run(
+        dir.path(),
+        &["generate", "--image", image, "--aspect-ratio", "wide"],
+    );
+    assert_eq!(ratio.code, 2, "{ratio:?}");
+    assert!(ratio.stderr.contains("widescreen_16_9"), "{ratio:?}");
+
+    let webhook = sim.run(
+        dir.path(),
+        &["generate", "--image", image, "--webhook-url", "ftp://x"],
+    );
+    assert_eq!(webhook.code, 2, "{webhook:?}");
+    assert!(webhook.stderr.contains("webhook_url"), "{webhook:?}");
+
+    assert_eq!(sim.handle.stats().creates_accepted, 0);
+    assert!(sim.handle.stats().requests.is_empty());
+}
+
+#[test]
+fn a_missing_key_exits_2_and_says_where_to_put_one() {
+    let dir = tempdir();
+    let run = run(dir.path(), &["status", "some-task"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("FREEPIK_API_KEY"), "{run:?}");
+    assert!(run.stderr.contains("--api-key"), "{run:?}");
+}
+
+#[test]
+fn a_wrong_key_exits_3_with_the_service_message_and_never_shows_the_key() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let wrong = "wrong-key-d41d8cd98f";
+    let image = sample_image();
+    for json in [false, true] {
+        let mut args = vec!["--base-url".to_owned(), sim.url()];
+        if json {
+            args.push("--json".into());
+        }
+        args.extend(["generate", "--image", image.to_str().unwrap()].map(String::from));
+        let run = command(dir.path())
+            .args(&args)
+            .env("FREEPIK_API_KEY", wrong)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(3), "{stdout}{stderr}");
+        assert!(stderr.contains("Invalid API key"), "{stderr}");
+        assert!(!stdout.contains(wrong) && !stderr.contains(wrong));
+        if json {
+            let error: Value = serde_json::from_str(stdout.trim()).unwrap();
+            assert_eq!(error["http_status"], 401);
+            assert_eq!(error["exit_code"], 3);
+        }
+    }
+}
+
+#[test]
+fn a_wait_past_its_timeout_exits_4_and_names_the_task() {
+    let sim = Sim::start(Duration::from_secs(120), Faults::none());
+    let dir = tempdir();
+    let image = sample_image();
+    let run = sim.run(
+        dir.path(),
+        &[
+            "--json",
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--timeout",
+            "1",
+        ],
+    );
+    assert_eq!(run.code, 4, "{run:?}");
+    let error = run.json();
+    assert!(error["task_id"].is_string(), "{error}");
+    assert!(run.stderr.contains("wait"), "{run:?}");
+}
+
+#[test]
+fn a_failed_task_exits_1() {
+    let faults = Faults {
+        rate_task_failure: 1.0,
+        ..Faults::none()
+    };
+    let sim = Sim::start(Duration::from_millis(300), faults);
+    let dir = tempdir();
+    let image = sample_image();
+    let run = sim.run(
+        dir.path(),
+        &["--json", "generate", "--image", image.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("failed"), "{run:?}");
+    let error = run.json();
+    assert_eq!(error["status"], "FAILED");
+    assert!(error["task_id"].is_string());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn webhook_verify_exits_0_for_a_signed_body_and_1_for_a_tampered_one() {
+    let dir = tempdir();
+    let body =
+        br#"{"task_id":"t-1","status":"COMPLETED","generated":["https://cdn.example/v.mp4"]}"#;
+    std::fs::write(dir.path().join("body.json"), body).unwrap();
+    let ts = now().to_string();
+    let signature = WebhookSecret::new(SECRET)
+        .sign("msg_1", now(), body)
+        .unwrap();
+    let verify = |file: &str, json: bool| {
+        let mut args = vec![];
+        if json {
+            args.push("--json");
+        }
+        args.extend([
+            "webhook",
+            "verify",
+            "--secret",
+            SECRET,
+            "--webhook-id",
+            "msg_1",
+            "--webhook-timestamp",
+            &ts,
+            "--webhook-signature",
+            &signature,
+            "--body",
+            file,
+        ]);
+        run(dir.path(), &args)
+    };
+
+    let valid = verify("body.json", false).ok();
+    assert_eq!(
+        valid.stdout.trim(),
+        "t-1\tCOMPLETED\thttps://cdn.example/v.mp4"
+    );
+    let event = verify("body.json", true).ok().json();
+    assert_eq!(event["valid"], true);
+    assert_eq!(event["task_id"], "t-1");
+    assert_eq!(event["status"], "COMPLETED");
+    assert_eq!(event["webhook_id"], "msg_1");
+
+    let tampered = body
+        .to_vec()
+        .iter()
+        .map(|&b| if b == b'1' { b'2' } else { b })
+        .collect::<Vec<_>>();
+    std::fs::write(dir.path().join("tampered.json"), tampered).unwrap();
+    let invalid = verify("tampered.json", true);
+    assert_eq!(invalid.code, 1, "{invalid:?}");
+    assert!(invalid.stderr.contains("invalid webhook"), "{invalid:?}");
+    assert_eq!(invalid.json()["valid"], false);
+
+    // The body on stdin, the secret from the environment.
+    let mut child = command(dir.path())
+        .env("FREEPIK_WEBHOOK_SECRET", SECRET)
+        .args([
+            "webhook",
+            "verify",
+            "--webhook-id",
+            "msg_1",
+            "--webhook-timestamp",
+            &ts,
+            "--webhook-signature",
+            &signature,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+}
+
+#[test]
+fn help_lists_the_exit_codes_and_hides_the_key() {
+    let dir = tempdir();
+    let output = command(dir.path())
+        .env("FREEPIK_API_KEY", KEY)
+        .env("FREEPIK_WEBHOOK_SECRET", SECRET)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(help.contains("Exit codes"), "{help}");
+    for line in [
+        "0  done",
+        "1  the task FAILED",
+        "2  usage",
+        "3  API",
+        "4  timed out",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from {help}");
+    }
+    assert!(!help.contains(KEY), "{help}");
+
+    let output = command(dir.path())
+        .env("FREEPIK_WEBHOOK_SECRET", SECRET)
+        .args(["webhook", "verify", "--help"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(SECRET));
+}
+
+/// Reads a child's lines on a thread, so a test can wait for one with a deadline.
+fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn line_matching(rx: &mpsc::Receiver<String>, pattern: &str) -> String {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(15)) {
+            Ok(line) if line.contains(pattern) => return line,
+            Ok(_) => continue,
+            Err(e) => panic!("no line with {pattern:?}: {e}"),
+        }
+    }
+}
+
+/// Kills the child when the test ends, pass or fail.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn webhook_listen_prints_each_verified_event_and_refuses_bad_signatures() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let mut listener = Killed(
+        command(dir.path())
+            .args([
+                "--json", "webhook", "listen", "--port", "0", "--secret", SECRET,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines(listener.0.stdout.take().unwrap());
+    let stderr = lines(listener.0.stderr.take().unwrap());
+    let listening = line_matching(&stderr, "listening on ");
+    let url = listening
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+
+    let image = sample_image();
+    let hook = format!("{url}hooks/freepik");
+    sim.run(
+        dir.path(),
+        &[
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--webhook-url",
+            &hook,
+        ],
+    )
+    .ok();
+    let completed: Value = serde_json::from_str(&line_matching(&stdout, "COMPLETED")).unwrap();
+    assert_eq!(completed["valid"], true);
+    assert!(completed["urls"][0].as_str().unwrap().ends_with(".mp4"));
+
+    // An unsigned POST is refused with 401.
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /hooks/freepik HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    line_matching(&stderr, "rejected a webhook");
+}
+
+#[test]
+fn simulate_prints_where_it_listens_and_serves_the_cli() {
+    let dir = tempdir();
+    let mut simulator = Killed(
+        command(dir.path())
+            .args(["--json", "simulate", "--processing-ms", "200"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines(simulator.0.stdout.take().unwrap());
+    let started: Value = serde_json::from_str(&line_matching(&stdout, "base_url")).unwrap();
+    let base_url = started["base_url"].as_str().unwrap();
+    assert_eq!(started["api_key"], "sim-key");
+    assert_eq!(started["webhook_secret"], "sim-webhook-secret");
+
+    let image = sample_image();
+    let run = run(
+        dir.path(),
+        &[
+            "--base-url",
+            base_url,
+            "--api-key",
+            "sim-key",
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--out",
+            "s.mp4",
+        ],
+    )
+    .ok();
+    assert_eq!(run.stdout.trim(), "s.mp4");
+    assert_mp4(&dir.path().join("s.mp4"));
+}
