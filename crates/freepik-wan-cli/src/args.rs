@@ -15,6 +15,7 @@ Exit codes:
   2  usage or validation error (nothing was sent), or no API key
   3  API or transport error (the service's own message is shown)
   4  timed out waiting (the task may still finish: `freepik-wan wait <TASK_ID>`)
+  130  interrupted by Ctrl-C while waiting (the task goes on, as for 4)
 
 Environment: FREEPIK_API_KEY, FREEPIK_BASE_URL, FREEPIK_WEBHOOK_SECRET (flags win).";
 
@@ -31,11 +32,11 @@ pub struct Cli {
     pub base_url: Option<String>,
 
     /// Print exactly one JSON object on stdout (and nothing else there).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 100)]
     pub json: bool,
 
     /// No progress or notes on stderr: only errors. Results still go to stdout.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, display_order = 100)]
     pub quiet: bool,
 
     /// What to do.
@@ -83,10 +84,10 @@ pub struct Generate {
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
     /// Video length in seconds.
-    #[arg(long, value_parser = duration_parser())]
+    #[arg(long, value_name = "5|10", value_parser = duration_parser())]
     pub duration: Option<VideoDuration>,
     /// The video's shape [default: auto, follow the image].
-    #[arg(long, value_parser = aspect_ratio_parser())]
+    #[arg(long, value_name = "RATIO", value_parser = aspect_ratio_parser())]
     pub aspect_ratio: Option<AspectRatio>,
     /// A seed, for repeatable results.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]

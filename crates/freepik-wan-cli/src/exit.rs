@@ -17,6 +17,8 @@ pub enum Code {
     Service = 3,
     /// The deadline passed before the task finished.
     TimedOut = 4,
+    /// Ctrl-C while waiting (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl From<Code> for ExitCode {

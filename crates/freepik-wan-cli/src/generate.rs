@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 
 use crate::args::Generate;
 use crate::connect::Connection;
-use crate::exit::Failure;
+use crate::exit::{Code, Failure};
 use crate::output::Output;
 use crate::progress;
+use crate::simulate::interrupted;
 
 /// `generate`: create the task (every check the SDK makes happens before
 /// anything is sent), then, unless `--no-wait`, wait and download.
@@ -61,7 +62,13 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
         return Ok(());
     }
     let path = args.out.unwrap_or_else(|| default_file(&task.id));
-    finish(client, &task.id, Some(path), out, started, Some(create_ms)).await
+    let resumable = service.simulator.is_none();
+    let run = Run {
+        started,
+        create_ms: Some(create_ms),
+        resumable,
+    };
+    finish(client, &task.id, Some(path), out, run).await
 }
 
 /// `wait`: wait for a task someone created earlier and, with `--out`,
@@ -75,7 +82,22 @@ pub async fn wait(
 ) -> Result<(), Failure> {
     let started = Instant::now();
     let client = connection.client(timeout)?;
-    finish(&client, &TaskId::from(task_id), path, out, started, None).await
+    let run = Run {
+        started,
+        create_ms: None,
+        resumable: true,
+    };
+    finish(&client, &TaskId::from(task_id), path, out, run).await
+}
+
+/// What `finish` needs to know about the command so far.
+struct Run {
+    /// When the command started, for `total_ms`.
+    started: Instant,
+    /// How long the create took, for `generate`.
+    create_ms: Option<u64>,
+    /// Whether the task outlives this process (not so with `--simulate`).
+    resumable: bool,
 }
 
 /// Waits, downloads when there is somewhere to put the video, and reports.
@@ -84,9 +106,13 @@ async fn finish(
     id: &TaskId,
     path: Option<PathBuf>,
     out: Output,
-    started: Instant,
-    create_ms: Option<u64>,
+    run: Run,
 ) -> Result<(), Failure> {
+    let Run {
+        started,
+        create_ms,
+        resumable,
+    } = run;
     // Whatever goes wrong from here, the task exists: say which one, so the
     // user can `wait` for it again instead of paying for a new one.
     let about_task = |failure: Failure| {
@@ -96,16 +122,38 @@ async fn finish(
             failure.with("task_id", json!(id))
         }
     };
+    // Ctrl-C drops the wait or the download (whose temporary file goes with
+    // it) and says how to pick the task up again: it runs on regardless.
+    let on_interrupt = || async {
+        interrupted().await;
+        if !resumable {
+            return Failure::new(Code::Interrupted, "interrupted");
+        }
+        let resume = match &path {
+            Some(path) => format!("freepik-wan wait {id} --out {}", path.display()),
+            None => format!("freepik-wan wait {id}"),
+        };
+        Failure::new(
+            Code::Interrupted,
+            format!("interrupted; task {id} goes on: `{resume}` picks it up again"),
+        )
+    };
     let waiting = Instant::now();
-    let task = progress::wait(client, id, out).await.map_err(about_task)?;
+    let task = tokio::select! {
+        task = progress::wait(client, id, out) => task,
+        stop = on_interrupt() => Err(stop),
+    }
+    .map_err(about_task)?;
     let wait_ms = millis(waiting.elapsed());
 
-    let (saved, download_ms) = match path {
+    let (saved, download_ms) = match &path {
         Some(path) => {
             let downloading = Instant::now();
-            let saved = progress::download(client, &task, &path, out)
-                .await
-                .map_err(|e| about_task(e.into()))?;
+            let saved = tokio::select! {
+                saved = progress::download(client, &task, path, out) => saved.map_err(Failure::from),
+                stop = on_interrupt() => Err(stop),
+            }
+            .map_err(about_task)?;
             (Some(saved), Some(millis(downloading.elapsed())))
         }
         None => (None, None),

@@ -635,3 +635,38 @@ fn simulate_prints_where_it_listens_and_serves_the_cli() {
     assert_eq!(run.stdout.trim(), "s.mp4");
     assert_mp4(&dir.path().join("s.mp4"));
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_waiting_exits_130_and_says_how_to_resume() {
+    let sim = Sim::start(Duration::from_secs(120), Faults::none());
+    let dir = tempdir();
+    let image = sample_image();
+    let url = sim.url();
+    let mut child = Killed(
+        command(dir.path())
+            .args(["--base-url", &url, "--api-key", KEY, "generate", "--image"])
+            .arg(&image)
+            .args(["--out", "later.mp4"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let created = line_matching(&stderr, "created task ");
+    let id = created.split_whitespace().nth(2).unwrap().to_owned();
+    // Polling has begun (so the handler is in place) once a status is reported.
+    line_matching(&stderr, "CREATED after");
+    let pid = child.0.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let said = line_matching(&stderr, "interrupted");
+    assert!(
+        said.contains(&format!("freepik-wan wait {id} --out later.mp4")),
+        "{said}"
+    );
+}
