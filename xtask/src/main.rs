@@ -2,6 +2,11 @@
 //!
 //! - `codegen [--check] [--from FILE]`: rebuild `openapi/freepik-wan.json`, the
 //!   normalized spec that `crates/freepik-wan-api/build.rs` feeds to progenitor.
+//! - `bench [args]`: benchmarks against the simulator (`freepik-wan-bench`).
+//! - `soak [args]`: the long fault-injected soak (`freepik-wan-bench`).
+//!
+//! `bench` and `soak` run the bench package through cargo rather than linking
+//! it: xtask must build (for `codegen`) even when the generated client does not.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +25,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]";
+const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]\n       cargo xtask bench [--quick] [--only PHASE,...] [...]\n       cargo xtask soak [--tasks N] [--retries N] [--seed N]";
 
 fn run(args: Vec<String>) -> Result<ExitCode> {
     let Some((command, rest)) = args.split_first() else {
@@ -28,6 +33,7 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
     };
     match command.as_str() {
         "codegen" => codegen_command(rest),
+        "bench" | "soak" => bench_command(command, rest),
         other => bail!("unknown command `{other}`\n{USAGE}"),
     }
 }
@@ -69,6 +75,31 @@ fn codegen_command(args: &[String]) -> Result<ExitCode> {
     std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     println!("wrote {}", codegen::NORMALIZED);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo run --release -p freepik-wan-bench -- <command> <args>`, with the
+/// same cargo that runs xtask, from the workspace root.
+fn bench_command(command: &str, args: &[String]) -> Result<ExitCode> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "freepik-wan-bench",
+            "--",
+            command,
+        ])
+        .args(args)
+        .status()
+        .context("running cargo")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn workspace_root() -> PathBuf {

@@ -1,0 +1,887 @@
+//! Benchmarks and the long soak of `freepik-wan` against the simulator, on
+//! loopback: `cargo xtask bench` and `cargo xtask soak` (which run
+//! `cargo run --release -p freepik-wan-bench -- bench|soak [args]`).
+//!
+//! Every figure is a ratio against a baseline measured in the same run, on the
+//! same machine, so that the numbers say something about the SDK rather than
+//! about the machine: hand-written reqwest calls for request overhead, the
+//! simulator's processing time for pipeline throughput, the simulator's own
+//! completion instant for wait latency, `curl` for download throughput, and
+//! the process's resident set before a phase for memory.
+//!
+//! Memory phases run in a child process (this binary, re-executed with a
+//! `child-*` command) so that the simulator's own buffers and the earlier
+//! phases' heap do not count against the SDK; the child resets its peak
+//! (`VmHWM`) through `/proc/self/clear_refs` right before the measured call.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use freepik_wan::{Client, RetryPolicy, WaitOptions};
+use freepik_wan_sim::{Faults, SimHandle, Simulator};
+use futures_util::{StreamExt, stream};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const API_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
+/// The MP4 the simulator serves, for checking downloaded files.
+const FIXTURE: &[u8] = include_bytes!("../../crates/freepik-wan-sim/assets/sample.mp4");
+const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only PHASE,...] [--tasks N] \
+     [--concurrency N] [--processing-ms MS] [--iterations N]\n       freepik-wan-bench soak \
+     [--tasks N] [--concurrency N] [--retries N] [--seed N]\nphases: roundtrip, pipeline, \
+     download, image";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode> {
+    let Some((command, rest)) = args.split_first() else {
+        bail!("{USAGE}");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match command.as_str() {
+        "bench" => runtime.block_on(bench(Options::parse(rest)?)),
+        "soak" => runtime.block_on(soak(Options::parse(rest)?)),
+        "child-download" => runtime.block_on(child_download(rest)),
+        "child-create" => runtime.block_on(child_create(rest)),
+        other => bail!("unknown command `{other}`\n{USAGE}"),
+    }
+}
+
+struct Options {
+    quick: bool,
+    only: Option<Vec<String>>,
+    tasks: Option<usize>,
+    concurrency: Option<usize>,
+    processing_ms: Option<u64>,
+    iterations: Option<usize>,
+    retries: Option<usize>,
+    seed: Option<u64>,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options> {
+        let mut o = Options {
+            quick: false,
+            only: None,
+            tasks: None,
+            concurrency: None,
+            processing_ms: None,
+            iterations: None,
+            retries: None,
+            seed: None,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--quick" => o.quick = true,
+                "--only" => o.only = Some(value()?.split(',').map(str::to_owned).collect()),
+                "--tasks" => o.tasks = Some(value()?.parse()?),
+                "--concurrency" => o.concurrency = Some(value()?.parse()?),
+                "--processing-ms" => o.processing_ms = Some(value()?.parse()?),
+                "--iterations" => o.iterations = Some(value()?.parse()?),
+                "--retries" => o.retries = Some(value()?.parse()?),
+                "--seed" => o.seed = Some(value()?.parse()?),
+                other => bail!("unknown option `{other}`\n{USAGE}"),
+            }
+        }
+        Ok(o)
+    }
+
+    fn runs(&self, phase: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|p| p == phase))
+    }
+}
+
+/// One row of the summary table, also printed as a JSON line when measured.
+struct Row {
+    measure: String,
+    value: String,
+    baseline: String,
+    ratio: String,
+    goal: String,
+    met: Option<bool>,
+}
+
+fn emit(rows: &mut Vec<Row>, row: Row, mut json_line: Value) {
+    json_line["measure"] = json!(row.measure);
+    json_line["goal"] = json!(row.goal);
+    json_line["goal_met"] = json!(row.met);
+    println!("{json_line}");
+    rows.push(row);
+}
+
+async fn bench(opts: Options) -> Result<ExitCode> {
+    let machine = machine();
+    println!("{}", json!({"measure": "machine", "machine": machine}));
+    let mut rows = Vec::new();
+    if opts.runs("roundtrip") {
+        roundtrip(&opts, &mut rows).await?;
+    }
+    if opts.runs("pipeline") {
+        pipeline_phase(&opts, &mut rows).await?;
+    }
+    if opts.runs("download") {
+        download_phase(&opts, &mut rows).await?;
+    }
+    if opts.runs("image") {
+        image_phase(&mut rows).await?;
+    }
+    println!();
+    println!("Machine: {machine}");
+    println!();
+    println!("| measure | SDK | baseline | ratio | goal | met |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "–",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.measure, r.value, r.baseline, r.ratio, r.goal, met
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A PNG signature and IHDR chunk, padded with zeros to `len` bytes: what the
+/// SDK's checks and the simulator's validation read of an image.
+fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(b"IHDR");
+    out.extend_from_slice(&width.to_be_bytes());
+    out.extend_from_slice(&height.to_be_bytes());
+    out.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    out.resize(len.max(out.len()), 0);
+    out
+}
+
+fn sdk_client(sim: &SimHandle) -> freepik_wan::ClientBuilder {
+    Client::builder()
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let ram_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    format!(
+        "{cpus} CPUs ({model}), {:.1} GiB RAM, {} {}",
+        ram_kib as f64 / (1024.0 * 1024.0),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/self/status"))
+}
+
+/// Resets the peak resident set to the current one (Linux >= 4.0).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn mib(bytes: f64) -> f64 {
+    bytes / (1024.0 * 1024.0)
+}
+
+// ---------------------------------------------------------------- round trip
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    data: T,
+}
+
+#[derive(Deserialize)]
+struct RawTask {
+    task_id: String,
+    #[allow(dead_code)] // decoded for parity with the SDK, not read
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct RawDetail {
+    #[allow(dead_code)]
+    task_id: String,
+    #[allow(dead_code)]
+    status: String,
+    #[allow(dead_code)]
+    generated: Vec<String>,
+}
+
+/// The baseline: the same create and get an integrator would write by hand
+/// with reqwest (typed decoding, status check, no validation, no retries).
+async fn raw_round_trip(http: &reqwest::Client, base: &str, key: &str, image: &[u8]) -> Result<()> {
+    let body = json!({"image": STANDARD.encode(image), "duration": "5"});
+    let created: Envelope<RawTask> = http
+        .post(format!("{base}{API_PATH}"))
+        .header("x-freepik-api-key", key)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let _: Envelope<RawDetail> = http
+        .get(format!("{base}{API_PATH}/{}", created.data.task_id))
+        .header("x-freepik-api-key", key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(())
+}
+
+async fn sdk_round_trip(client: &Client, image: &Bytes) -> Result<()> {
+    let task = client.image_to_video(image.clone()).await?;
+    client.task(&task.id).await?;
+    Ok(())
+}
+
+async fn roundtrip(opts: &Options, rows: &mut Vec<Row>) -> Result<()> {
+    let iterations = opts
+        .iterations
+        .unwrap_or(if opts.quick { 300 } else { 3000 });
+    // Tasks stay unfinished: only request overhead is measured here.
+    let sim = Simulator::builder()
+        .processing_time(Duration::from_secs(3600))
+        .start()
+        .await?;
+    let client = sdk_client(&sim).build()?;
+    let http = reqwest::Client::new();
+    let (base, key) = (sim.base_url(), sim.api_key().to_owned());
+    // A small real-world-sized upload (a 48 KiB 640x360 image).
+    let image = Bytes::from(png(640, 360, 48 << 10));
+    for _ in 0..iterations / 10 {
+        sdk_round_trip(&client, &image).await?;
+        raw_round_trip(&http, &base, &key, &image).await?;
+    }
+    let (mut sdk, mut raw) = (Vec::new(), Vec::new());
+    for i in 0..iterations {
+        // Alternate which goes first so neither always meets a warm cache.
+        for first_sdk in [i % 2 == 0, i % 2 != 0] {
+            let t = Instant::now();
+            if first_sdk {
+                sdk_round_trip(&client, &image).await?;
+                sdk.push(t.elapsed().as_secs_f64() * 1e6);
+            } else {
+                raw_round_trip(&http, &base, &key, &image).await?;
+                raw.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    let (sdk, raw) = (sorted(sdk), sorted(raw));
+    for (label, p) in [("median", 0.5), ("p95", 0.95)] {
+        let (s, r) = (percentile(&sdk, p), percentile(&raw, p));
+        let ratio = s / r;
+        emit(
+            rows,
+            Row {
+                measure: format!("create+get round trip, {label}"),
+                value: format!("{s:.0} µs"),
+                baseline: format!("{r:.0} µs (hand-written reqwest)"),
+                ratio: format!("{ratio:.3}×"),
+                goal: "≤ 1.05×".into(),
+                met: Some(ratio <= 1.05),
+            },
+            json!({"iterations": iterations, "sdk_us": s, "baseline_us": r, "ratio": ratio,
+                   "image_bytes": image.len()}),
+        );
+    }
+    sim.shutdown().await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- pipeline
+
+struct Finished {
+    id: String,
+    created: Instant,
+    returned: Instant,
+}
+
+struct PipelineRun {
+    wall: Duration,
+    ideal: Duration,
+    ok: usize,
+    lost: usize,
+    latencies_ms: Vec<f64>,
+    gets_per_task: Vec<f64>,
+    gets_per_2s: Vec<f64>,
+}
+
+/// `tasks` tasks, `concurrency` at a time, each create → wait → download.
+async fn pipeline(
+    tasks: usize,
+    concurrency: usize,
+    processing: Duration,
+    wait: WaitOptions,
+) -> Result<PipelineRun> {
+    let sim = Simulator::builder()
+        .processing_time(processing)
+        .start()
+        .await?;
+    let client = sdk_client(&sim).wait_options(wait).build()?;
+    let dir = tempfile::tempdir()?;
+    let image = Bytes::from(png(640, 360, 48 << 10));
+    let started = Instant::now();
+    let results: Vec<Result<Finished>> = stream::iter(0..tasks)
+        .map(|i| {
+            let (client, image) = (client.clone(), image.clone());
+            let path = dir.path().join(format!("{i}.mp4"));
+            async move {
+                let task = client.image_to_video(image).await?;
+                let created = Instant::now();
+                let done = client.wait(&task.id).await?;
+                let returned = Instant::now();
+                let saved = client.download(&done, &path).await?;
+                ensure!(saved.bytes == FIXTURE.len() as u64, "short download");
+                Ok(Finished {
+                    id: task.id.to_string(),
+                    created,
+                    returned,
+                })
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let wall = started.elapsed();
+    // The best any client can do: every slot busy for exactly the
+    // processing time, back to back.
+    let ideal = processing.mul_f64(tasks.div_ceil(concurrency) as f64);
+
+    let stats = sim.stats();
+    let mut gets: HashMap<&str, usize> = HashMap::new();
+    let prefix = format!("{API_PATH}/");
+    for r in &stats.requests {
+        if r.method == "GET"
+            && let Some(id) = r.path.strip_prefix(&prefix)
+        {
+            *gets.entry(id).or_default() += 1;
+        }
+    }
+    let (mut ok, mut lost) = (0, 0);
+    let (mut latencies_ms, mut per_task, mut per_2s) = (Vec::new(), Vec::new(), Vec::new());
+    for result in &results {
+        match result {
+            Ok(f) => {
+                ok += 1;
+                let completed = sim
+                    .completed_at(&f.id)
+                    .context("a task wait returned for is not complete in the simulator")?;
+                latencies_ms.push(
+                    f.returned
+                        .saturating_duration_since(completed)
+                        .as_secs_f64()
+                        * 1e3,
+                );
+                let n = gets.get(f.id.as_str()).copied().unwrap_or(0) as f64;
+                per_task.push(n);
+                per_2s.push(n / (f.returned - f.created).as_secs_f64() * 2.0);
+            }
+            Err(err) => {
+                lost += 1;
+                eprintln!("lost: {err:#}");
+            }
+        }
+    }
+    sim.shutdown().await;
+    Ok(PipelineRun {
+        wall,
+        ideal,
+        ok,
+        lost,
+        latencies_ms: sorted(latencies_ms),
+        gets_per_task: sorted(per_task),
+        gets_per_2s: sorted(per_2s),
+    })
+}
+
+async fn pipeline_phase(opts: &Options, rows: &mut Vec<Row>) -> Result<()> {
+    let tasks = opts.tasks.unwrap_or(if opts.quick { 100 } else { 1000 });
+    let concurrency = opts.concurrency.unwrap_or(50);
+    let processing =
+        Duration::from_millis(
+            opts.processing_ms
+                .unwrap_or(if opts.quick { 2000 } else { 8000 }),
+        );
+    let tight = WaitOptions::default()
+        .initial_interval(Duration::from_millis(100))
+        .max_interval(Duration::from_millis(200));
+    for (label, wait) in [
+        ("default WaitOptions (1 s → 2 s)", WaitOptions::default()),
+        ("WaitOptions 100 → 200 ms", tight),
+    ] {
+        let run = pipeline(tasks, concurrency, processing, wait).await?;
+        let ratio = run.wall.as_secs_f64() / run.ideal.as_secs_f64();
+        emit(
+            rows,
+            Row {
+                measure: format!(
+                    "{tasks} tasks, {concurrency} at a time, create → wait → download; {label}"
+                ),
+                value: format!("{:.1} s, {} lost", run.wall.as_secs_f64(), run.lost),
+                baseline: format!(
+                    "{:.1} s ideal ({} ms processing × {})",
+                    run.ideal.as_secs_f64(),
+                    processing.as_millis(),
+                    tasks.div_ceil(concurrency)
+                ),
+                ratio: format!("{ratio:.3}×"),
+                goal: "≤ 1.1×, 0 lost".into(),
+                met: Some(ratio <= 1.1 && run.lost == 0),
+            },
+            json!({"tasks": tasks, "concurrency": concurrency,
+                   "processing_ms": processing.as_millis() as u64, "wall_s": run.wall.as_secs_f64(),
+                   "ideal_s": run.ideal.as_secs_f64(), "ratio": ratio, "ok": run.ok, "lost": run.lost}),
+        );
+        let (p50, p95, max) = (
+            percentile(&run.latencies_ms, 0.5),
+            percentile(&run.latencies_ms, 0.95),
+            percentile(&run.latencies_ms, 1.0),
+        );
+        let rate95 = percentile(&run.gets_per_2s, 0.95);
+        let gets_median = percentile(&run.gets_per_task, 0.5);
+        emit(
+            rows,
+            Row {
+                measure: format!("completion → wait returns, p95; {label}"),
+                value: format!(
+                    "p50 {p50:.0} ms, p95 {p95:.0} ms, max {max:.0} ms; {gets_median:.0} GETs/task, \
+                     p95 {rate95:.2} GETs per 2 s"
+                ),
+                baseline: "simulator's COMPLETED instant".into(),
+                ratio: format!("{:.3}× of 2 s", p95 / 2000.0),
+                goal: "p95 ≤ 2 s at ≤ 1 GET / 2 s".into(),
+                met: Some(p95 <= 2000.0 && rate95 <= 1.0),
+            },
+            json!({"latency_ms_p50": p50, "latency_ms_p95": p95, "latency_ms_max": max,
+                   "gets_per_task_median": gets_median,
+                   "gets_per_task_p95": percentile(&run.gets_per_task, 0.95),
+                   "gets_per_2s_median": percentile(&run.gets_per_2s, 0.5),
+                   "gets_per_2s_p95": rate95}),
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- download
+
+/// Runs this binary again with `args` and reads the JSON line it prints.
+fn child(args: &[&str]) -> Result<Value> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe).args(args).output()?;
+    ensure!(
+        out.status.success(),
+        "child {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout)?;
+    let line = text.lines().last().context("child printed nothing")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+async fn child_download(args: &[String]) -> Result<ExitCode> {
+    let [mode, url, path] = args else {
+        bail!("child-download file|stream URL PATH");
+    };
+    let client = Client::builder()
+        .api_key("unused")
+        .retry(RetryPolicy::none())
+        .build()?;
+    let baseline = status_kib("VmRSS")?;
+    let reset = reset_peak();
+    let t = Instant::now();
+    let bytes = if mode == "file" {
+        client.download(url.as_str(), path).await?.bytes
+    } else {
+        let mut video = client.download_stream(url.as_str()).await?;
+        let mut n = 0u64;
+        while let Some(chunk) = video.next().await {
+            n += chunk?.len() as u64;
+        }
+        n
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM")?;
+    println!(
+        "{}",
+        json!({"baseline_kib": baseline, "peak_kib": peak, "secs": secs, "bytes": bytes,
+               "peak_reset": reset})
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn curl(url: &str, out: &Path) -> Result<f64> {
+    let t = Instant::now();
+    let status = Command::new("curl")
+        .args(["-sS", "--fail", "-o"])
+        .arg(out)
+        .arg(url)
+        .status()?;
+    ensure!(status.success(), "curl failed");
+    Ok(t.elapsed().as_secs_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+async fn download_phase(opts: &Options, rows: &mut Vec<Row>) -> Result<()> {
+    const SIZE: u64 = 256 << 20;
+    let rounds = if opts.quick { 1 } else { 3 };
+    let sim = Simulator::builder()
+        .processing_time(Duration::from_millis(100))
+        .video_size(SIZE)
+        .start()
+        .await?;
+    let client = sdk_client(&sim).build()?;
+    let task = client.image_to_video(png(640, 360, 1024)).await?;
+    let done = client.wait(&task.id).await?;
+    let url = done.video_url().context("no video URL")?.to_owned();
+    let dir = tempfile::tempdir()?;
+    let file: PathBuf = dir.path().join("video.mp4");
+    let file_arg = file.to_string_lossy().into_owned();
+    let have_curl = Command::new("curl").arg("--version").output().is_ok();
+    if !have_curl {
+        eprintln!("note: curl is not installed; download throughput has no baseline");
+    }
+
+    let mib_s = |secs: f64| mib(SIZE as f64) / secs;
+    for (mode, target, what) in [
+        (
+            "file",
+            file_arg.as_str(),
+            "to a file (SDK fsyncs; curl does not)",
+        ),
+        ("stream", "-", "streamed, not stored (curl -o /dev/null)"),
+    ] {
+        let (mut sdk, mut base, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut reset_ok = true;
+        for _ in 0..rounds {
+            let r = child(&["child-download", mode, &url, target])?;
+            ensure!(
+                r["bytes"] == json!(SIZE),
+                "the SDK downloaded {} bytes",
+                r["bytes"]
+            );
+            sdk.push(r["secs"].as_f64().unwrap_or(f64::NAN));
+            let over = r["peak_kib"].as_u64().unwrap_or(0) as f64
+                - r["baseline_kib"].as_u64().unwrap_or(0) as f64;
+            peaks.push(over / 1024.0);
+            reset_ok &= r["peak_reset"] == json!(true);
+            if have_curl {
+                let out = if mode == "file" {
+                    file.clone()
+                } else {
+                    PathBuf::from("/dev/null")
+                };
+                base.push(curl(&url, &out)?);
+            }
+        }
+        let s = median(sdk);
+        let peak = peaks.iter().copied().fold(f64::MIN, f64::max);
+        let (baseline, ratio, met) = if have_curl {
+            let b = median(base);
+            // Throughput ratio: SDK MiB/s over curl MiB/s (1.0 = as fast).
+            let ratio = b / s;
+            (
+                format!("{:.0} MiB/s (curl)", mib_s(b)),
+                format!("{ratio:.2}× of curl"),
+                None,
+            )
+        } else {
+            ("curl not installed".into(), "–".into(), None)
+        };
+        emit(
+            rows,
+            Row {
+                measure: format!("256 MiB download, {what}: throughput"),
+                value: format!("{:.0} MiB/s", mib_s(s)),
+                baseline,
+                ratio,
+                goal: "report (vs curl)".into(),
+                met,
+            },
+            json!({"mode": mode, "bytes": SIZE, "sdk_s": s, "sdk_mib_s": mib_s(s), "rounds": rounds}),
+        );
+        emit(
+            rows,
+            Row {
+                measure: format!("256 MiB download, {what}: peak RSS over baseline"),
+                value: format!("{peak:.1} MiB"),
+                baseline: "child's RSS before the call".into(),
+                ratio: format!("{:.4}× of the video", peak / mib(SIZE as f64)),
+                goal: "flat, ≤ 16 MiB".into(),
+                met: Some(peak <= 16.0 && reset_ok),
+            },
+            json!({"mode": mode, "peak_over_baseline_mib": peak, "peak_reset_worked": reset_ok}),
+        );
+    }
+    sim.shutdown().await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- image
+
+async fn child_create(args: &[String]) -> Result<ExitCode> {
+    let [mode, base_url, key, path] = args else {
+        bail!("child-create sdk|raw BASE_URL KEY PATH");
+    };
+    let client = Client::builder()
+        .api_key(key.as_str())
+        .base_url(base_url.as_str())
+        .build()?;
+    let http = reqwest::Client::new();
+    let baseline = status_kib("VmRSS")?;
+    let reset = reset_peak();
+    if mode == "sdk" {
+        client.image_to_video(Path::new(path)).await?;
+    } else {
+        // What a hand-written integration does: read, encode, post.
+        let raw = tokio::fs::read(path).await?;
+        let body = json!({"image": STANDARD.encode(&raw), "duration": "5"});
+        drop(raw);
+        http.post(format!("{base_url}{API_PATH}"))
+            .header("x-freepik-api-key", key.as_str())
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let peak = status_kib("VmHWM")?;
+    println!(
+        "{}",
+        json!({"baseline_kib": baseline, "peak_kib": peak, "peak_reset": reset})
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn image_phase(rows: &mut Vec<Row>) -> Result<()> {
+    const SIZE: usize = 9 << 20;
+    let sim = Simulator::builder()
+        .processing_time(Duration::from_secs(3600))
+        .start()
+        .await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("large.png");
+    // A 7680x4320 PNG header padded to 9 MiB: valid for the SDK's checks and
+    // the simulator's, and as large as a real photo upload gets.
+    std::fs::write(&path, png(7680, 4320, SIZE))?;
+    let path = path.to_string_lossy().into_owned();
+    let (base_url, key) = (sim.base_url(), sim.api_key().to_owned());
+    let mut over = HashMap::new();
+    for mode in ["sdk", "raw"] {
+        let r = child(&["child-create", mode, &base_url, &key, &path])?;
+        ensure!(r["peak_reset"] == json!(true), "could not reset VmHWM");
+        let kib = r["peak_kib"].as_u64().unwrap_or(0) as f64
+            - r["baseline_kib"].as_u64().unwrap_or(0) as f64;
+        over.insert(mode, kib / 1024.0);
+    }
+    ensure!(
+        sim.stats().creates_accepted == 2,
+        "the simulator refused the 9 MiB image"
+    );
+    let (sdk, raw) = (over["sdk"], over["raw"]);
+    let ratio = sdk / mib(SIZE as f64);
+    emit(
+        rows,
+        Row {
+            measure: "create with a 9 MiB image: peak RSS over baseline".into(),
+            value: format!("{sdk:.1} MiB"),
+            baseline: format!("9 MiB image (hand-written reqwest: {raw:.1} MiB)"),
+            ratio: format!("{ratio:.2}× the image"),
+            goal: "≤ 3×".into(),
+            met: Some(ratio <= 3.0),
+        },
+        json!({"image_bytes": SIZE, "sdk_peak_over_baseline_mib": sdk,
+               "raw_peak_over_baseline_mib": raw, "ratio": ratio}),
+    );
+    sim.shutdown().await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- soak
+
+/// The file the simulator serves when asked for `size` bytes: the fixture,
+/// then a top-level MP4 `free` box of zeros.
+fn expected_video(size: usize) -> Vec<u8> {
+    let pad = size - FIXTURE.len();
+    let mut out = FIXTURE.to_vec();
+    out.extend_from_slice(&(pad as u32).to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.resize(size, 0);
+    out
+}
+
+async fn soak(opts: Options) -> Result<ExitCode> {
+    const VIDEO: usize = 1 << 20;
+    let tasks = opts.tasks.unwrap_or(200);
+    let concurrency = opts.concurrency.unwrap_or(25);
+    let retries = opts.retries.unwrap_or(8);
+    let seed = opts.seed.unwrap_or(0x50a4);
+    let sim = Simulator::builder()
+        .processing_time(Duration::from_secs(2))
+        .video_size(VIDEO as u64)
+        .faults(Faults {
+            seed,
+            rate_503: 0.10,
+            rate_429: 0.05,
+            retry_after_secs: 1,
+            rate_reset: 0.02,
+            // 1 MiB at 2 MiB/s: half a second per download, many at once.
+            download_bytes_per_sec: Some(2 << 20),
+            ..Faults::none()
+        })
+        .start()
+        .await?;
+    // The SDK's default policies, except more retries: see the README.
+    let client = sdk_client(&sim)
+        .retry(RetryPolicy::default().max_retries(retries))
+        .build()?;
+    let dir = tempfile::tempdir()?;
+    let image = Bytes::from(png(640, 360, 48 << 10));
+    let started = Instant::now();
+    let results: Vec<(usize, Result<String>)> = stream::iter(0..tasks)
+        .map(|i| {
+            let (client, image) = (client.clone(), image.clone());
+            let path = dir.path().join(format!("video-{i:04}.mp4"));
+            async move {
+                let run = async {
+                    let task = client.image_to_video(image).await?;
+                    let done = client.wait(&task.id).await?;
+                    client.download(&done, &path).await?;
+                    anyhow::Ok(task.id.to_string())
+                };
+                (i, run.await)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let wall = started.elapsed();
+
+    let expected = expected_video(VIDEO);
+    let mut ids = Vec::new();
+    let mut lost = Vec::new();
+    for (i, result) in results {
+        match result {
+            Ok(id) => ids.push(id),
+            Err(err) => lost.push(format!("task {i}: {err:#}")),
+        }
+    }
+    ids.sort();
+    let unique = {
+        let mut u = ids.clone();
+        u.dedup();
+        u.len()
+    };
+    let (mut files, mut corrupt, mut partial) = (0, 0, 0);
+    for entry in std::fs::read_dir(dir.path())? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("video-") || !name.ends_with(".mp4") {
+            partial += 1;
+            continue;
+        }
+        files += 1;
+        if std::fs::read(entry.path())? != expected {
+            corrupt += 1;
+        }
+    }
+    let stats = sim.stats();
+    let count = |code: u16| stats.requests.iter().filter(|r| r.status == code).count();
+    let duplicates = stats.creates_accepted as i64 - tasks as i64;
+    let report = json!({
+        "measure": "soak", "tasks": tasks, "concurrency": concurrency, "retries": retries,
+        "seed": seed, "wall_s": wall.as_secs_f64(), "ok": ids.len(), "lost": lost.len(),
+        "creates_accepted": stats.creates_accepted, "duplicate_creates": duplicates,
+        "distinct_task_ids": unique, "files": files, "corrupt_files": corrupt,
+        "partial_files": partial, "requests": stats.requests.len(),
+        "injected_503": count(503), "injected_429": count(429),
+    });
+    println!("{report}");
+    for l in &lost {
+        eprintln!("lost: {l}");
+    }
+    sim.shutdown().await;
+    let clean = lost.is_empty()
+        && duplicates == 0
+        && unique == tasks
+        && files == tasks
+        && corrupt == 0
+        && partial == 0;
+    println!(
+        "soak: {} of {tasks} tasks, {} lost, {duplicates} duplicate creates, {corrupt} corrupt, \
+         {partial} partial files, {} 503s and {} 429s injected, {:.1} s: {}",
+        ids.len(),
+        lost.len(),
+        count(503),
+        count(429),
+        wall.as_secs_f64(),
+        if clean { "PASS" } else { "FAIL" }
+    );
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
