@@ -347,18 +347,18 @@ fn fill_descriptions(into: &mut Value, from: &Value) {
 fn hoist_status(value: &mut Value, statuses: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::Object(props)) = map.get_mut("properties") {
-                if let Some(status) = props.get_mut("status") {
-                    let status = unwrap_single_all_of(status);
-                    if let Some(values) = status.get("enum").and_then(Value::as_array) {
-                        for v in values.iter().filter_map(Value::as_str) {
-                            if !statuses.iter().any(|s| s == v) {
-                                statuses.push(v.to_owned());
-                            }
+            if let Some(Value::Object(props)) = map.get_mut("properties")
+                && let Some(status) = props.get_mut("status")
+            {
+                let status = unwrap_single_all_of(status);
+                if let Some(values) = status.get("enum").and_then(Value::as_array) {
+                    for v in values.iter().filter_map(Value::as_str) {
+                        if !statuses.iter().any(|s| s == v) {
+                            statuses.push(v.to_owned());
                         }
-                        *props.get_mut("status").expect("just read") =
-                            json!({ "$ref": "#/components/schemas/TaskStatus" });
                     }
+                    *props.get_mut("status").expect("just read") =
+                        json!({ "$ref": "#/components/schemas/TaskStatus" });
                 }
             }
             map.values_mut().for_each(|v| hoist_status(v, statuses));
@@ -491,13 +491,15 @@ fn flatten(
     let Some(members) = map.get("allOf").and_then(Value::as_array) else {
         return Ok(Value::Object(out));
     };
-    if let [one] = members.as_slice() {
-        if one.get("$ref").is_some() && !out.contains_key("properties") && !component {
-            // A lone `$ref` in `allOf` is how the docs attach a description to
-            // a reference; keep the reference so the named type is reused. A
-            // component made of one is merged instead: it must stay a type.
-            return Ok(json!({ "$ref": one["$ref"] }));
-        }
+    if let [one] = members.as_slice()
+        && one.get("$ref").is_some()
+        && !out.contains_key("properties")
+        && !component
+    {
+        // A lone `$ref` in `allOf` is how the docs attach a description to
+        // a reference; keep the reference so the named type is reused. A
+        // component made of one is merged instead: it must stay a type.
+        return Ok(json!({ "$ref": one["$ref"] }));
     }
     for (i, member) in members.iter().enumerate() {
         let at = format!("{at}.allOf[{i}]");
@@ -562,10 +564,9 @@ fn rename_refs(value: &mut Value, renames: &BTreeMap<&str, &str>) {
                     if let Some(name) = v
                         .as_str()
                         .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                        && let Some(new) = renames.get(name)
                     {
-                        if let Some(new) = renames.get(name) {
-                            *v = json!(format!("#/components/schemas/{new}"));
-                        }
+                        *v = json!(format!("#/components/schemas/{new}"));
                     }
                 } else {
                     rename_refs(v, renames);
