@@ -550,6 +550,16 @@ async fn download_writes_the_whole_file_and_reports_progress() {
         server.seen()[0].headers.get("x-freepik-api-key").is_none(),
         "the key never goes to the CDN"
     );
+    #[cfg(unix)]
+    {
+        // The video gets the mode any new file gets, not a temp file's 0600.
+        use std::os::unix::fs::PermissionsExt;
+        let reference = dir.path().join("reference");
+        std::fs::File::create(&reference).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), mode(&reference));
+        std::fs::remove_file(&reference).unwrap();
+    }
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -643,38 +653,48 @@ fn configuration_errors_are_typed_and_keyless() {
     assert!(!format!("{builder:?}").contains(KEY));
 }
 
+/// Everything every test in this binary logs. A global subscriber, because
+/// `set_default` is per thread and its callsite-interest cache races with
+/// tests on other threads (a span could go unrecorded).
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::default());
+        struct Writer(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for Writer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Writer(logs))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        logs
+    })
+}
+
 #[tokio::test]
 async fn tracing_output_never_contains_the_key() {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let logs = captured_logs();
     let server = Scripted::start(vec![
         Reply::json(503, json!({"message": "busy"})),
         Reply::json(200, task_body("IN_PROGRESS", &[])),
     ])
     .await;
     client(&server.url()).task(TASK).await.unwrap();
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("get_task"), "{logs}");
-    assert!(logs.contains("attempt"), "{logs}");
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("freepik_wan.call{operation=\"get_task\" attempt=2}"),
+        "{logs}"
+    );
+    assert!(logs.contains("retrying"), "{logs}");
     assert!(!logs.contains(KEY), "{logs}");
 }

@@ -387,7 +387,16 @@ async fn task_completes_with_a_downloadable_mp4() {
     assert!(sim.completed_at(&id).is_none());
 
     let (seen, body) = poll_until_done(&sim, &id).await;
-    assert_eq!(seen, ["CREATED", "IN_PROGRESS", "COMPLETED"]);
+    // Polls sample the life cycle: on a loaded machine a short phase can fall
+    // between two polls, so check order rather than that every phase was seen
+    // (the webhook test sees every one).
+    let order = ["CREATED", "IN_PROGRESS", "COMPLETED"];
+    let ranks: Vec<usize> = seen
+        .iter()
+        .map(|s| order.iter().position(|o| o == s).expect("a known status"))
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("COMPLETED"));
     let done = sim.completed_at(&id).expect("completed_at");
     assert!(done.duration_since(created) >= Duration::from_millis(390));
     let url = format!("{}/files/{id}.mp4", sim.base_url());

@@ -141,9 +141,14 @@ impl Client {
             }
         };
         // Dropped (and so deleted) on any early return below.
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".part")
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".part");
+        // Temporary files are private (0600); the video should get the mode
+        // any new file gets (0666 less the umask), as `File::create` would.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let temp = builder
             .tempfile_in(&dir)
             .map_err(io("creating a temporary file in", &dir))?;
         let mut file = tokio::fs::File::from_std(

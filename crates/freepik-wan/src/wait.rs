@@ -138,11 +138,13 @@ impl Client {
         self.watch_with(id.into(), self.shared.wait.clone())
     }
 
-    fn watch_with(
+    /// [`watch`](Self::watch) with its own [`WaitOptions`] (cadence, deadline).
+    pub fn watch_with(
         &self,
-        id: TaskId,
+        id: impl Into<TaskId>,
         options: WaitOptions,
     ) -> impl Stream<Item = Result<Task>> + Send + 'static {
+        let id = id.into();
         let started = Instant::now();
         let state = Poller {
             client: self.clone(),
