@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use freepik_wan::image_input::{MAX_IMAGE_BYTES, inspect};
 use freepik_wan::webhook::{Verifier, WebhookError, WebhookSecret};
 use freepik_wan::{AspectRatio, Client, Error, ImageInput, RetryPolicy, Task, VideoDuration};
+use freepik_wan_tests::png;
 use httpmock::MockServer;
 use reqwest::header::{HeaderMap, HeaderValue};
 
@@ -23,19 +24,6 @@ const KEY: &str = "test-key";
 const TASK: &str = "046b6c7f-0b8a-43b9-b35d-6489e6daee91";
 const TASK_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p/046b6c7f-0b8a-43b9-b35d-6489e6daee91";
 const CREATE_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
-
-/// A PNG signature and IHDR chunk of `width` x `height`, padded with zeros to
-/// `len` bytes: all the SDK's header checks read.
-fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(b"IHDR");
-    out.extend_from_slice(&width.to_be_bytes());
-    out.extend_from_slice(&height.to_be_bytes());
-    out.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    out.resize(len.max(out.len()), 0);
-    out
-}
 
 /// What a refusal must be.
 #[derive(Clone, Copy)]

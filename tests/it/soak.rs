@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use freepik_wan::{Client, RetryPolicy, WaitOptions};
 use freepik_wan_sim::{Faults, Simulator};
+use freepik_wan_tests::png;
 
 /// The MP4 the simulator serves for every task.
 const FIXTURE: &[u8] = include_bytes!("../../crates/freepik-wan-sim/assets/sample.mp4");
@@ -28,17 +29,6 @@ fn expected_video(size: usize) -> Vec<u8> {
     out.extend_from_slice(&u32::try_from(pad).unwrap().to_be_bytes());
     out.extend_from_slice(b"free");
     out.resize(size, 0);
-    out
-}
-
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(b"IHDR");
-    out.extend_from_slice(&width.to_be_bytes());
-    out.extend_from_slice(&height.to_be_bytes());
-    out.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    out.resize(4096, 0);
     out
 }
 
@@ -88,7 +78,7 @@ async fn soak_under_faults_loses_nothing_and_creates_nothing_twice() {
         let path = out.path().join(format!("video-{i:03}.mp4"));
         tokio::spawn(async move {
             let task = client
-                .image_to_video(png(640, 360))
+                .image_to_video(png(640, 360, 4096))
                 .prompt(format!("soak task {i}"))
                 .await?;
             let done = client.wait(&task.id).await?;

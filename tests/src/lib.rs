@@ -179,16 +179,15 @@ pub async fn truncating_server(promised: usize, sent: usize) -> String {
     format!("http://{addr}/video.mp4")
 }
 
-/// A minimal PNG of `width` x `height` (signature and IHDR: enough for the
-/// SDK's header checks), padded with `extra` trailing bytes.
-pub fn png(width: u32, height: u32, extra: usize) -> Vec<u8> {
-    let mut out = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+/// A PNG signature and IHDR chunk of `width` x `height` (all the SDK's header
+/// checks read; the CRC is not checked), padded with zeros to `len` bytes.
+pub fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     out.extend_from_slice(&13u32.to_be_bytes());
     out.extend_from_slice(b"IHDR");
     out.extend_from_slice(&width.to_be_bytes());
     out.extend_from_slice(&height.to_be_bytes());
-    out.extend_from_slice(&[8, 2, 0, 0, 0]);
-    out.extend_from_slice(&[0, 0, 0, 0]); // CRC: not checked by header sniffing
-    out.resize(out.len() + extra, 0);
+    out.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    out.resize(len.max(out.len()), 0);
     out
 }
