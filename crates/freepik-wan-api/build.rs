@@ -11,6 +11,9 @@ fn main() {
         // `hooks.rs`: progenitor ignores `security`, so the crate attaches the key.
         .with_hooks(progenitor::HooksMode::Expected)
         .with_inner_type("crate::hooks::Inner".parse().expect("a Rust path"));
+    if std::env::var_os("CARGO_FEATURE_SCHEMARS").is_some() {
+        settings.with_derive("schemars::JsonSchema");
+    }
     let tokens = progenitor::Generator::new(&settings)
         .generate_tokens(&spec)
         .unwrap_or_else(|e| panic!("progenitor could not generate the client: {e}"));

@@ -306,3 +306,20 @@ fn the_key_never_shows_in_debug_output() {
         .is_err()
     );
 }
+
+#[test]
+fn the_schemars_feature_describes_the_wire_types() {
+    let body = serde_json::to_value(schemars::schema_for!(types::CreateTaskRequest)).unwrap();
+    let props = &body["properties"];
+    assert_eq!(body["required"], json!(["image"]));
+    assert_eq!(props["duration"]["default"], "5");
+    let aspect = serde_json::to_string(&body).unwrap();
+    assert!(aspect.contains("widescreen_16_9"), "{aspect}");
+
+    // The status stays an open string, so a value added later still validates.
+    let status = serde_json::to_value(schemars::schema_for!(TaskStatus)).unwrap();
+    assert_eq!(status["type"], "string");
+    assert!(status.get("enum").is_none());
+    let task = serde_json::to_value(schemars::schema_for!(freepik_wan::Task)).unwrap();
+    assert_eq!(task["required"], json!(["id", "status", "generated"]));
+}

@@ -97,3 +97,20 @@ impl<'de> Deserialize<'de> for TaskStatus {
         Ok(TaskStatus::from(raw.as_str()))
     }
 }
+
+/// An open set of strings: the known values are listed as examples, not as an
+/// `enum`, because a status added later must still be valid.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for TaskStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TaskStatus".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Task status: CREATED, IN_PROGRESS, COMPLETED or FAILED; other values may be added.",
+            "examples": ["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"]
+        })
+    }
+}

@@ -36,6 +36,8 @@
 //!
 //! - `rustls` (default): TLS through rustls.
 //! - `native-tls`: TLS through the platform's library instead.
+//! - `schemars`: `schemars::JsonSchema` for [`Task`], [`TaskId`], [`TaskStatus`]
+//!   and the raw client's types, to describe them in your own documents.
 #![deny(missing_docs)]
 
 mod api_error;

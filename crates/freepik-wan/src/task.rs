@@ -15,6 +15,7 @@ pub use freepik_wan_api::TaskStatus;
 /// assert_eq!(id.as_str(), "046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct TaskId(String);
 
@@ -60,6 +61,7 @@ impl AsRef<str> for TaskId {
 /// Tasks from [`Client::tasks`](crate::Client::tasks) carry no URLs (the list
 /// does not include them); fetch one with [`Client::task`](crate::Client::task).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Task {
     /// The task id.
