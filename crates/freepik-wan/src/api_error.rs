@@ -24,38 +24,53 @@ pub(crate) async fn call<T>(
 /// Maps a generated-client error. Async because a response the spec does not
 /// list (502, 504, 408...) still has its body to read.
 pub(crate) async fn from_api(err: ApiError) -> Error {
-    {
-        match err {
-            ApiError::ErrorResponse(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                from_body(status, headers, response.into_inner())
+    match err {
+        ApiError::ErrorResponse(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            from_body(status, headers, response.into_inner())
+        }
+        ApiError::UnexpectedResponse(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            match error_body(response).await {
+                Ok(body) => from_bytes(status, headers, &body),
+                Err(source) => Error::Transport { source },
             }
-            ApiError::UnexpectedResponse(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                match response.bytes().await {
-                    Ok(body) => from_bytes(status, headers, &body),
-                    Err(source) => Error::Transport { source },
-                }
-            }
-            ApiError::CommunicationError(source)
-            | ApiError::ResponseBodyError(source)
-            | ApiError::InvalidUpgrade(source) => Error::Transport { source },
-            // Error statuses never get here (the client crate rewrites
-            // non-JSON error bodies), so this is a success body off the spec.
-            ApiError::InvalidResponsePayload(body, source) => Error::Decode {
-                status: StatusCode::OK,
-                snippet: snippet(&body),
-                source,
-            },
-            ApiError::InvalidRequest(reason) => Error::Validation {
-                field: "request",
-                reason,
-            },
-            ApiError::Custom(reason) => Error::Config(reason),
+        }
+        ApiError::CommunicationError(source)
+        | ApiError::ResponseBodyError(source)
+        | ApiError::InvalidUpgrade(source) => Error::Transport { source },
+        // Error statuses never get here (the client crate rewrites
+        // non-JSON error bodies), so this is a success body off the spec.
+        ApiError::InvalidResponsePayload(body, source) => Error::Decode {
+            status: StatusCode::OK,
+            snippet: snippet(&body),
+            source,
+        },
+        ApiError::InvalidRequest(reason) => Error::Validation {
+            field: "request",
+            reason,
+        },
+        ApiError::Custom(reason) => Error::Config(reason),
+    }
+}
+
+/// Error bodies past this size are not the service's own (those are a few
+/// hundred bytes); reading stops there so a proxy's huge page cannot fill memory.
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
+/// The start of an error response's body, at most [`MAX_ERROR_BODY`] bytes.
+pub(crate) async fn error_body(mut response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            body.truncate(MAX_ERROR_BODY);
+            break;
         }
     }
+    Ok(body)
 }
 
 /// An error body of any shape: `{"message"}`, flat or wrapped problem+json,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
-use crate::api_error::from_bytes;
+use crate::api_error::{error_body, from_bytes};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::retry::Idempotency;
@@ -242,7 +242,7 @@ impl Client {
             return Ok(response);
         }
         let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
+        let body = error_body(response).await.unwrap_or_default();
         Err(from_bytes(status, headers, &body))
     }
 }
