@@ -25,13 +25,13 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use freepik_wan::{Client, RetryPolicy, WaitOptions};
 use freepik_wan_sim::{Faults, SimHandle, Simulator};
+use freepik_wan_tests::{SIM_VIDEO, expected_video, png};
 use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 const API_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
 /// The MP4 the simulator serves, for checking downloaded files.
-const FIXTURE: &[u8] = include_bytes!("../../crates/freepik-wan-sim/assets/sample.mp4");
 const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only PHASE,...] [--tasks N] \
      [--concurrency N] [--processing-ms MS] [--iterations N]\n       freepik-wan-bench soak \
      [--tasks N] [--concurrency N] [--retries N] [--seed N]\nphases: roundtrip, pipeline, \
@@ -166,19 +166,6 @@ async fn bench(opts: Options) -> Result<ExitCode> {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/// A PNG signature and IHDR chunk, padded with zeros to `len` bytes: what the
-/// SDK's checks and the simulator's validation read of an image.
-fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(b"IHDR");
-    out.extend_from_slice(&width.to_be_bytes());
-    out.extend_from_slice(&height.to_be_bytes());
-    out.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
-    out.resize(len.max(out.len()), 0);
-    out
-}
 
 fn sdk_client(sim: &SimHandle) -> freepik_wan::ClientBuilder {
     Client::builder()
@@ -391,7 +378,7 @@ async fn pipeline(
                 let done = client.wait(&task.id).await?;
                 let returned = Instant::now();
                 let saved = client.download(&done, &path).await?;
-                ensure!(saved.bytes == FIXTURE.len() as u64, "short download");
+                ensure!(saved.bytes == SIM_VIDEO.len() as u64, "short download");
                 Ok(Finished {
                     id: task.id.to_string(),
                     created,
@@ -760,17 +747,6 @@ async fn image_phase(rows: &mut Vec<Row>) -> Result<()> {
 }
 
 // ---------------------------------------------------------------- soak
-
-/// The file the simulator serves when asked for `size` bytes: the fixture,
-/// then a top-level MP4 `free` box of zeros.
-fn expected_video(size: usize) -> Vec<u8> {
-    let pad = size - FIXTURE.len();
-    let mut out = FIXTURE.to_vec();
-    out.extend_from_slice(&(pad as u32).to_be_bytes());
-    out.extend_from_slice(b"free");
-    out.resize(size, 0);
-    out
-}
 
 async fn soak(opts: Options) -> Result<ExitCode> {
     const VIDEO: usize = 1 << 20;

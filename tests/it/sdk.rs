@@ -481,31 +481,17 @@ async fn wait_gives_a_timeout_with_the_last_status_at_the_deadline() {
 
 #[tokio::test]
 async fn wait_keeps_polling_through_a_passing_outage() {
-    let server = Scripted::start(vec![
-        Reply::json(200, task_body("IN_PROGRESS", &[])),
-        Reply::json(
-            503,
-            json!({"message": "Service Unavailable. Please try again later."}),
-        ),
-        Reply::json(
-            503,
-            json!({"message": "Service Unavailable. Please try again later."}),
-        ),
-        Reply::json(
-            503,
-            json!({"message": "Service Unavailable. Please try again later."}),
-        ),
-        Reply::json(
-            503,
-            json!({"message": "Service Unavailable. Please try again later."}),
-        ),
-        Reply::json(
-            503,
-            json!({"message": "Service Unavailable. Please try again later."}),
-        ),
-        Reply::json(200, task_body("COMPLETED", &["https://cdn.example/v.mp4"])),
-    ])
-    .await;
+    let outage = Reply::json(
+        503,
+        json!({"message": "Service Unavailable. Please try again later."}),
+    );
+    let mut script = vec![Reply::json(200, task_body("IN_PROGRESS", &[]))];
+    script.extend(std::iter::repeat_n(outage, 5));
+    script.push(Reply::json(
+        200,
+        task_body("COMPLETED", &["https://cdn.example/v.mp4"]),
+    ));
+    let server = Scripted::start(script).await;
     let client = Client::builder()
         .api_key(KEY)
         .base_url(server.url())

@@ -12,25 +12,12 @@ use std::time::Duration;
 
 use freepik_wan::{Client, RetryPolicy, WaitOptions};
 use freepik_wan_sim::{Faults, Simulator};
-use freepik_wan_tests::png;
+use freepik_wan_tests::{expected_video, png};
 
-/// The MP4 the simulator serves for every task.
-const FIXTURE: &[u8] = include_bytes!("../../crates/freepik-wan-sim/assets/sample.mp4");
 const TASKS: usize = 36;
 /// Large enough that a cut lands mid-body and throttling shows; small enough
 /// to keep the test quick.
 const VIDEO_BYTES: usize = 256 * 1024;
-
-/// The file the simulator serves when asked for `size` bytes: the fixture,
-/// then a top-level MP4 `free` box of zeros.
-fn expected_video(size: usize) -> Vec<u8> {
-    let pad = size - FIXTURE.len();
-    let mut out = FIXTURE.to_vec();
-    out.extend_from_slice(&u32::try_from(pad).unwrap().to_be_bytes());
-    out.extend_from_slice(b"free");
-    out.resize(size, 0);
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_under_faults_loses_nothing_and_creates_nothing_twice() {

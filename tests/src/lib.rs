@@ -191,3 +191,18 @@ pub fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
     out.resize(len.max(out.len()), 0);
     out
 }
+
+/// The MP4 the simulator serves for every task.
+pub const SIM_VIDEO: &[u8] = include_bytes!("../../crates/freepik-wan-sim/assets/sample.mp4");
+
+/// The file the simulator serves when asked for `size` bytes
+/// (`SimulatorBuilder::video_size`): its MP4, then a top-level `free` box of
+/// zeros up to `size`, which keeps the file a valid MP4.
+pub fn expected_video(size: usize) -> Vec<u8> {
+    let pad = size - SIM_VIDEO.len();
+    let mut out = SIM_VIDEO.to_vec();
+    out.extend_from_slice(&u32::try_from(pad).expect("a pad under 4 GiB").to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.resize(size, 0);
+    out
+}
