@@ -401,6 +401,8 @@ async fn create_is_retried_when_the_connection_was_refused() {
     };
     assert!(source.is_connect());
     assert!(err.is_retryable());
+    // The message says why, not only which URL.
+    assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
 }
 
 fn fast_wait() -> WaitOptions {

@@ -87,7 +87,7 @@ pub enum Error {
         waited: Duration,
     },
     /// The request did not complete: DNS, connect, TLS, a cut connection, a timeout.
-    #[error("transport error: {source}")]
+    #[error("transport error: {}", with_causes(source))]
     Transport {
         /// The underlying HTTP client error.
         #[source]
@@ -123,6 +123,22 @@ pub enum Error {
     /// A webhook request did not verify.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+}
+
+/// reqwest's message names the URL but not why ("connection refused", "body
+/// cut short"): the causes are in its source chain, so they are spelled out.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut out = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    out
 }
 
 fn api_message(status: StatusCode, message: &str, invalid_params: &[InvalidParam]) -> String {
