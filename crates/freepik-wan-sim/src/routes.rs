@@ -112,6 +112,16 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<usize, Response>
         .ok_or_else(|| message(StatusCode::UNAUTHORIZED, "Invalid API key"))
 }
 
+/// What every API operation does first: authenticate, then roll the fault dice
+/// (after the key check, so an injected fault never hides a 401).
+async fn admit_operation(state: &AppState, headers: &HeaderMap) -> Result<usize, Response> {
+    let owner = admit(state, headers).await?;
+    match injected_fault(state) {
+        Some(response) => Err(response),
+        None => Ok(owner),
+    }
+}
+
 /// The injected 503/429 for an authenticated API request, if the dice say so.
 fn injected_fault(state: &AppState) -> Option<Response> {
     match state.dice.gate() {
@@ -136,15 +146,12 @@ async fn create_task(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let owner = match admit(&state, &headers).await {
+    // Decided before the task exists: a faulted create must leave nothing behind, since
+    // clients retry creates only on answers that guarantee that.
+    let owner = match admit_operation(&state, &headers).await {
         Ok(owner) => owner,
         Err(response) => return response,
     };
-    // Decided before the task exists: a faulted create must leave nothing behind, since
-    // clients retry creates only on answers that guarantee that.
-    if let Some(response) = injected_fault(&state) {
-        return response;
-    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -198,13 +205,10 @@ async fn get_task(
     headers: HeaderMap,
     task_id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let owner = match admit(&state, &headers).await {
+    let owner = match admit_operation(&state, &headers).await {
         Ok(owner) => owner,
         Err(response) => return response,
     };
-    if let Some(response) = injected_fault(&state) {
-        return response;
-    }
     let cut = state.dice.reset();
     // A path that does not even decode cannot name a task.
     let detail = task_id
@@ -218,13 +222,10 @@ async fn get_task(
 }
 
 async fn list_tasks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let owner = match admit(&state, &headers).await {
+    let owner = match admit_operation(&state, &headers).await {
         Ok(owner) => owner,
         Err(response) => return response,
     };
-    if let Some(response) = injected_fault(&state) {
-        return response;
-    }
     let cut = state.dice.reset();
     let data = state.tasks.list(owner);
     BodyPlan::bytes(json_bytes(&Data { data }), cut).into_response("application/json")
