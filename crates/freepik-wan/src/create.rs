@@ -315,20 +315,6 @@ fn check_prompt(prompt: String) -> Result<types::CreateTaskRequestPrompt> {
 }
 
 fn check_webhook_url(raw: String) -> Result<String> {
-    let refuse = |reason: String| Error::Validation {
-        field: "webhook_url",
-        reason,
-    };
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| refuse(format!("{raw:?} is not an absolute URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(refuse(format!(
-            "scheme {:?} is not supported; use http or https",
-            url.scheme()
-        )));
-    }
-    if url.host().is_none() {
-        return Err(refuse(format!("{raw:?} has no host")));
-    }
+    crate::http_url::parse(&raw, "webhook_url")?;
     Ok(raw.trim().to_owned())
 }

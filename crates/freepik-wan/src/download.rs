@@ -217,19 +217,7 @@ impl Client {
     }
 
     async fn get_video(&self, url: &str) -> Result<reqwest::Response> {
-        let parsed = url::Url::parse(url).map_err(|e| Error::Validation {
-            field: "url",
-            reason: format!("{url:?} is not a URL: {e}"),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::Validation {
-                field: "url",
-                reason: format!(
-                    "scheme {:?} is not supported; use http or https",
-                    parsed.scheme()
-                ),
-            });
-        }
+        let parsed = crate::http_url::parse(url, "url")?;
         let response = self
             .shared
             .download_http

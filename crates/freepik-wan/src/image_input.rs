@@ -31,6 +31,7 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt as _;
 
 use crate::Error;
+use crate::http_url;
 
 /// The largest image the service accepts, in bytes (10 MiB).
 pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
@@ -106,13 +107,13 @@ impl ImageInput {
         let parsed = url::Url::parse(wire).map_err(|err| {
             invalid(format!(
                 "{:?} is not an absolute http(s) URL ({err}); for a local file use ImageInput::path",
-                strip_query(wire)
+                http_url::strip_query(wire)
             ))
         })?;
-        check_url(&parsed)?;
+        http_url::check(&parsed, FIELD)?;
         Ok(ImageInput(Source::Url {
             wire: wire.to_owned(),
-            shown: shown_url(&parsed),
+            shown: http_url::shown(&parsed),
         }))
     }
 
@@ -247,46 +248,13 @@ impl TryFrom<url::Url> for ImageInput {
     type Error = Error;
 
     fn try_from(url: url::Url) -> Result<Self, Error> {
-        check_url(&url)?;
-        let shown = shown_url(&url);
+        http_url::check(&url, FIELD)?;
+        let shown = http_url::shown(&url);
         Ok(ImageInput(Source::Url {
             wire: url.into(),
             shown,
         }))
     }
-}
-
-fn check_url(url: &url::Url) -> Result<(), Error> {
-    match url.scheme() {
-        "http" | "https" => {}
-        other => {
-            return Err(invalid(format!(
-                "the URL scheme must be http or https, not {other:?} (the service fetches the image itself)"
-            )));
-        }
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(format!("{} has no host", shown_url(url))));
-    }
-    Ok(())
-}
-
-/// Scheme, host, port and path: no credentials, query or fragment, which may
-/// hold secrets.
-fn shown_url(url: &url::Url) -> String {
-    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
-    if let Some(port) = url.port() {
-        shown.push_str(&format!(":{port}"));
-    }
-    shown.push_str(url.path());
-    if url.query().is_some() {
-        shown.push_str("?…");
-    }
-    shown
-}
-
-fn strip_query(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 fn invalid(reason: String) -> Error {

@@ -45,6 +45,7 @@ mod client;
 mod create;
 mod download;
 mod error;
+mod http_url;
 pub mod image_input;
 mod retry;
 mod task;
