@@ -15,6 +15,7 @@ mod normalize;
 mod published;
 mod schema;
 mod seed;
+mod siblings;
 
 use std::path::Path;
 

@@ -93,6 +93,7 @@ pub fn normalize(sources: Sources) -> Result<Value> {
             "{method} {path}: missing from the sources"
         );
     }
+    super::siblings::add(&mut paths)?;
 
     let names: Vec<String> = schemas.keys().cloned().collect();
     for name in names {
