@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::api_error::call;
 use crate::error::{Error, Result};
+use crate::resolution::Resolution;
 use crate::retry::{Idempotency, RetryPolicy};
 use crate::task::{Task, TaskId};
 use crate::wait::WaitOptions;
@@ -107,27 +107,38 @@ impl Client {
             .shared
             .retry
             .run("get_task", Idempotency::Idempotent, |_| {
-                call(api.get_wan_v22_580p_task().task_id(id.as_str()).send())
+                crate::endpoint::get(api, id.resolution(), id.as_str())
             })
             .await?
             .data;
-        Ok(Task::new(detail.task_id, detail.status, detail.generated))
+        let task_id = TaskId::from(detail.task_id).with_resolution(id.resolution());
+        Ok(Task::new(task_id, detail.status, detail.generated))
     }
 
-    /// Lists this key's tasks (without video URLs: fetch a task for those).
+    /// Lists this key's 580p tasks (without video URLs: fetch a task for
+    /// those); [`tasks_at`](Self::tasks_at) lists another resolution's.
     pub async fn tasks(&self) -> Result<Vec<Task>> {
+        self.tasks_at(Resolution::default()).await
+    }
+
+    /// Lists this key's tasks at one [`Resolution`]'s endpoint; each id
+    /// remembers that resolution.
+    pub async fn tasks_at(&self, resolution: Resolution) -> Result<Vec<Task>> {
         let api = &self.shared.api;
         let list = self
             .shared
             .retry
             .run("list_tasks", Idempotency::Idempotent, |_| {
-                call(api.list_wan_v22_580p_tasks().send())
+                crate::endpoint::list(api, resolution)
             })
             .await?;
         Ok(list
             .data
             .into_iter()
-            .map(|t| Task::new(t.task_id, t.status, Vec::new()))
+            .map(|t| {
+                let id = TaskId::from(t.task_id).with_resolution(resolution);
+                Task::new(id, t.status, Vec::new())
+            })
             .collect())
     }
 }

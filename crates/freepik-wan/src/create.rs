@@ -7,12 +7,12 @@ use std::str::FromStr;
 
 use freepik_wan_api::types;
 
-use crate::api_error::call;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::image_input::ImageInput;
+use crate::resolution::Resolution;
 use crate::retry::Idempotency;
-use crate::task::Task;
+use crate::task::{Task, TaskId};
 
 /// The most characters a prompt may have.
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -166,6 +166,7 @@ pub struct ImageToVideo {
     aspect_ratio: Option<AspectRatio>,
     seed: Option<i64>,
     webhook_url: Option<String>,
+    resolution: Resolution,
     check_image: bool,
 }
 
@@ -181,6 +182,7 @@ impl Client {
             aspect_ratio: None,
             seed: None,
             webhook_url: None,
+            resolution: Resolution::default(),
             check_image: true,
         }
     }
@@ -218,6 +220,13 @@ impl ImageToVideo {
         self
     }
 
+    /// Which Wan v2.2 tier makes the video (default [`Resolution::P580`]).
+    /// The task's id remembers it, so waiting and status need nothing more.
+    pub fn resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
+        self
+    }
+
     /// Skips the SDK's checks of the image's format, dimensions and size, for
     /// callers who know better than the documented limits. The file must still
     /// exist; the service may still refuse the image.
@@ -240,6 +249,7 @@ impl ImageToVideo {
             aspect_ratio,
             seed,
             webhook_url,
+            resolution,
             check_image,
         } = self;
         let prompt = prompt.map(check_prompt).transpose()?;
@@ -278,13 +288,13 @@ impl ImageToVideo {
                         seed,
                         webhook_url,
                     };
-                    call(api.create_video_wan_v22_580p().body(body).send()).await
+                    crate::endpoint::create(api, resolution, body).await
                 }
             })
             .await?;
         tracing::info!(task_id = %created.data.task_id, status = %created.data.status, "task created");
         Ok(Task::new(
-            created.data.task_id,
+            TaskId::from(created.data.task_id).with_resolution(resolution),
             created.data.status,
             Vec::new(),
         ))

@@ -4,43 +4,74 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::resolution::Resolution;
+
 pub use freepik_wan_api::TaskStatus;
 
-/// A task's id, as the service issued it (a UUID string).
+/// A task's id, as the service issued it (a UUID string), and the
+/// [`Resolution`] endpoint it lives at.
+///
+/// Ids the client hands out (from a create or a list) know their resolution;
+/// one made from a string is taken to be 580p, the default, unless
+/// [`with_resolution`](Self::with_resolution) says otherwise. The resolution
+/// is not part of the id's text: it displays and serializes as the bare id.
 ///
 /// ```
-/// use freepik_wan::TaskId;
+/// use freepik_wan::{Resolution, TaskId};
 ///
 /// let id = TaskId::from("046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// assert_eq!(id.as_str(), "046b6c7f-0b8a-43b9-b35d-6489e6daee91");
+/// assert_eq!(id.resolution(), Resolution::P580);
+/// let hd = id.with_resolution(Resolution::P720);
+/// assert_eq!(hd.resolution(), Resolution::P720);
+/// assert_eq!(hd.to_string(), "046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
-pub struct TaskId(String);
+pub struct TaskId {
+    id: String,
+    #[serde(skip)]
+    resolution: Resolution,
+}
 
 impl TaskId {
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
+    }
+
+    /// The endpoint the task lives at.
+    pub fn resolution(&self) -> Resolution {
+        self.resolution
+    }
+
+    /// The same id at another resolution's endpoint.
+    #[must_use]
+    pub fn with_resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
+        self
     }
 }
 
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.id)
     }
 }
 
 impl From<&str> for TaskId {
     fn from(value: &str) -> Self {
-        TaskId(value.to_owned())
+        TaskId::from(value.to_owned())
     }
 }
 
 impl From<String> for TaskId {
-    fn from(value: String) -> Self {
-        TaskId(value)
+    fn from(id: String) -> Self {
+        TaskId {
+            id,
+            resolution: Resolution::default(),
+        }
     }
 }
 
@@ -52,7 +83,7 @@ impl From<&TaskId> for TaskId {
 
 impl AsRef<str> for TaskId {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.id
     }
 }
 
