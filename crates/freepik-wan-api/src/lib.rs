@@ -4,9 +4,12 @@
 //!
 //! Most users want the `freepik-wan` crate on top of this one: it validates
 //! input, retries, waits, downloads and verifies webhooks. Use this crate for
-//! one-to-one access to the three operations:
+//! one-to-one access to the operations. Wan v2.2 is served at three
+//! resolutions (480p, 580p, 720p) with one body and one set of responses, so
+//! each operation comes three times, named for its resolution; the types are
+//! shared:
 //!
-//! | operation | method |
+//! | operation | 580p method (also `480p`, `720p`) |
 //! |---|---|
 //! | `POST /v1/ai/image-to-video/wan-v2-2-580p` | [`Client::create_video_wan_v22_580p`] |
 //! | `GET /v1/ai/image-to-video/wan-v2-2-580p/{task-id}` | [`Client::get_wan_v22_580p_task`] |
