@@ -4,5 +4,6 @@
 mod api;
 mod bad_input;
 mod e2e;
+mod resolution;
 mod sdk;
 mod soak;
