@@ -10,6 +10,8 @@
 //!   `CREATED` → `IN_PROGRESS` → `COMPLETED` (or `FAILED`) over
 //!   [`SimulatorBuilder::processing_time`];
 //! - `GET /v1/ai/image-to-video/wan-v2-2-580p` lists the caller's tasks;
+//! - the 480p and 720p siblings (`wan-v2-2-480p`, `wan-v2-2-720p`) behave the same, and
+//!   a task is found only at the resolution's path that created it;
 //! - `GET /files/{task-id}.mp4` serves a real (tiny) H.264 MP4, like a CDN URL, without a key;
 //! - webhooks signed in the Standard Webhooks layout are sent on every status change.
 //!

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -19,13 +20,16 @@ use crate::body::{BodyPlan, RangeAsk, parse_range};
 use crate::faults::{Dice, Gate};
 use crate::lifecycle;
 use crate::stats::{RequestRecord, StatsCollector};
-use crate::tasks::{Status, TaskStore, TaskSummary};
+use crate::tasks::{Owner, Status, TaskStore, TaskSummary};
 use crate::validate::{self, Rejection};
 use crate::video::Video;
 use crate::webhook;
 
-/// The create and list path; get is this plus `/{task-id}`.
-pub(crate) const COLLECTION: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
+/// Where the Wan v2.2 models live; each model's create and list path is this
+/// plus its segment, and get is that plus `/{task-id}`.
+const API_PREFIX: &str = "/v1/ai/image-to-video/";
+/// The Wan v2.2 family: one body and one set of responses at three paths.
+pub(crate) const MODELS: [&str; 3] = ["wan-v2-2-480p", "wan-v2-2-580p", "wan-v2-2-720p"];
 /// Large enough for a 10 MiB image in base64 (about 13.4 MiB) plus the other fields.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
 const API_KEY_HEADER: &str = "x-freepik-api-key";
@@ -44,24 +48,35 @@ pub(crate) struct AppState {
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(banner).fallback(method_not_allowed))
-        .route(
-            COLLECTION,
-            get(list_tasks)
-                .post(create_task)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            &format!("{COLLECTION}/{{task_id}}"),
-            get(get_task).fallback(method_not_allowed),
-        )
+    let mut router = Router::new().route("/", get(banner).fallback(method_not_allowed));
+    for model in MODELS {
+        let collection = format!("{API_PREFIX}{model}");
+        router = router
+            .route(
+                &collection,
+                get(list_tasks)
+                    .post(create_task)
+                    .fallback(method_not_allowed)
+                    .layer(Extension(Model(model))),
+            )
+            .route(
+                &format!("{collection}/{{task_id}}"),
+                get(get_task)
+                    .fallback(method_not_allowed)
+                    .layer(Extension(Model(model))),
+            );
+    }
+    router
         .route("/files/{file}", get(download).fallback(method_not_allowed))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
 }
+
+/// The model an API route serves (its path segment), attached to each route.
+#[derive(Clone, Copy)]
+struct Model(&'static str);
 
 #[derive(Serialize)]
 struct Data<T> {
@@ -143,6 +158,7 @@ fn injected_fault(state: &AppState) -> Option<Response> {
 
 async fn create_task(
     State(state): State<Arc<AppState>>,
+    Extension(Model(model)): Extension<Model>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -182,6 +198,7 @@ async fn create_task(
     let webhook = request
         .webhook_url
         .map(|url| state.webhooks.spawn_worker(url));
+    let owner = Owner { key: owner, model };
     let task_id = state.tasks.create(owner, webhook);
     state.stats.create_accepted();
     lifecycle::spawn(
@@ -202,6 +219,7 @@ async fn create_task(
 
 async fn get_task(
     State(state): State<Arc<AppState>>,
+    Extension(Model(model)): Extension<Model>,
     headers: HeaderMap,
     task_id: Result<Path<String>, PathRejection>,
 ) -> Response {
@@ -209,6 +227,7 @@ async fn get_task(
         Ok(owner) => owner,
         Err(response) => return response,
     };
+    let owner = Owner { key: owner, model };
     let cut = state.dice.reset();
     // A path that does not even decode cannot name a task.
     let detail = task_id
@@ -221,9 +240,13 @@ async fn get_task(
     }
 }
 
-async fn list_tasks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn list_tasks(
+    State(state): State<Arc<AppState>>,
+    Extension(Model(model)): Extension<Model>,
+    headers: HeaderMap,
+) -> Response {
     let owner = match admit_operation(&state, &headers).await {
-        Ok(owner) => owner,
+        Ok(key) => Owner { key, model },
         Err(response) => return response,
     };
     let cut = state.dice.reset();
@@ -285,8 +308,8 @@ async fn banner() -> &'static str {
     concat!(
         "freepik-wan-sim ",
         env!("CARGO_PKG_VERSION"),
-        ": an offline simulator of Freepik's Wan v2.2 580p image-to-video API.\n",
-        "POST/GET /v1/ai/image-to-video/wan-v2-2-580p, GET /v1/ai/image-to-video/wan-v2-2-580p/{task-id}\n",
+        ": an offline simulator of Freepik's Wan v2.2 image-to-video API (480p, 580p, 720p).\n",
+        "POST/GET /v1/ai/image-to-video/wan-v2-2-{480p,580p,720p}, GET /v1/ai/image-to-video/wan-v2-2-{480p,580p,720p}/{task-id}\n",
     )
 }
 
@@ -298,7 +321,10 @@ async fn method_not_allowed(State(state): State<Arc<AppState>>, request: Request
     {
         return response;
     }
-    let allow = if path == COLLECTION {
+    let collection = path
+        .strip_prefix(API_PREFIX)
+        .is_some_and(|rest| MODELS.contains(&rest));
+    let allow = if collection {
         "GET, HEAD, POST"
     } else {
         "GET, HEAD"

@@ -47,9 +47,18 @@ pub(crate) struct TaskDetail {
     pub(crate) generated: Vec<String>,
 }
 
+/// Who may see a task: the API key that created it (by index), at the model
+/// endpoint it was created at. Other keys, and the sibling resolutions' paths,
+/// do not find it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Owner {
+    pub(crate) key: usize,
+    /// The model's path segment, e.g. `"wan-v2-2-720p"`.
+    pub(crate) model: &'static str,
+}
+
 struct Task {
-    /// Index of the API key that created it; other keys must not see it.
-    owner: usize,
+    owner: Owner,
     status: Status,
     completed_at: Option<Instant>,
     /// Queue of serialized webhook bodies for this task's delivery worker. Dropped once the
@@ -83,7 +92,7 @@ impl TaskStore {
     }
 
     /// Makes a task in status CREATED and queues its CREATED webhook, if it has one.
-    pub(crate) fn create(&self, owner: usize, webhook: Option<UnboundedSender<Bytes>>) -> String {
+    pub(crate) fn create(&self, owner: Owner, webhook: Option<UnboundedSender<Bytes>>) -> String {
         let id = uuid_v4();
         let task = Task {
             owner,
@@ -130,7 +139,7 @@ impl TaskStore {
     }
 
     /// The task as `owner` may see it: `None` if it does not exist or is someone else's.
-    pub(crate) fn detail(&self, owner: usize, id: &str) -> Option<TaskDetail> {
+    pub(crate) fn detail(&self, owner: Owner, id: &str) -> Option<TaskDetail> {
         let status = self
             .table()
             .tasks
@@ -141,7 +150,7 @@ impl TaskStore {
     }
 
     /// `owner`'s tasks, newest first.
-    pub(crate) fn list(&self, owner: usize) -> Vec<TaskSummary> {
+    pub(crate) fn list(&self, owner: Owner) -> Vec<TaskSummary> {
         let table = self.table();
         table
             .order

@@ -887,3 +887,49 @@ async fn stats_record_requests_and_shutdown_stops_serving() {
     let after = client().get(format!("{base}/")).send().await;
     assert!(after.is_err(), "the port no longer answers");
 }
+
+#[tokio::test]
+async fn each_resolution_has_its_own_endpoint_and_tasks() {
+    let sim = start(fast()).await;
+    let at = |resolution: &str| {
+        format!(
+            "{}/v1/ai/image-to-video/wan-v2-2-{resolution}",
+            sim.base_url()
+        )
+    };
+    let created: Value = client()
+        .post(at("720p"))
+        .header("x-freepik-api-key", sim.api_key())
+        .json(&json!({ "image": sample_b64() }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = created["data"]["task_id"].as_str().expect("task_id");
+    let get = |resolution: &str| {
+        client()
+            .get(format!("{}/{id}", at(resolution)))
+            .header("x-freepik-api-key", sim.api_key())
+            .send()
+    };
+    assert_eq!(get("720p").await.unwrap().status(), StatusCode::OK);
+    // A 720p task is not found at its siblings' paths.
+    assert_eq!(get("580p").await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(get("480p").await.unwrap().status(), StatusCode::NOT_FOUND);
+    let list = |resolution: &str| {
+        client()
+            .get(at(resolution))
+            .header("x-freepik-api-key", sim.api_key())
+            .send()
+    };
+    let listed: Value = list("720p").await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"][0]["task_id"], id);
+    let listed: Value = list("480p").await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"], json!([]));
+    // A model the family does not have is no endpoint at all.
+    let response = list("1080p").await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    sim.shutdown().await;
+}
