@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Args, Parser, Subcommand};
-use freepik_wan::{AspectRatio, VideoDuration};
+use freepik_wan::{AspectRatio, Resolution, VideoDuration};
 
 /// Shown after `--help`: scripts branch on these, so they are part of the interface.
 const EXIT_CODES: &str = "\
@@ -53,9 +53,14 @@ pub enum Command {
     Status {
         /// The task id, as `generate --no-wait` printed it.
         task_id: String,
+        #[command(flatten)]
+        tier: Tier,
     },
-    /// List this key's tasks.
-    List,
+    /// List this key's tasks (at one resolution's endpoint).
+    List {
+        #[command(flatten)]
+        tier: Tier,
+    },
     /// Wait for a task to finish and, with --out, download its video.
     Wait {
         /// The task id.
@@ -66,6 +71,8 @@ pub enum Command {
         /// Give up after this many seconds [default: 900].
         #[arg(long, value_name = "SECS")]
         timeout: Option<u64>,
+        #[command(flatten)]
+        tier: Tier,
     },
     /// Check or receive the webhooks Freepik sends on each status change.
     #[command(subcommand)]
@@ -95,6 +102,8 @@ pub struct Generate {
     /// A URL the service calls on every status change of the task.
     #[arg(long, value_name = "URL")]
     pub webhook_url: Option<String>,
+    #[command(flatten)]
+    pub tier: Tier,
     /// Where to save the video [default: <task_id>.mp4].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -108,6 +117,15 @@ pub struct Generate {
     /// (it stops when the command ends, so it cannot go with --no-wait).
     #[arg(long)]
     pub simulate: bool,
+}
+
+/// The Wan v2.2 resolution, for every command that makes or names a task: a
+/// task lives at the endpoint of the resolution that made it.
+#[derive(Clone, Copy, Debug, Args)]
+pub struct Tier {
+    /// The Wan v2.2 resolution (model endpoint) the task is made at or lives at.
+    #[arg(long, value_name = "RES", default_value = "580p", value_parser = resolution_parser())]
+    pub resolution: Resolution,
 }
 
 /// `webhook`'s subcommands.
@@ -199,6 +217,12 @@ fn duration_parser() -> impl clap::builder::TypedValueParser<Value = VideoDurati
 fn aspect_ratio_parser() -> impl clap::builder::TypedValueParser<Value = AspectRatio> {
     PossibleValuesParser::new(AspectRatio::ALL.map(AspectRatio::as_str))
         .try_map(|s| s.parse::<AspectRatio>())
+}
+
+/// `480p`, `580p` or `720p`, parsed by the SDK; clap lists them in `--help`.
+fn resolution_parser() -> impl clap::builder::TypedValueParser<Value = Resolution> {
+    PossibleValuesParser::new(Resolution::ALL.map(Resolution::as_str))
+        .try_map(|s| s.parse::<Resolution>())
 }
 
 /// A probability, so that a typo like `--fault-503 50` is refused rather than

@@ -82,7 +82,10 @@ impl From<Error> for Failure {
                 waited,
             } => Failure::new(
                 Code::TimedOut,
-                format!("{message}; it may still finish: `freepik-wan wait {task_id}`"),
+                format!(
+                    "{message}; it may still finish: `{}`",
+                    crate::generate::wait_command(task_id)
+                ),
             )
             .with("task_id", json!(task_id))
             .with("status", json!(last_status))

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use freepik_wan::{Client, TaskId};
+use freepik_wan::{Client, Resolution, TaskId};
 use serde_json::{Value, json};
 
 use crate::args::Generate;
@@ -27,7 +27,9 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
     }
     let client = &service.client;
 
-    let mut request = client.image_to_video(args.image.as_str());
+    let mut request = client
+        .image_to_video(args.image.as_str())
+        .resolution(args.tier.resolution);
     if let Some(prompt) = args.prompt {
         request = request.prompt(prompt);
     }
@@ -75,7 +77,7 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
 /// download its video.
 pub async fn wait(
     connection: &Connection,
-    task_id: String,
+    task_id: TaskId,
     path: Option<PathBuf>,
     timeout: Option<u64>,
     out: Output,
@@ -87,7 +89,7 @@ pub async fn wait(
         create_ms: None,
         resumable: true,
     };
-    finish(&client, &TaskId::from(task_id), path, out, run).await
+    finish(&client, &task_id, path, out, run).await
 }
 
 /// What `finish` needs to know about the command so far.
@@ -130,8 +132,8 @@ async fn finish(
             return Failure::new(Code::Interrupted, "interrupted");
         }
         let resume = match &path {
-            Some(path) => format!("freepik-wan wait {id} --out {}", path.display()),
-            None => format!("freepik-wan wait {id}"),
+            Some(path) => format!("{} --out {}", wait_command(id), path.display()),
+            None => wait_command(id),
         };
         Failure::new(
             Code::Interrupted,
@@ -183,6 +185,16 @@ async fn finish(
         }),
     );
     Ok(())
+}
+
+/// The command that picks `id` up again: `freepik-wan wait <id>`, naming the
+/// resolution when it is not the default (the task is only found there).
+pub fn wait_command(id: &TaskId) -> String {
+    if id.resolution() == Resolution::default() {
+        format!("freepik-wan wait {id}")
+    } else {
+        format!("freepik-wan wait {id} --resolution {}", id.resolution())
+    }
 }
 
 /// `<task_id>.mp4` in the current directory, keeping only characters a task

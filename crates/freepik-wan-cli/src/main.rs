@@ -16,6 +16,7 @@ mod webhook_cmd;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use freepik_wan::TaskId;
 
 use crate::args::{Cli, Command, WebhookCommand};
 use crate::connect::Connection;
@@ -52,13 +53,20 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
     };
     match cli.command {
         Command::Generate(args) => generate::generate(&connection, args, out).await,
-        Command::Status { task_id } => tasks::status(&connection, task_id, out).await,
-        Command::List => tasks::list(&connection, out).await,
+        Command::Status { task_id, tier } => {
+            let id = TaskId::from(task_id).with_resolution(tier.resolution);
+            tasks::status(&connection, id, out).await
+        }
+        Command::List { tier } => tasks::list(&connection, tier.resolution, out).await,
         Command::Wait {
             task_id,
             out: path,
             timeout,
-        } => generate::wait(&connection, task_id, path, timeout, out).await,
+            tier,
+        } => {
+            let id = TaskId::from(task_id).with_resolution(tier.resolution);
+            generate::wait(&connection, id, path, timeout, out).await
+        }
         Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(args, out),
         Command::Webhook(WebhookCommand::Listen { port, secret }) => {
             webhook_cmd::listen(port, secret, out).await

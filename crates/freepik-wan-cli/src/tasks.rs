@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use freepik_wan::TaskId;
+use freepik_wan::{Resolution, TaskId};
 use serde_json::json;
 
 use crate::connect::Connection;
@@ -11,10 +11,10 @@ use crate::generate::millis;
 use crate::output::Output;
 
 /// `status`: the task's id, status and video URLs, tab-separated on one line.
-pub async fn status(connection: &Connection, task_id: String, out: Output) -> Result<(), Failure> {
+pub async fn status(connection: &Connection, task_id: TaskId, out: Output) -> Result<(), Failure> {
     let started = Instant::now();
     let client = connection.client(None)?;
-    let task = client.task(TaskId::from(task_id)).await?;
+    let task = client.task(task_id).await?;
     let mut plain = format!("{}\t{}", task.id, task.status);
     for url in &task.generated {
         plain.push('\t');
@@ -33,10 +33,14 @@ pub async fn status(connection: &Connection, task_id: String, out: Output) -> Re
 }
 
 /// `list`: one `id<TAB>status` line per task (the list carries no URLs).
-pub async fn list(connection: &Connection, out: Output) -> Result<(), Failure> {
+pub async fn list(
+    connection: &Connection,
+    resolution: Resolution,
+    out: Output,
+) -> Result<(), Failure> {
     let started = Instant::now();
     let client = connection.client(None)?;
-    let tasks = client.tasks().await?;
+    let tasks = client.tasks_at(resolution).await?;
     if tasks.is_empty() {
         out.note("no tasks");
     }

@@ -216,6 +216,70 @@ fn no_wait_then_status_then_wait_then_list_in_json() {
 }
 
 #[test]
+fn resolution_picks_the_endpoint_for_generate_status_wait_and_list() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let image = image.to_str().unwrap();
+    let hd = "/v1/ai/image-to-video/wan-v2-2-720p";
+
+    let created = sim
+        .run(
+            dir.path(),
+            &[
+                "--json",
+                "generate",
+                "--image",
+                image,
+                "--resolution",
+                "720p",
+                "--no-wait",
+            ],
+        )
+        .ok()
+        .json();
+    let id = created["task_id"].as_str().expect("task_id").to_owned();
+    // The task lives at 720p: asked for at the default 580p, it is not found.
+    assert_eq!(sim.run(dir.path(), &["status", &id]).code, 3);
+    sim.run(dir.path(), &["status", &id, "--resolution", "720p"])
+        .ok();
+    sim.run(
+        dir.path(),
+        &["wait", &id, "--resolution", "720p", "--out", "hd.mp4"],
+    )
+    .ok();
+    assert_mp4(&dir.path().join("hd.mp4"));
+    let listed = sim
+        .run(dir.path(), &["--json", "list", "--resolution", "720p"])
+        .ok()
+        .json();
+    assert_eq!(listed["tasks"][0]["task_id"], id.as_str());
+    let listed = sim.run(dir.path(), &["--json", "list"]).ok().json();
+    assert_eq!(listed["count"], 0, "580p has no tasks: {listed}");
+
+    let requests = sim.handle.stats().requests;
+    let creates: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.path.as_str())
+        .collect();
+    assert_eq!(creates, [hd]);
+    let one = format!("{hd}/{id}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path == one && r.status == 200)
+    );
+
+    let bad = sim.run(dir.path(), &["list", "--resolution", "1080p"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr.contains("480p") && bad.stderr.contains("720p"),
+        "{bad:?}"
+    );
+}
+
+#[test]
 fn generate_in_json_prints_one_object_with_file_bytes_and_timings() {
     let sim = Sim::quick();
     let dir = tempdir();
