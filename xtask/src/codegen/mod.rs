@@ -39,7 +39,13 @@ pub struct Sources {
     pub operations: Vec<(String, String, Value)>,
     /// Named schemas, each with the source that defined it (for error messages).
     pub schemas: Vec<(String, Value, String)>,
+    /// Where these came from, recorded in the normalized document (`x-sources`).
+    pub origin: String,
 }
+
+/// [`Sources::origin`] of the vendored sources; any other origin is a
+/// published document that is not in the repository.
+pub const VENDORED_ORIGIN: &str = "openapi/upstream/";
 
 impl Sources {
     /// The vendored seed page plus the project's own document for the GETs.
@@ -55,6 +61,7 @@ impl Sources {
             .context(TASKS_FILE)?;
         sources.operations.extend(tasks.operations);
         sources.schemas.extend(tasks.schemas);
+        sources.origin = VENDORED_ORIGIN.into();
         Ok(sources)
     }
 
@@ -63,7 +70,12 @@ impl Sources {
         let text = read(file)?;
         let name = file.display().to_string();
         let doc = published::parse_yaml(&text).with_context(|| name.clone())?;
-        published::extract(&doc, &name).with_context(|| name.clone())
+        let mut sources = published::extract(&doc, &name).with_context(|| name.clone())?;
+        let file_name = file
+            .file_name()
+            .map_or(name.clone(), |f| f.to_string_lossy().into());
+        sources.origin = format!("published document {file_name}");
+        Ok(sources)
     }
 }
 
@@ -74,6 +86,71 @@ fn read(path: &Path) -> Result<String> {
 /// The text written to [`NORMALIZED`]: pretty JSON with a final newline.
 pub fn render(doc: &Value) -> Result<String> {
     Ok(serde_json::to_string_pretty(doc)? + "\n")
+}
+
+/// Where a normalized document says it came from (its `info.x-sources`).
+pub fn origin(doc: &Value) -> Option<&str> {
+    doc["info"]["x-sources"].as_str()
+}
+
+/// The document's wire shape: what progenitor generates code from, without
+/// the descriptive text (descriptions, summaries, titles, examples) or `info`.
+/// Keys are sorted, so two shapes render alike whatever order they were built in.
+pub fn shape(doc: &Value) -> Value {
+    sort_keys(&serde_json::json!({
+        "paths": normalize::structure(&doc["paths"]),
+        "components": normalize::structure(&doc["components"]),
+    }))
+}
+
+fn sort_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: std::collections::BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, sort_keys(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `--check`: whether `current` (the checked-in text) is what the sources
+/// give (`wanted`). `Ok(Ok(verdict))` when it is, `Ok(Err(problem))` when not.
+///
+/// A spec written `--from` a published document (not in the repository)
+/// cannot be remade byte for byte from `openapi/upstream/`: its descriptive
+/// text is the document's. Checked against the vendored sources
+/// (`against_vendored`), such a spec passes when the client's shape is the
+/// same; everything else must match to the byte.
+pub fn check(
+    current: &str,
+    wanted: &Value,
+    against_vendored: bool,
+) -> Result<std::result::Result<String, String>> {
+    let text = render(wanted)?;
+    if current == text {
+        return Ok(Ok(format!("{NORMALIZED} is up to date")));
+    }
+    let checked_in: Option<Value> = serde_json::from_str(current).ok();
+    if against_vendored
+        && let Some(doc) = &checked_in
+        && let Some(origin) = origin(doc).filter(|o| *o != VENDORED_ORIGIN)
+    {
+        if shape(doc) == shape(wanted) {
+            return Ok(Ok(format!(
+                "{NORMALIZED} is up to date in shape (its text comes from the {origin})"
+            )));
+        }
+        return Ok(Err(format!(
+            "{NORMALIZED} (from the {origin}) no longer has the shape openapi/upstream/ gives:\n{}\nrun `cargo xtask codegen` (or `--from` the newer document) and commit the result",
+            first_difference(&render(&shape(doc))?, &render(&shape(wanted))?)
+        )));
+    }
+    Ok(Err(format!(
+        "{NORMALIZED} is out of date with its sources:\n{}\nrun `cargo xtask codegen` and commit the result",
+        first_difference(current, &text)
+    )))
 }
 
 /// A short description of where two renderings part, for `--check` output.

@@ -202,3 +202,60 @@ fn the_published_document_gives_the_same_client_shape() {
         |d: &Value| normalize::structure(&d["paths"]["/v1/ai/image-to-video/wan-v2-2-720p"]);
     assert_eq!(derived_720p(&published), derived_720p(&vendored));
 }
+
+fn magnific_mini() -> Value {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/magnific-mini.yaml");
+    normalize(Sources::published(&file).unwrap()).unwrap()
+}
+
+#[test]
+fn the_magnific_document_gives_the_same_client_shape_without_its_key_header() {
+    let magnific = magnific_mini();
+    let vendored = vendored();
+    assert_eq!(shape(&magnific), shape(&vendored));
+    // GETs without operationIds got the project's, and the declared
+    // x-magnific-api-key parameter is not a generated one.
+    let get = &magnific["paths"]["/v1/ai/image-to-video/wan-v2-2-580p/{task-id}"]["get"];
+    assert_eq!(get["operationId"], "get_wan_v22_580p_task");
+    assert!(!magnific.to_string().contains("x-magnific-api-key\",\"in\""));
+    assert_eq!(
+        origin(&magnific),
+        Some("published document magnific-mini.yaml")
+    );
+    assert_eq!(origin(&vendored), Some(VENDORED_ORIGIN));
+    assert_eq!(magnific["servers"][0]["url"], "https://api.magnific.com");
+}
+
+#[test]
+fn check_accepts_a_published_spec_by_shape_and_refuses_a_changed_shape() {
+    let vendored = vendored();
+    let magnific = magnific_mini();
+    let written = render(&magnific).unwrap();
+    assert_ne!(written, render(&vendored).unwrap(), "the texts differ");
+    let verdict = check(&written, &vendored, true).unwrap();
+    assert!(
+        verdict.as_ref().is_ok_and(|v| v.contains("in shape")),
+        "{verdict:?}"
+    );
+    // Checked against the same published document, the text must match exactly.
+    assert!(check(&written, &magnific, false).unwrap().is_ok());
+    assert!(check(&written, &vendored, false).unwrap().is_err());
+
+    // A wire change in the published spec is drift, whatever its origin.
+    let mut changed = magnific.clone();
+    changed["components"]["schemas"]["CreateTaskRequest"]["properties"]["prompt"]["maxLength"] =
+        serde_json::json!(1999);
+    let problem = check(&render(&changed).unwrap(), &vendored, true)
+        .unwrap()
+        .unwrap_err();
+    assert!(problem.contains("maxLength"), "{problem}");
+    // And a vendored spec must match to the byte.
+    let mut retitled = vendored.clone();
+    retitled["paths"]["/v1/ai/image-to-video/wan-v2-2-580p"]["post"]["summary"] =
+        serde_json::json!("edited by hand");
+    assert!(
+        check(&render(&retitled).unwrap(), &vendored, true)
+            .unwrap()
+            .is_err()
+    );
+}
