@@ -63,6 +63,8 @@ async fn create_from_a_file_sends_base64_key_user_agent_and_string_duration() {
     let request = &seen[0];
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, TASKS);
+    // The key under both brands' header names: Magnific's, and Freepik's.
+    assert_eq!(request.headers["x-magnific-api-key"], KEY);
     assert_eq!(request.headers["x-freepik-api-key"], KEY);
     let agent = request.headers["user-agent"].to_str().unwrap();
     assert!(agent.starts_with("freepik-wan/"), "{agent}");
@@ -534,7 +536,8 @@ async fn download_writes_the_whole_file_and_reports_progress() {
     let last = last.unwrap();
     assert_eq!((last.bytes, last.total), (100_000, Some(100_000)));
     assert!(
-        server.seen()[0].headers.get("x-freepik-api-key").is_none(),
+        server.seen()[0].headers.get("x-freepik-api-key").is_none()
+            && server.seen()[0].headers.get("x-magnific-api-key").is_none(),
         "the key never goes to the CDN"
     );
     #[cfg(unix)]
@@ -684,4 +687,17 @@ async fn tracing_output_never_contains_the_key() {
     );
     assert!(logs.contains("retrying"), "{logs}");
     assert!(!logs.contains(KEY), "{logs}");
+}
+
+#[test]
+fn the_default_host_is_magnifics_and_freepiks_is_one_setting_away() {
+    let client = Client::new(KEY).unwrap();
+    assert_eq!(client.base_url(), "https://api.magnific.com");
+    assert_eq!(freepik_wan::DEFAULT_BASE_URL, "https://api.magnific.com");
+    let legacy = Client::builder()
+        .api_key(KEY)
+        .base_url(freepik_wan::LEGACY_FREEPIK_BASE_URL)
+        .build()
+        .unwrap();
+    assert_eq!(legacy.base_url(), "https://api.freepik.com");
 }

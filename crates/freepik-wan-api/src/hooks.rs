@@ -9,8 +9,12 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::Client;
 
-/// The header Freepik reads the API key from.
+/// The header Freepik read the API key from before it became Magnific (still
+/// sent, with the same key, beside [`MAGNIFIC_API_KEY_HEADER`]).
 pub const API_KEY_HEADER: &str = "x-freepik-api-key";
+
+/// The header Magnific's current published document names for the API key.
+pub const MAGNIFIC_API_KEY_HEADER: &str = "x-magnific-api-key";
 
 /// Statuses the spec documents as errors: their bodies decode as [`crate::types::Error`].
 const DOCUMENTED_ERRORS: &[u16] = &[400, 401, 404, 429, 500, 503];
@@ -73,7 +77,12 @@ impl ClientHooks<Inner> for Client {
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         if let Some(key) = &self.inner.api_key {
-            request.headers_mut().insert(API_KEY_HEADER, key.clone());
+            // Both names, one key: the service answers to Magnific's header
+            // today, and whether the legacy one keeps working is not
+            // documented; clients that send both work against either host.
+            let headers = request.headers_mut();
+            headers.insert(MAGNIFIC_API_KEY_HEADER, key.clone());
+            headers.insert(API_KEY_HEADER, key.clone());
         }
         if let Some(agent) = &self.inner.user_agent {
             request

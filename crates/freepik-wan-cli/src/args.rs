@@ -17,18 +17,20 @@ Exit codes:
   4  timed out waiting (the task may still finish: `freepik-wan wait <TASK_ID>`)
   130  interrupted by Ctrl-C while waiting (the task goes on, as for 4)
 
-Environment: FREEPIK_API_KEY, FREEPIK_BASE_URL, FREEPIK_WEBHOOK_SECRET (flags win).";
+Environment: MAGNIFIC_API_KEY or FREEPIK_API_KEY, MAGNIFIC_BASE_URL or FREEPIK_BASE_URL
+(the MAGNIFIC_ name wins when both are set), FREEPIK_WEBHOOK_SECRET; flags win.";
 
-/// Image to video with Freepik's Wan v2.2 580p model.
+/// Image to video with the Wan v2.2 model of Magnific's API (formerly Freepik's API).
 #[derive(Debug, Parser)]
 #[command(name = "freepik-wan", version, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Freepik API key (sent as x-freepik-api-key; never printed).
-    #[arg(long, env = "FREEPIK_API_KEY", hide_env_values = true)]
+    /// API key [env: MAGNIFIC_API_KEY, or FREEPIK_API_KEY] (never printed).
+    #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
 
-    /// Another API base URL, e.g. a simulator's [default: https://api.freepik.com].
-    #[arg(long, env = "FREEPIK_BASE_URL", value_name = "URL")]
+    /// Another API base URL, e.g. a simulator's or https://api.freepik.com
+    /// [env: MAGNIFIC_BASE_URL, or FREEPIK_BASE_URL] [default: https://api.magnific.com].
+    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 
     /// Print exactly one JSON object on stdout (and nothing else there).

@@ -1,9 +1,9 @@
-//! Which service a command talks to: Freepik (or `--base-url`) with the
+//! Which service a command talks to: the API (or `--base-url`) with the
 //! user's key, or an in-process simulator for `generate --simulate`.
 
 use std::time::Duration;
 
-use freepik_wan::{Client, WaitOptions};
+use freepik_wan::{API_KEY_ENV, Client, MAGNIFIC_API_KEY_ENV, WaitOptions};
 use freepik_wan_sim::{SimHandle, Simulator};
 
 use crate::exit::{Code, Failure};
@@ -12,12 +12,14 @@ use crate::exit::{Code, Failure};
 /// see the progress display, short enough for a demo.
 const SIMULATED_PROCESSING: Duration = Duration::from_secs(3);
 
-/// The connection flags (or their environment variables).
+/// The connection flags. Where one is missing, the SDK's
+/// [`ClientBuilder::from_env`](freepik_wan::ClientBuilder::from_env) reads
+/// the environment, so the CLI and the library follow one rule.
 #[derive(Debug)]
 pub struct Connection {
-    /// `--api-key` / `FREEPIK_API_KEY`.
+    /// `--api-key`.
     pub api_key: Option<String>,
-    /// `--base-url` / `FREEPIK_BASE_URL`.
+    /// `--base-url`.
     pub base_url: Option<String>,
 }
 
@@ -33,22 +35,29 @@ pub struct Service {
 impl Connection {
     /// A client for the configured service, waiting at most `timeout`.
     pub fn client(&self, timeout: Option<u64>) -> Result<Client, Failure> {
-        // An empty variable (`FREEPIK_API_KEY=`) counts as unset.
-        let key = self
-            .api_key
-            .as_deref()
-            .filter(|k| !k.trim().is_empty())
-            .ok_or_else(|| {
-                Failure::new(
-                    Code::Usage,
-                    "no API key: set FREEPIK_API_KEY or pass --api-key \
-                     (or try `freepik-wan generate --simulate`, which needs none)",
-                )
-            })?;
-        let mut builder = base_builder(wait_options(timeout)).api_key(key);
+        // An empty flag or variable (`MAGNIFIC_API_KEY=`) counts as unset.
+        let set = |v: Option<String>| v.is_some_and(|v| !v.trim().is_empty());
+        let flag = self.api_key.clone().filter(|k| !k.trim().is_empty());
+        if flag.is_none()
+            && !set(std::env::var(MAGNIFIC_API_KEY_ENV).ok())
+            && !set(std::env::var(API_KEY_ENV).ok())
+        {
+            return Err(Failure::new(
+                Code::Usage,
+                format!(
+                    "no API key: set {MAGNIFIC_API_KEY_ENV} (or {API_KEY_ENV}) or pass --api-key \
+                     (or try `freepik-wan generate --simulate`, which needs none)"
+                ),
+            ));
+        }
+        let mut builder = base_builder(wait_options(timeout));
+        if let Some(key) = flag {
+            builder = builder.api_key(key);
+        }
         if let Some(url) = self.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
             builder = builder.base_url(url);
         }
+        let builder = builder.from_env();
         Ok(builder.build()?)
     }
 

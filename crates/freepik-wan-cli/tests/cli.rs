@@ -98,6 +98,8 @@ fn command(dir: &Path) -> Command {
         // Only what a test passes counts, not the machine's environment.
         .env_remove("FREEPIK_API_KEY")
         .env_remove("FREEPIK_BASE_URL")
+        .env_remove("MAGNIFIC_API_KEY")
+        .env_remove("MAGNIFIC_BASE_URL")
         .env_remove("FREEPIK_WEBHOOK_SECRET")
         .env("NO_COLOR", "1");
     command
@@ -381,8 +383,104 @@ fn a_missing_key_exits_2_and_says_where_to_put_one() {
     let dir = tempdir();
     let run = run(dir.path(), &["status", "some-task"]);
     assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("MAGNIFIC_API_KEY"), "{run:?}");
     assert!(run.stderr.contains("FREEPIK_API_KEY"), "{run:?}");
     assert!(run.stderr.contains("--api-key"), "{run:?}");
+}
+
+/// A stand-in for the service after the rename: it reads the key from
+/// `x-magnific-api-key` only (a request with just `x-freepik-api-key` is
+/// unauthenticated), and serves one task that is complete at once.
+fn magnific_only_stand_in(runtime: &tokio::runtime::Runtime) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{get, post};
+    const TASK: &str = "3f0c2b9e-1d4a-4e57-9b1f-2a6c0d8e7f41";
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let authorized = |headers: &HeaderMap| {
+        headers
+            .get("x-magnific-api-key")
+            .is_some_and(|v| v.as_bytes() == KEY.as_bytes())
+    };
+    let collection = "/v1/ai/image-to-video/wan-v2-2-580p";
+    let video = base.clone() + "/files/v.mp4";
+    let app = axum::Router::new()
+        .route(
+            collection,
+            post(move |headers: HeaderMap| async move {
+                if !authorized(&headers) {
+                    return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"message": "Invalid API key"})));
+                }
+                (StatusCode::OK, axum::Json(serde_json::json!({"data": {"task_id": TASK, "status": "CREATED"}})))
+            }),
+        )
+        .route(
+            &format!("{collection}/{{id}}"),
+            get(move |headers: HeaderMap| async move {
+                if !authorized(&headers) {
+                    return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"message": "Invalid API key"})));
+                }
+                let task = serde_json::json!({"task_id": TASK, "status": "COMPLETED", "generated": [video]});
+                (StatusCode::OK, axum::Json(serde_json::json!({ "data": task })))
+            }),
+        )
+        .route(
+            "/files/v.mp4",
+            get(|| async { b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec() }),
+        );
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[test]
+fn generate_takes_the_key_from_magnific_api_key_and_sends_magnifics_header() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = magnific_only_stand_in(&runtime);
+    let dir = tempdir();
+    let image = sample_image();
+    let generate = |vars: &[(&str, &str)]| {
+        let mut command = command(dir.path());
+        command
+            .args([
+                "generate",
+                "--image",
+                image.to_str().unwrap(),
+                "--out",
+                "m.mp4",
+            ])
+            .env("MAGNIFIC_BASE_URL", &base);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    let ok = generate(&[("MAGNIFIC_API_KEY", KEY)]);
+    let stderr = String::from_utf8_lossy(&ok.stderr);
+    assert_eq!(ok.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains(KEY), "{stderr}");
+    assert_mp4(&dir.path().join("m.mp4"));
+    // Both names set: MAGNIFIC_API_KEY wins (a stale FREEPIK_API_KEY is ignored).
+    let both = generate(&[("MAGNIFIC_API_KEY", KEY), ("FREEPIK_API_KEY", "stale-key")]);
+    assert_eq!(
+        both.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    // The key under the old name alone still works: it goes in both headers.
+    let legacy = generate(&[("FREEPIK_API_KEY", KEY)]);
+    assert_eq!(
+        legacy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&legacy.stderr)
+    );
 }
 
 #[test]

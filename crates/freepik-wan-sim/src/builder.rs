@@ -58,7 +58,8 @@ impl Default for SimulatorBuilder {
 }
 
 impl SimulatorBuilder {
-    /// The API key clients must send in `x-freepik-api-key` (default `"sim-key"`).
+    /// The API key clients must send in `x-magnific-api-key` or `x-freepik-api-key`
+    /// (default `"sim-key"`).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = key.into();
         self
@@ -188,7 +189,7 @@ impl std::fmt::Debug for SimHandle {
 
 impl SimHandle {
     /// Where the simulator listens, e.g. `"http://127.0.0.1:41234"` (no trailing slash).
-    /// Use it in place of `https://api.freepik.com`.
+    /// Use it in place of `https://api.magnific.com` (or `https://api.freepik.com`).
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }

@@ -32,7 +32,9 @@ const API_PREFIX: &str = "/v1/ai/image-to-video/";
 pub(crate) const MODELS: [&str; 3] = ["wan-v2-2-480p", "wan-v2-2-580p", "wan-v2-2-720p"];
 /// Large enough for a 10 MiB image in base64 (about 13.4 MiB) plus the other fields.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
-const API_KEY_HEADER: &str = "x-freepik-api-key";
+/// Where the key may come: Magnific's header, or Freepik's from before the
+/// rename. Either one carrying a known key is enough.
+const API_KEY_HEADERS: [&str; 2] = ["x-magnific-api-key", "x-freepik-api-key"];
 
 /// Everything the handlers share.
 pub(crate) struct AppState {
@@ -114,17 +116,21 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<usize, Response>
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let Some(key) = headers
-        .get(API_KEY_HEADER)
-        .filter(|value| !value.is_empty())
-    else {
-        return Err(message(StatusCode::UNAUTHORIZED, "Missing API key"));
-    };
-    state
-        .keys
+    let mut sent = API_KEY_HEADERS
         .iter()
-        .position(|known| known.as_bytes() == key.as_bytes())
-        .ok_or_else(|| message(StatusCode::UNAUTHORIZED, "Invalid API key"))
+        .filter_map(|name| headers.get(*name))
+        .filter(|value| !value.is_empty())
+        .peekable();
+    if sent.peek().is_none() {
+        return Err(message(StatusCode::UNAUTHORIZED, "Missing API key"));
+    }
+    sent.find_map(|key| {
+        state
+            .keys
+            .iter()
+            .position(|known| known.as_bytes() == key.as_bytes())
+    })
+    .ok_or_else(|| message(StatusCode::UNAUTHORIZED, "Invalid API key"))
 }
 
 /// What every API operation does first: authenticate, then roll the fault dice

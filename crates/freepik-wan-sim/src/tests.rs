@@ -267,6 +267,29 @@ async fn malformed_empty_and_huge_bodies_get_json_errors() {
 }
 
 #[tokio::test]
+async fn the_key_is_accepted_in_either_brand_header() {
+    let sim = start(fast()).await;
+    let url = format!("{}{PATH}", sim.base_url());
+    let list = |header: &'static str, key: String| client().get(&url).header(header, key).send();
+    for header in ["x-magnific-api-key", "x-freepik-api-key"] {
+        let ok = list(header, sim.api_key().to_owned()).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK, "{header}");
+        let wrong = list(header, "not-the-key".into()).await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{header}");
+    }
+    // One good header is enough, whichever of the two holds the bad key.
+    let both = client()
+        .get(&url)
+        .header("x-magnific-api-key", "stale-key")
+        .header("x-freepik-api-key", sim.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), StatusCode::OK);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn api_key_is_checked_first() {
     let sim = start(fast()).await;
     let base = sim.base_url();

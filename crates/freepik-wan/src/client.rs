@@ -13,13 +13,45 @@ use crate::retry::{Idempotency, RetryPolicy};
 use crate::task::{Task, TaskId};
 use crate::wait::WaitOptions;
 
-/// Where Freepik serves the API.
+/// Where the API is served: `https://api.magnific.com`, the host Magnific's
+/// (formerly Freepik's) current published document names.
 pub const DEFAULT_BASE_URL: &str = freepik_wan_api::DEFAULT_BASE_URL;
 
-/// The environment variable [`Client::from_env`] reads the API key from.
+/// `https://api.freepik.com`: the same service under its former name, for
+/// [`ClientBuilder::base_url`] where the old host must be kept.
+pub const LEGACY_FREEPIK_BASE_URL: &str = freepik_wan_api::LEGACY_FREEPIK_BASE_URL;
+
+/// The environment variable [`Client::from_env`] reads the API key from,
+/// under the service's former name (see [`MAGNIFIC_API_KEY_ENV`]).
 pub const API_KEY_ENV: &str = "FREEPIK_API_KEY";
-/// The environment variable [`Client::from_env`] reads a base URL from (optional).
+/// The environment variable [`Client::from_env`] reads a base URL from
+/// (optional; see [`MAGNIFIC_BASE_URL_ENV`]).
 pub const BASE_URL_ENV: &str = "FREEPIK_BASE_URL";
+/// The API key under the service's current name; wins over [`API_KEY_ENV`]
+/// when both are set.
+pub const MAGNIFIC_API_KEY_ENV: &str = "MAGNIFIC_API_KEY";
+/// A base URL under the service's current name; wins over [`BASE_URL_ENV`]
+/// when both are set.
+pub const MAGNIFIC_BASE_URL_ENV: &str = "MAGNIFIC_BASE_URL";
+
+/// The first of `names` that is set (and not empty), with its name. When
+/// another one is set to something else, a warning names the winner, never
+/// the values (one of them is a key).
+fn first_var(names: [&'static str; 2]) -> Option<(&'static str, String)> {
+    let var = |name: &'static str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| (name, v))
+    };
+    let [first, second] = names.map(var);
+    if let (Some((winner, a)), Some((loser, b))) = (&first, &second)
+        && a != b
+    {
+        tracing::warn!("{winner} and {loser} are both set and differ; using {winner}");
+    }
+    first.or(second)
+}
 
 /// A client for the Wan v2.2 580p image-to-video API.
 ///
@@ -70,8 +102,9 @@ impl Client {
     }
 
     /// A client configured from the environment: the key from
-    /// `FREEPIK_API_KEY`, and the base URL from `FREEPIK_BASE_URL` when set
-    /// (e.g. a simulator).
+    /// `MAGNIFIC_API_KEY` or `FREEPIK_API_KEY`, and the base URL from
+    /// `MAGNIFIC_BASE_URL` or `FREEPIK_BASE_URL` when set (e.g. a simulator).
+    /// Where both names are set, the `MAGNIFIC_` one wins.
     pub fn from_env() -> Result<Client> {
         Client::builder().from_env().build()
     }
@@ -183,29 +216,34 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The Freepik API key (sent as `x-freepik-api-key`; never printed).
+    /// The API key from the Magnific (formerly Freepik) dashboard, sent as
+    /// `x-magnific-api-key` and `x-freepik-api-key`; never printed.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(SecretString::from(key.into()));
         self
     }
 
-    /// Another base URL, e.g. the simulator's; a trailing slash is fine.
+    /// Another base URL, e.g. the simulator's, or [`LEGACY_FREEPIK_BASE_URL`]
+    /// (default [`DEFAULT_BASE_URL`], `https://api.magnific.com`); a
+    /// trailing slash is fine.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
     }
 
-    /// Reads `FREEPIK_API_KEY` and `FREEPIK_BASE_URL` where they are set;
-    /// values given to the builder before or after win over unset variables only.
+    /// Reads the key from `MAGNIFIC_API_KEY` or `FREEPIK_API_KEY` and the
+    /// base URL from `MAGNIFIC_BASE_URL` or `FREEPIK_BASE_URL`, where set
+    /// (the `MAGNIFIC_` name wins when both are set; a warning says so when
+    /// they differ). Values given to the builder, before or after, win over
+    /// the environment.
     pub fn from_env(mut self) -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
         if self.api_key.is_none()
-            && let Some(key) = var(API_KEY_ENV)
+            && let Some((_, key)) = first_var([MAGNIFIC_API_KEY_ENV, API_KEY_ENV])
         {
             self = self.api_key(key);
         }
         if self.base_url.is_none() {
-            self.base_url = var(BASE_URL_ENV);
+            self.base_url = first_var([MAGNIFIC_BASE_URL_ENV, BASE_URL_ENV]).map(|(_, url)| url);
         }
         self
     }
@@ -253,7 +291,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let key = self.api_key.ok_or_else(|| {
             Error::Config(format!(
-                "no API key: set {API_KEY_ENV} or call ClientBuilder::api_key"
+                "no API key: set {MAGNIFIC_API_KEY_ENV} (or {API_KEY_ENV}) or call ClientBuilder::api_key"
             ))
         })?;
         if key.expose_secret().trim().is_empty() {

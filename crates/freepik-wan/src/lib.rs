@@ -1,6 +1,7 @@
-//! Image to video with Freepik's **Wan v2.2 580p** model, from Rust.
+//! Image to video with the **Wan v2.2** model (480p, 580p, 720p) of
+//! Magnific's API, formerly Freepik's API, from Rust.
 //!
-//! Hand it an image and a prompt; Freepik's servers run Wan 2.2 and a few
+//! Hand it an image and a prompt; the service runs Wan 2.2 and a few
 //! tens of seconds later there is an MP4. This crate turns the three HTTP
 //! operations into the whole job:
 //!
@@ -19,7 +20,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> freepik_wan::Result<()> {
-//! let client = freepik_wan::Client::from_env()?; // FREEPIK_API_KEY
+//! let client = freepik_wan::Client::from_env()?; // MAGNIFIC_API_KEY or FREEPIK_API_KEY
 //! let task = client.image_to_video("cat.jpg").prompt("the cat yawns").await?;
 //! let done = client.wait(&task.id).await?;
 //! client.download(&done, "cat.mp4").await?;
@@ -54,7 +55,10 @@ mod task;
 mod wait;
 pub mod webhook;
 
-pub use client::{API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{
+    API_KEY_ENV, BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, LEGACY_FREEPIK_BASE_URL,
+    MAGNIFIC_API_KEY_ENV, MAGNIFIC_BASE_URL_ENV,
+};
 pub use create::{AspectRatio, ImageToVideo, MAX_PROMPT_CHARS, VideoDuration};
 pub use download::{Downloaded, Progress, VideoSource, VideoStream};
 pub use error::{Error, InvalidParam, Result};
