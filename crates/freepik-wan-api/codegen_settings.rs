@@ -1,9 +1,13 @@
 // Shared by the build scripts of freepik-wan-api (the client) and
 // freepik-wan-mock (its httpmock helpers), which must read the same spec with
-// the same settings so that the helpers name the client's types.
+// the same settings so that the helpers name the client's types. Each crate
+// has its own copy of this file and of the spec (a package builds from its
+// own files alone); `cargo xtask codegen` writes them from
+// crates/freepik-wan-api/codegen_settings.rs and openapi/freepik-wan.json,
+// and `--check` fails when a copy differs.
 
-/// The normalized spec, relative to a crate directory under `crates/`.
-const SPEC: &str = "../../openapi/freepik-wan.json";
+/// The normalized spec, relative to the crate's directory.
+const SPEC: &str = "openapi/freepik-wan.json";
 
 /// Reads the normalized spec and tells cargo to rebuild when it changes.
 fn load_spec(manifest_dir: &str) -> openapiv3::OpenAPI {

@@ -1,7 +1,7 @@
 //! Generates typed httpmock helpers for `freepik-wan-api` with progenitor,
 //! from the same normalized spec and settings the client is generated from.
 
-include!("../freepik-wan-api/codegen_settings.rs");
+include!("codegen_settings.rs");
 
 fn main() {
     let spec = load_spec(env!("CARGO_MANIFEST_DIR"));

@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
-//! - `codegen [--check] [--from FILE]`: rebuild `openapi/freepik-wan.json`, the
+//! - `codegen [--check] [--from FILE]`: rebuild `openapi/freepik-wan.json` (and its
+//!   copies inside the crates that build from it), the
 //!   normalized spec that `crates/freepik-wan-api/build.rs` feeds to progenitor.
 //! - `bench [args]`: benchmarks against the simulator (`freepik-wan-bench`).
 //! - `soak [args]`: the long fault-injected soak (`freepik-wan-bench`).
@@ -61,20 +62,30 @@ fn codegen_command(args: &[String]) -> Result<ExitCode> {
     let target = root.join(codegen::NORMALIZED);
     if check {
         let current = std::fs::read_to_string(&target).unwrap_or_default();
-        return Ok(match codegen::check(&current, &wanted, from.is_none())? {
+        let mut ok = match codegen::check(&current, &wanted, from.is_none())? {
             Ok(verdict) => {
                 println!("{verdict}");
-                ExitCode::SUCCESS
+                true
             }
             Err(problem) => {
                 eprintln!("{problem}");
-                ExitCode::FAILURE
+                false
             }
+        };
+        for stale in codegen::copies::stale(&root)? {
+            eprintln!("{stale}: run `cargo xtask codegen` and commit the result");
+            ok = false;
+        }
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
         });
     }
     std::fs::write(&target, codegen::render(&wanted)?)
         .with_context(|| format!("writing {}", target.display()))?;
     println!("wrote {}", codegen::NORMALIZED);
+    codegen::copies::write(&root)?;
     Ok(ExitCode::SUCCESS)
 }
 

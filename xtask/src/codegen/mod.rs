@@ -11,6 +11,7 @@
 //! [`normalize`] makes them fit progenitor. Anything not understood fails with
 //! the place it was found, so an upstream change is never silently dropped.
 
+pub mod copies;
 mod normalize;
 mod published;
 mod schema;

@@ -259,3 +259,33 @@ fn check_accepts_a_published_spec_by_shape_and_refuses_a_changed_shape() {
             .is_err()
     );
 }
+
+#[test]
+fn a_copy_that_differs_from_its_source_is_stale_until_written() {
+    let root = tempfile_dir();
+    for (source, _) in copies::COPIES {
+        let path = root.join(source);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("source of {source}\n")).unwrap();
+    }
+    assert_eq!(
+        copies::stale(&root).unwrap().len(),
+        copies::COPIES.len(),
+        "missing copies"
+    );
+    copies::write(&root).unwrap();
+    assert!(copies::stale(&root).unwrap().is_empty());
+    let (_, copy) = copies::COPIES[0];
+    std::fs::write(root.join(copy), "edited by hand\n").unwrap();
+    assert_eq!(
+        copies::stale(&root).unwrap(),
+        [format!("{copy} differs from {}", copies::COPIES[0].0)]
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-copies-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
