@@ -10,7 +10,7 @@ fn main() {
         // The key header, tracing and the non-JSON error-body rescue live in
         // `hooks.rs`: progenitor ignores `security`, so the crate attaches the key.
         .with_hooks(progenitor::HooksMode::Expected)
-        .with_inner_type("crate::hooks::Inner".parse().expect("a Rust path"));
+        .with_inner_type("crate::hooks::DefaultHeaders".parse().expect("a Rust path"));
     if std::env::var_os("CARGO_FEATURE_SCHEMARS").is_some() {
         settings.with_derive("schemars::JsonSchema");
     }

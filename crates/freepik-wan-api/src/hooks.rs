@@ -26,10 +26,12 @@ const SNIPPET_BYTES: usize = 512;
 /// bytes): reading stops there, so a proxy's huge page cannot fill memory.
 const MAX_ERROR_BODY: usize = 256 * 1024;
 
-/// State the generated [`Client`] carries for the hooks: the API key, held as
-/// a header value marked sensitive so `Debug` prints `Sensitive`, never the key.
+/// The headers every request of the generated [`Client`] carries, added by
+/// its hooks: the API key (under both header names), held as a header value
+/// marked sensitive so `Debug` prints `Sensitive`, never the key, and the
+/// `User-Agent`. Progenitor calls this the client's "inner" state.
 #[derive(Clone, Debug, Default)]
-pub struct Inner {
+pub struct DefaultHeaders {
     api_key: Option<HeaderValue>,
     user_agent: Option<HeaderValue>,
 }
@@ -46,17 +48,17 @@ impl std::fmt::Display for InvalidApiKey {
 
 impl std::error::Error for InvalidApiKey {}
 
-impl Inner {
+impl DefaultHeaders {
     /// Hook state that sends `api_key` on every request.
     ///
     /// ```
-    /// let inner = freepik_wan_api::Inner::with_api_key("fpk-secret").unwrap();
-    /// assert!(!format!("{inner:?}").contains("fpk-secret"));
+    /// let headers = freepik_wan_api::DefaultHeaders::with_api_key("fpk-secret").unwrap();
+    /// assert!(!format!("{headers:?}").contains("fpk-secret"));
     /// ```
     pub fn with_api_key(api_key: &str) -> Result<Self, InvalidApiKey> {
         let mut value = HeaderValue::from_str(api_key).map_err(|_| InvalidApiKey)?;
         value.set_sensitive(true);
-        Ok(Inner {
+        Ok(DefaultHeaders {
             api_key: Some(value),
             user_agent: None,
         })
@@ -70,7 +72,7 @@ impl Inner {
     }
 }
 
-impl ClientHooks<Inner> for Client {
+impl ClientHooks<DefaultHeaders> for Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,

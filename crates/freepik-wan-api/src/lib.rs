@@ -30,10 +30,13 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod hooks;
 mod task_status;
 
-pub use hooks::{API_KEY_HEADER, Inner, InvalidApiKey, MAGNIFIC_API_KEY_HEADER};
+pub use hooks::{API_KEY_HEADER, DefaultHeaders, InvalidApiKey, MAGNIFIC_API_KEY_HEADER};
 pub use task_status::TaskStatus;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
@@ -61,7 +64,7 @@ impl Client {
         Ok(Self::new_with_client(
             base_url.trim_end_matches('/'),
             http,
-            Inner::with_api_key(api_key)?,
+            DefaultHeaders::with_api_key(api_key)?,
         ))
     }
 }

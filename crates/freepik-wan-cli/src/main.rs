@@ -3,6 +3,8 @@
 //! This file parses the command line, runs the command and turns its outcome
 //! into an exit code; each command lives in its own module.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod connect;
 mod exit;

@@ -20,6 +20,9 @@
 //! # let _ = mock;
 //! ```
 
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 // Generated code: its style is progenitor's, not ours to lint.
 #[allow(missing_docs, clippy::all)]
 mod generated {

@@ -47,6 +47,9 @@
 //!
 //! The simulator sends webhooks over plain HTTP only (it carries no TLS stack), which is what
 //! a local receiver under test listens on.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod body;

@@ -18,7 +18,6 @@ use crate::video::FIXTURE;
 use crate::{Faults, SimHandle, Simulator, SimulatorBuilder};
 
 const PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
-const SAMPLE_JPG: &[u8] = include_bytes!("../../../assets/sample.jpg");
 const FAST: Duration = Duration::from_millis(200);
 
 fn fast() -> SimulatorBuilder {
@@ -36,8 +35,10 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// A valid image as the simulator sees it (it reads only the header), made
+/// here so the packaged crate's tests need no file from outside it.
 fn sample_b64() -> String {
-    STANDARD.encode(SAMPLE_JPG)
+    STANDARD.encode(png_header(640, 360))
 }
 
 /// The start of a PNG whose IHDR claims `width` x `height`: enough for a size sniffer.

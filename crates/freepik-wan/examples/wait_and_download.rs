@@ -21,9 +21,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(sim.base_url())
         .build()?;
 
-    let image = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/sample.jpg");
+    // An image path as the first argument, or the repository's sample.
+    let image = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/sample.jpg").to_owned()
+    });
     let task = client
-        .image_to_video(image)
+        .image_to_video(image.as_str())
         .prompt("the camera drifts slowly to the left")
         .aspect_ratio(AspectRatio::Widescreen16x9)
         .await?;

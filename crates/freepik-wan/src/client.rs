@@ -119,7 +119,26 @@ impl Client {
         &self.shared.base_url
     }
 
-    /// The generated raw client underneath, for anything this crate does not cover.
+    /// The generated raw client underneath, for anything this crate does not
+    /// cover: it shares this client's connection pool, base URL and key (but
+    /// not its checks, pacing or retries). Its types are in
+    /// [`freepik_wan::raw`](crate::raw), no second dependency needed.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use freepik_wan::raw::types;
+    ///
+    /// let client = freepik_wan::Client::from_env()?;
+    /// // A generated operation, called directly: list the 720p tasks.
+    /// let listed = client.raw().list_wan_v22_720p_tasks().send().await?;
+    /// for task in listed.into_inner().data {
+    ///     println!("{} {}", task.task_id, task.status);
+    /// }
+    /// let body = types::CreateTaskRequest::builder().image("https://example.com/cat.jpg");
+    /// let created = client.raw().create_video_wan_v22_480p().body(body).send().await?;
+    /// println!("created {}", created.data.task_id);
+    /// # Ok(()) }
+    /// ```
     pub fn raw(&self) -> &freepik_wan_api::Client {
         &self.shared.api
     }
@@ -314,7 +333,7 @@ impl ClientBuilder {
             agent.push(' ');
             agent.push_str(suffix);
         }
-        let inner = freepik_wan_api::Inner::with_api_key(key.expose_secret())
+        let inner = freepik_wan_api::DefaultHeaders::with_api_key(key.expose_secret())
             .map_err(|e| Error::Config(e.to_string()))?
             .with_user_agent(&agent);
 
