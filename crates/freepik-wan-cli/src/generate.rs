@@ -27,24 +27,14 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
     }
     let client = &service.client;
 
-    let mut request = client
+    let request = client
         .image_to_video(args.image.as_str())
+        .set_prompt(args.prompt)
+        .set_duration(args.duration)
+        .set_aspect_ratio(args.aspect_ratio)
+        .set_seed(args.seed)
+        .set_webhook_url(args.webhook_url)
         .resolution(args.tier.resolution);
-    if let Some(prompt) = args.prompt {
-        request = request.prompt(prompt);
-    }
-    if let Some(duration) = args.duration {
-        request = request.duration(duration);
-    }
-    if let Some(aspect_ratio) = args.aspect_ratio {
-        request = request.aspect_ratio(aspect_ratio);
-    }
-    if let Some(seed) = args.seed {
-        request = request.seed(seed);
-    }
-    if let Some(url) = args.webhook_url {
-        request = request.webhook_url(url);
-    }
     let task = request.send().await?;
     let create_ms = millis(started.elapsed());
     out.note(format!("created task {} ({})", task.id, task.status));

@@ -33,6 +33,7 @@ impl Simulator {
 
 /// Configuration of a simulator; see [`Simulator::builder`].
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until started"]
 pub struct SimulatorBuilder {
     api_key: String,
     extra_api_keys: Vec<String>,

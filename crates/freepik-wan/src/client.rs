@@ -212,6 +212,7 @@ impl Client {
 /// assert_eq!(client.base_url(), "http://127.0.0.1:8080");
 /// ```
 #[derive(Default)]
+#[must_use = "a builder does nothing until built"]
 pub struct ClientBuilder {
     api_key: Option<SecretString>,
     base_url: Option<String>,

@@ -227,6 +227,52 @@ impl ImageToVideo {
         self
     }
 
+    /// Sets or clears the prompt, for callers holding an `Option`.
+    ///
+    /// ```
+    /// # fn build(client: &freepik_wan::Client, prompt: Option<String>, seed: Option<i64>) {
+    /// let request = client
+    ///     .image_to_video("photo.jpg")
+    ///     .set_prompt(prompt)
+    ///     .set_seed(seed);
+    /// # let _ = request;
+    /// # }
+    /// ```
+    pub fn set_prompt(mut self, prompt: Option<String>) -> Self {
+        self.prompt = prompt;
+        self
+    }
+
+    /// Sets or clears the duration (cleared: the service's default).
+    pub fn set_duration(mut self, duration: Option<VideoDuration>) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// Sets or clears the aspect ratio (cleared: follow the image).
+    pub fn set_aspect_ratio(mut self, aspect_ratio: Option<AspectRatio>) -> Self {
+        self.aspect_ratio = aspect_ratio;
+        self
+    }
+
+    /// Sets or clears the seed.
+    pub fn set_seed(mut self, seed: Option<i64>) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets or clears the webhook URL.
+    pub fn set_webhook_url(mut self, url: Option<String>) -> Self {
+        self.webhook_url = url;
+        self
+    }
+
+    /// Sets the resolution, or the default (580p) for `None`.
+    pub fn set_resolution(mut self, resolution: Option<Resolution>) -> Self {
+        self.resolution = resolution.unwrap_or_default();
+        self
+    }
+
     /// Skips the SDK's checks of the image's format, dimensions and size, for
     /// callers who know better than the documented limits. The file must still
     /// exist; the service may still refuse the image.

@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 /// # let _ = never;
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "a policy does nothing until given to ClientBuilder::retry"]
 pub struct RetryPolicy {
     max_retries: usize,
     initial_backoff: Duration,

@@ -30,6 +30,7 @@ use crate::task::{Task, TaskId, TaskStatus};
 /// # let _ = patient;
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "options do nothing until given to a client or a wait"]
 pub struct WaitOptions {
     initial_interval: Duration,
     max_interval: Duration,
@@ -194,6 +195,12 @@ impl Wait {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;
         self
+    }
+
+    /// Waits: the same as `.await`ing the `Wait`, for callers who prefer a
+    /// named call (as with [`ImageToVideo::send`](crate::ImageToVideo::send)).
+    pub async fn send(self) -> Result<Task> {
+        self.run().await
     }
 
     async fn run(self) -> Result<Task> {

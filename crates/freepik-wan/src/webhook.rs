@@ -264,6 +264,7 @@ impl From<String> for WebhookSecret {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "a verifier does nothing until it verifies a request"]
 pub struct Verifier {
     secret: WebhookSecret,
     tolerance: Duration,
