@@ -12,7 +12,7 @@ use crate::connect::Connection;
 use crate::exit::{Code, Failure};
 use crate::output::Output;
 use crate::progress;
-use crate::simulate::interrupted;
+use crate::signal::interrupted;
 
 /// `generate`: create the task (every check the SDK makes happens before
 /// anything is sent), then, unless `--no-wait`, wait and download.

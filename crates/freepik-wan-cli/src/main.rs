@@ -11,6 +11,7 @@ mod exit;
 mod generate;
 mod output;
 mod progress;
+mod signal;
 mod simulate;
 mod tasks;
 mod webhook_cmd;

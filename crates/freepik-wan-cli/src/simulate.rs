@@ -47,7 +47,7 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
         }),
     );
     out.note("simulator running; Ctrl-C to stop");
-    interrupted().await;
+    crate::signal::interrupted().await;
     let stats = simulator.stats();
     out.note(format!(
         "stopping after {} requests, {} tasks created",
@@ -56,21 +56,4 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
     ));
     simulator.shutdown().await;
     Ok(())
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM where there is one (what `kill`,
-/// containers and process supervisors send).
-pub async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::args::Verify;
 use crate::exit::{Code, Failure};
 use crate::output::Output;
-use crate::simulate::interrupted;
+use crate::signal::interrupted;
 
 /// `webhook verify`: exit 0 and print the event when the request verifies,
 /// exit 1 and say which check failed when it does not.

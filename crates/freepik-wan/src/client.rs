@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::resolution::Resolution;
 use crate::retry::{Idempotency, RetryPolicy};
 use crate::task::{Task, TaskId};
-use crate::wait::WaitOptions;
+use crate::wait_options::WaitOptions;
 
 /// Where the API is served: `https://api.magnific.com`, the host Magnific's
 /// (formerly Freepik's) current published document names.
@@ -158,7 +158,7 @@ impl Client {
         let detail = self
             .shared
             .retry
-            .run("get_task", Idempotency::Idempotent, |_| {
+            .run("get_task", Idempotency::Idempotent, || {
                 crate::endpoint::get(api, id.resolution(), id.as_str())
             })
             .await?
@@ -180,7 +180,7 @@ impl Client {
         let list = self
             .shared
             .retry
-            .run("list_tasks", Idempotency::Idempotent, |_| {
+            .run("list_tasks", Idempotency::Idempotent, || {
                 crate::endpoint::list(api, resolution)
             })
             .await?;

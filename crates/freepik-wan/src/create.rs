@@ -314,7 +314,7 @@ impl ImageToVideo {
         let created = client
             .shared
             .retry
-            .run("create_task", Idempotency::Create, |_| {
+            .run("create_task", Idempotency::Create, || {
                 // The encoded image is not kept between attempts (it can be
                 // 13 MiB); a retry encodes it again.
                 let ready = first.take();

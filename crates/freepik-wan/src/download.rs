@@ -108,7 +108,7 @@ impl Client {
         let saved = self
             .shared
             .retry
-            .run("download", Idempotency::Idempotent, |_| {
+            .run("download", Idempotency::Idempotent, || {
                 self.download_once(&url, &path, &progress)
             })
             .await?;
@@ -202,9 +202,7 @@ impl Client {
         let response = self
             .shared
             .retry
-            .run("download", Idempotency::Idempotent, |_| {
-                self.get_video(&url)
-            })
+            .run("download", Idempotency::Idempotent, || self.get_video(&url))
             .await?;
         Ok(VideoStream {
             total: response.content_length(),

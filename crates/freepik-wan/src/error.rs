@@ -195,7 +195,7 @@ impl Error {
 
     /// How long the service asked us to wait (`Retry-After`, in seconds or as an HTTP date).
     pub fn retry_after(&self) -> Option<Duration> {
-        self.headers().and_then(crate::retry::retry_after)
+        self.headers().and_then(crate::retry_after::retry_after)
     }
 
     /// The request id the service or its proxy attached, if any

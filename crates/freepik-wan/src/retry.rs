@@ -4,10 +4,9 @@
 //! the service.
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
@@ -132,8 +131,8 @@ impl RetryPolicy {
         }
     }
 
-    /// Runs `call` (given the attempt number, from 1) until it succeeds, fails
-    /// for good, or the policy is spent. Each attempt runs in its own span.
+    /// Runs `call` until it succeeds, fails for good, or the policy is spent.
+    /// Each attempt runs in its own span, numbered from 1.
     pub(crate) async fn run<T, F, Fut>(
         &self,
         operation: &'static str,
@@ -141,7 +140,7 @@ impl RetryPolicy {
         mut call: F,
     ) -> Result<T>
     where
-        F: FnMut(u32) -> Fut,
+        F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let started = Instant::now();
@@ -150,7 +149,7 @@ impl RetryPolicy {
         (|| {
             attempt += 1;
             let span = tracing::info_span!("freepik_wan.call", operation, attempt);
-            call(attempt).instrument(span)
+            call().instrument(span)
         })
         .retry(self.backoff())
         .sleep(tokio::time::sleep)
@@ -168,49 +167,5 @@ impl RetryPolicy {
             tracing::warn!(operation, error = %e, retry_in_ms = delay.as_millis() as u64, "retrying")
         })
         .await
-    }
-}
-
-/// `Retry-After` as a delay: seconds, or an HTTP date (a date already past
-/// means now).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn headers(value: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
-        h
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
-        let later = SystemTime::now() + Duration::from_secs(120);
-        let got = retry_after(&headers(&httpdate::fmt_http_date(later))).unwrap();
-        assert!(
-            got > Duration::from_secs(110) && got <= Duration::from_secs(120),
-            "{got:?}"
-        );
-        let past = SystemTime::now() - Duration::from_secs(120);
-        assert_eq!(
-            retry_after(&headers(&httpdate::fmt_http_date(past))),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&headers("soon")), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }

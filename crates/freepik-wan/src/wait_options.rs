@@ -1,0 +1,85 @@
+//! How waiting polls: the cadence, its jitter, and the deadline.
+
+use std::time::Duration;
+
+/// How [`Client::wait`](crate::Client::wait) and [`Client::watch`](crate::Client::watch) poll.
+///
+/// The first poll goes out at once; later ones follow a backoff from
+/// `initial_interval` growing by `multiplier` up to `max_interval`, each
+/// jittered by ±`jitter` so that many waiters do not poll in step. The
+/// defaults (1 s growing to 2 s) notice completion within about 2 s while
+/// polling about once per 2 s over a typical task of tens of seconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use freepik_wan::WaitOptions;
+///
+/// let patient = WaitOptions::default()
+///     .timeout(Duration::from_secs(30 * 60))
+///     .max_interval(Duration::from_secs(5));
+/// # let _ = patient;
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "options do nothing until given to a client or a wait"]
+pub struct WaitOptions {
+    pub(crate) initial_interval: Duration,
+    pub(crate) max_interval: Duration,
+    pub(crate) multiplier: f64,
+    pub(crate) jitter: f64,
+    pub(crate) timeout: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            initial_interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(2),
+            multiplier: 1.5,
+            jitter: 0.1,
+            timeout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl WaitOptions {
+    /// The wait between the first and second poll (default 1 s).
+    pub fn initial_interval(mut self, interval: Duration) -> Self {
+        self.initial_interval = interval;
+        self
+    }
+
+    /// The longest wait between polls (default 2 s): the most a completion
+    /// can go unnoticed, jitter aside.
+    pub fn max_interval(mut self, interval: Duration) -> Self {
+        self.max_interval = interval;
+        self
+    }
+
+    /// How much each interval grows over the last (default 1.5; at least 1).
+    pub fn multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier.max(1.0);
+        self
+    }
+
+    /// The share each interval varies by, from 0 to 0.5 (default 0.1).
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter.clamp(0.0, 0.5);
+        self
+    }
+
+    /// How long to wait in all before giving up with [`Error::Timeout`]
+    /// (default 15 minutes).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub(crate) fn jittered(&self, interval: Duration) -> Duration {
+        let spread = (fastrand::f64() * 2.0 - 1.0) * self.jitter;
+        interval.mul_f64(1.0 + spread)
+    }
+
+    pub(crate) fn next_interval(&self, current: Duration) -> Duration {
+        current.mul_f64(self.multiplier).min(self.max_interval)
+    }
+}
