@@ -18,4 +18,28 @@ fn main() {
         .generate_tokens(&spec)
         .unwrap_or_else(|e| panic!("progenitor could not generate the client: {e}"));
     write_generated(tokens, "codegen.rs");
+    write_error_statuses(&spec);
+}
+
+/// The error statuses the spec's operations declare, as a Rust slice for
+/// `error_body::DOCUMENTED_ERROR_STATUSES`: derived, so that the statuses
+/// whose bodies the hooks rescue are always the ones the generated code
+/// decodes as `types::Error`.
+fn write_error_statuses(spec: &openapiv3::OpenAPI) {
+    let mut statuses = std::collections::BTreeSet::new();
+    for (_, _, operation) in spec.operations() {
+        for status in operation.responses.responses.keys() {
+            if let openapiv3::StatusCode::Code(code) = status
+                && *code >= 400
+            {
+                statuses.insert(*code);
+            }
+        }
+    }
+    assert!(!statuses.is_empty(), "the spec declares no error statuses");
+    let list: Vec<String> = statuses.iter().map(u16::to_string).collect();
+    let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("documented_error_statuses.rs");
+    std::fs::write(&out, format!("&[{}]", list.join(", ")))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }

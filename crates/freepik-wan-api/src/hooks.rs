@@ -8,6 +8,7 @@ use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::Client;
+use crate::error_body::{DOCUMENTED_ERROR_STATUSES, read_limited, snippet};
 
 /// The header Freepik read the API key from before it became Magnific (still
 /// sent, with the same key, beside [`MAGNIFIC_API_KEY_HEADER`]).
@@ -15,16 +16,6 @@ pub const API_KEY_HEADER: &str = "x-freepik-api-key";
 
 /// The header Magnific's current published document names for the API key.
 pub const MAGNIFIC_API_KEY_HEADER: &str = "x-magnific-api-key";
-
-/// Statuses the spec documents as errors: their bodies decode as [`crate::types::Error`].
-const DOCUMENTED_ERRORS: &[u16] = &[400, 401, 404, 429, 500, 503];
-
-/// The longest stretch of a non-JSON error body kept as its message.
-const SNIPPET_BYTES: usize = 512;
-
-/// Error bodies larger than this are not Freepik's (its are a few hundred
-/// bytes): reading stops there, so a proxy's huge page cannot fill memory.
-const MAX_ERROR_BODY: usize = 256 * 1024;
 
 /// The headers every request of the generated [`Client`] carries, added by
 /// its hooks: the API key (under both header names), held as a header value
@@ -123,7 +114,7 @@ impl ClientHooks<DefaultHeaders> for Client {
             ),
         }
         match result {
-            Ok(response) if DOCUMENTED_ERRORS.contains(&response.status().as_u16()) => {
+            Ok(response) if DOCUMENTED_ERROR_STATUSES.contains(&response.status().as_u16()) => {
                 rescue_error_body(response).await
             }
             other => other,
@@ -135,7 +126,7 @@ impl ClientHooks<DefaultHeaders> for Client {
 /// would fail JSON decoding, and progenitor's decode error carries no status.
 /// Such bodies are replaced by `{"message": "<start of the body>"}` so that
 /// the caller still gets an error response with its status and headers.
-async fn rescue_error_body(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+async fn rescue_error_body(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
     let status = response.status();
     let version = response.version();
     let headers = response.headers().clone();
@@ -143,15 +134,7 @@ async fn rescue_error_body(mut response: reqwest::Response) -> reqwest::Result<r
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
-    let mut body = Vec::new();
-    let mut complete = true;
-    while let Some(chunk) = response.chunk().await? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_ERROR_BODY {
-            complete = false;
-            break;
-        }
-    }
+    let (body, complete) = read_limited(response).await?;
     let body = bytes::Bytes::from(body);
     let is_object = complete
         && looks_json
@@ -159,8 +142,7 @@ async fn rescue_error_body(mut response: reqwest::Response) -> reqwest::Result<r
     let body = if is_object {
         body
     } else {
-        let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_BYTES)]);
-        let snippet = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let snippet = snippet(&body);
         let rescued = if snippet.is_empty() {
             serde_json::json!({})
         } else {

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod error_body;
 mod hooks;
 mod task_status;
 

@@ -5,9 +5,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::error::{Error, InvalidParam};
-
-/// The longest stretch of an unexpected body kept in an error.
-const SNIPPET_CHARS: usize = 300;
+pub(crate) use freepik_wan_api::error_body::snippet;
 
 type ApiError = freepik_wan_api::Error<types::Error>;
 
@@ -56,21 +54,10 @@ pub(crate) async fn from_api(err: ApiError) -> Error {
     }
 }
 
-/// Error bodies past this size are not the service's own (those are a few
-/// hundred bytes); reading stops there so a proxy's huge page cannot fill memory.
-const MAX_ERROR_BODY: usize = 256 * 1024;
-
-/// The start of an error response's body, at most [`MAX_ERROR_BODY`] bytes.
-pub(crate) async fn error_body(mut response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        body.extend_from_slice(&chunk);
-        if body.len() >= MAX_ERROR_BODY {
-            body.truncate(MAX_ERROR_BODY);
-            break;
-        }
-    }
-    Ok(body)
+/// The start of an error response's body (at most
+/// [`MAX_ERROR_BODY`](freepik_wan_api::error_body::MAX_ERROR_BODY) bytes).
+pub(crate) async fn error_body(response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    Ok(freepik_wan_api::error_body::read_limited(response).await?.0)
 }
 
 /// An error body of any shape: `{"message"}`, flat or wrapped problem+json,
@@ -114,14 +101,4 @@ fn from_body(status: StatusCode, headers: HeaderMap, body: types::Error) -> Erro
             .collect(),
         headers: Box::new(headers),
     }
-}
-
-/// The start of a body as one line of text.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_CHARS * 4)]);
-    let mut out: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if out.chars().count() > SNIPPET_CHARS {
-        out = out.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
-    }
-    out
 }
