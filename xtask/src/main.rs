@@ -5,6 +5,8 @@
 //!   normalized spec that `crates/freepik-wan-api/build.rs` feeds to progenitor.
 //! - `bench [args]`: benchmarks against the simulator (`freepik-wan-bench`).
 //! - `soak [args]`: the long fault-injected soak (`freepik-wan-bench`).
+//! - `buildtime`: clean release build of a hello-world on `freepik-wan` vs
+//!   hand-written reqwest + serde + tokio, measured in one run.
 //!
 //! `bench` and `soak` run the bench package through cargo rather than linking
 //! it: xtask must build (for `codegen`) even when the generated client does not.
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
+mod buildtime;
 mod codegen;
 
 fn main() -> ExitCode {
@@ -26,7 +29,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]\n       cargo xtask bench [--quick] [--only PHASE,...] [...]\n       cargo xtask soak [--tasks N] [--retries N] [--seed N]";
+const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]\n       cargo xtask bench [--quick] [--only PHASE,...] [...]\n       cargo xtask soak [--tasks N] [--retries N] [--seed N]\n       cargo xtask buildtime";
 
 fn run(args: Vec<String>) -> Result<ExitCode> {
     let Some((command, rest)) = args.split_first() else {
@@ -35,6 +38,7 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
     match command.as_str() {
         "codegen" => codegen_command(rest),
         "bench" | "soak" => bench_command(command, rest),
+        "buildtime" => buildtime::run(&workspace_root(), rest).map(|()| ExitCode::SUCCESS),
         other => bail!("unknown command `{other}`\n{USAGE}"),
     }
 }
