@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Args, Parser, Subcommand};
 use freepik_wan::{AspectRatio, Resolution, VideoDuration};
+use freepik_wan_sim::RateLimit;
 
 /// Shown after `--help`: scripts branch on these, so they are part of the interface.
 const EXIT_CODES: &str = "\
@@ -208,6 +209,10 @@ pub struct Simulate {
     /// Share of tasks that end FAILED.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
     pub fault_task_failure: f64,
+    /// Rate limits per key: `freepik` (the published 50/s over 5 s and 10/s
+    /// over 2 min), `off`, or `N/s`.
+    #[arg(long, value_name = "LIMIT", default_value = "freepik", value_parser = rate_limit)]
+    pub rate_limit: RateLimit,
 }
 
 /// `5` or `10`, parsed by the SDK so the rule lives in one place.
@@ -225,6 +230,22 @@ fn aspect_ratio_parser() -> impl clap::builder::TypedValueParser<Value = AspectR
 fn resolution_parser() -> impl clap::builder::TypedValueParser<Value = Resolution> {
     PossibleValuesParser::new(Resolution::ALL.map(Resolution::as_str))
         .try_map(|s| s.parse::<Resolution>())
+}
+
+/// `freepik`, `off` or `N/s`.
+fn rate_limit(s: &str) -> Result<RateLimit, String> {
+    match s.trim() {
+        "freepik" | "magnific" => Ok(RateLimit::freepik()),
+        "off" | "none" => Ok(RateLimit::off()),
+        other => other
+            .strip_suffix("/s")
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .map(RateLimit::per_second)
+            .ok_or_else(|| {
+                format!("{other:?} is not a rate limit; use freepik, off or N/s (e.g. 20/s)")
+            }),
+    }
 }
 
 /// A probability, so that a typo like `--fault-503 50` is refused rather than

@@ -29,6 +29,7 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
         .webhook_secret(&args.webhook_secret)
         .processing_time(Duration::from_millis(args.processing_ms))
         .faults(faults)
+        .rate_limit(args.rate_limit)
         .start()
         .await
         .map_err(|e| Failure::new(Code::Service, format!("cannot start the simulator: {e}")))?;
@@ -46,7 +47,10 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
             "webhook_secret": simulator.webhook_secret(),
         }),
     );
-    out.note("simulator running; Ctrl-C to stop");
+    out.note(format!(
+        "simulator running; counters at {}/_sim/stats; Ctrl-C to stop",
+        simulator.base_url()
+    ));
     crate::signal::interrupted().await;
     let stats = simulator.stats();
     out.note(format!(

@@ -796,6 +796,27 @@ fn simulate_prints_where_it_listens_and_serves_the_cli() {
     .ok();
     assert_eq!(run.stdout.trim(), "s.mp4");
     assert_mp4(&dir.path().join("s.mp4"));
+
+    // What reached it, from its own counters (the published limits are on
+    // by default, and the CLI stays inside them).
+    let stats = http_get_json(base_url, "/_sim/stats");
+    assert_eq!(stats["creates_accepted"], 1, "{stats}");
+    assert_eq!(stats["tasks"], 1, "{stats}");
+    assert!(stats["responses"]["200"].as_u64().unwrap() >= 3, "{stats}");
+    assert!(stats["responses"].get("429").is_none(), "{stats}");
+}
+
+/// `GET path` on a local server, the body parsed as JSON (HTTP/1.0: the
+/// server closes the connection after the body).
+fn http_get_json(base_url: &str, path: &str) -> Value {
+    let address = base_url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    serde_json::from_str(body).unwrap()
 }
 
 #[cfg(unix)]

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::faults::{Dice, Faults};
+use crate::rate_limit::{Limiter, RateLimit};
 use crate::routes::{self, AppState};
 use crate::stats::{Stats, StatsCollector};
 use crate::tasks::TaskStore;
@@ -25,7 +26,7 @@ pub struct Simulator;
 
 impl Simulator {
     /// A builder with the defaults: key `"sim-key"`, webhook secret `"sim-webhook-secret"`,
-    /// an ephemeral port, 3 s processing time, no faults, the bare MP4 fixture.
+    /// an ephemeral port, 3 s processing time, no faults, no rate limit, the bare MP4 fixture.
     pub fn builder() -> SimulatorBuilder {
         SimulatorBuilder::default()
     }
@@ -42,6 +43,7 @@ pub struct SimulatorBuilder {
     processing_time: Duration,
     faults: Faults,
     video_size: Option<u64>,
+    rate_limit: RateLimit,
 }
 
 impl Default for SimulatorBuilder {
@@ -54,6 +56,7 @@ impl Default for SimulatorBuilder {
             processing_time: Duration::from_secs(3),
             faults: Faults::none(),
             video_size: None,
+            rate_limit: RateLimit::off(),
         }
     }
 }
@@ -108,6 +111,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Enforces rate limits per API key, answering `429` with `Retry-After`
+    /// and `{"message": ...}` past them, as the service does (default
+    /// [`RateLimit::off`]; [`RateLimit::freepik`] is the published one).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
     /// Binds the port and starts serving on the current tokio runtime.
     ///
     /// # Errors
@@ -133,6 +144,7 @@ impl SimulatorBuilder {
             keys,
             processing_time: self.processing_time,
             dice: Dice::new(self.faults),
+            limiter: Limiter::new(self.rate_limit),
             video: Video::new(self.video_size),
             tasks: tasks.clone(),
             stats: stats.clone(),
@@ -205,9 +217,10 @@ impl SimHandle {
         &self.webhook_secret
     }
 
-    /// A snapshot of the counters and the request log.
+    /// A snapshot of the counters and the request log (also served as JSON
+    /// at `GET /_sim/stats`, without a key).
     pub fn stats(&self) -> Stats {
-        self.stats.snapshot()
+        self.stats.snapshot(self.tasks.len())
     }
 
     /// When the simulator moved `task_id` to COMPLETED or FAILED; `None` for an unknown

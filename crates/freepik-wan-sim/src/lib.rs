@@ -56,6 +56,7 @@ mod body;
 mod builder;
 mod faults;
 mod lifecycle;
+mod rate_limit;
 mod routes;
 mod stats;
 mod tasks;
@@ -68,4 +69,5 @@ mod tests;
 
 pub use builder::{SimHandle, Simulator, SimulatorBuilder};
 pub use faults::Faults;
+pub use rate_limit::RateLimit;
 pub use stats::{RequestRecord, Stats};

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use crate::body::{BodyPlan, RangeAsk, parse_range};
 use crate::faults::{Dice, Gate};
 use crate::lifecycle;
+use crate::rate_limit::Limiter;
 use crate::stats::{RequestRecord, StatsCollector};
 use crate::tasks::{Owner, Status, TaskStore, TaskSummary};
 use crate::validate::{self, Rejection};
@@ -28,6 +29,9 @@ use crate::webhook;
 /// Where the Wan v2.2 models live; each model's create and list path is this
 /// plus its segment, and get is that plus `/{task-id}`.
 const API_PREFIX: &str = "/v1/ai/image-to-video/";
+/// The simulator's own counters as JSON, outside the API paths and without a
+/// key, for tools in any language. Not counted in the stats themselves.
+const STATS_PATH: &str = "/_sim/stats";
 /// The Wan v2.2 family: one body and one set of responses at three paths.
 pub(crate) const MODELS: [&str; 3] = ["wan-v2-2-480p", "wan-v2-2-580p", "wan-v2-2-720p"];
 /// Large enough for a 10 MiB image in base64 (about 13.4 MiB) plus the other fields.
@@ -42,6 +46,7 @@ pub(crate) struct AppState {
     pub(crate) keys: Vec<String>,
     pub(crate) processing_time: Duration,
     pub(crate) dice: Dice,
+    pub(crate) limiter: Limiter,
     pub(crate) video: Video,
     pub(crate) tasks: Arc<TaskStore>,
     pub(crate) stats: Arc<StatsCollector>,
@@ -70,6 +75,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     }
     router
         .route("/files/{file}", get(download).fallback(method_not_allowed))
+        .route(STATS_PATH, get(stats).fallback(method_not_allowed))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), record))
@@ -100,6 +106,9 @@ async fn record(State(state): State<Arc<AppState>>, request: Request, next: Next
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
+    if path == STATS_PATH {
+        return response;
+    }
     state.stats.record(RequestRecord {
         method,
         path,
@@ -133,10 +142,23 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<usize, Response>
     .ok_or_else(|| message(StatusCode::UNAUTHORIZED, "Invalid API key"))
 }
 
-/// What every API operation does first: authenticate, then roll the fault dice
-/// (after the key check, so an injected fault never hides a 401).
+/// What every API operation does first: authenticate, apply the rate limit
+/// of that key, then roll the fault dice (after the key check, so an injected
+/// fault never hides a 401).
 async fn admit_operation(state: &AppState, headers: &HeaderMap) -> Result<usize, Response> {
     let owner = admit(state, headers).await?;
+    if let Err(wait) = state.limiter.admit(owner) {
+        let mut response = message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit exceeded. Please slow down.",
+        );
+        // Whole seconds, rounded up: a client that waits this long fits.
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return Err(response);
+    }
     match injected_fault(state) {
         Some(response) => Err(response),
         None => Ok(owner),
@@ -308,6 +330,11 @@ async fn download(
         .headers_mut()
         .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     response
+}
+
+async fn stats(State(state): State<Arc<AppState>>) -> Response {
+    let stats = state.stats.snapshot(state.tasks.len());
+    axum::Json(stats.to_json()).into_response()
 }
 
 async fn banner() -> &'static str {

@@ -1,7 +1,10 @@
 //! Counters and the request log that tests and benchmarks assert on.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
 
 /// A snapshot of what the simulator has seen so far, from [`SimHandle::stats`](crate::SimHandle::stats).
 #[derive(Clone, Debug)]
@@ -9,6 +12,8 @@ pub struct Stats {
     /// Creates that made a task (answered 200). Faulted (503/429), unauthorized and invalid
     /// creates are not counted, so this is the number of tasks that exist.
     pub creates_accepted: u64,
+    /// Tasks that exist.
+    pub tasks: u64,
     /// Every HTTP request received, in the order their responses were produced.
     pub requests: Vec<RequestRecord>,
     /// Webhook events a receiver acknowledged with a 2xx.
@@ -37,6 +42,46 @@ pub(crate) struct StatsCollector {
     requests: Mutex<Vec<RequestRecord>>,
 }
 
+impl Stats {
+    /// How many responses went out with each status code, e.g. `{200: 812, 429: 0}`
+    /// (a status never sent is absent).
+    pub fn responses(&self) -> BTreeMap<u16, u64> {
+        let mut counts = BTreeMap::new();
+        for request in &self.requests {
+            *counts.entry(request.status).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The JSON `GET /_sim/stats` serves: `creates_accepted`, `tasks`,
+    /// `requests`, `responses` by status code (as strings, JSON keys), and the
+    /// webhook counters.
+    pub fn to_json(&self) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct Wire {
+            creates_accepted: u64,
+            tasks: u64,
+            requests: usize,
+            responses: BTreeMap<String, u64>,
+            webhooks_delivered: u64,
+            webhook_attempts: u64,
+        }
+        serde_json::to_value(Wire {
+            creates_accepted: self.creates_accepted,
+            tasks: self.tasks,
+            requests: self.requests.len(),
+            responses: self
+                .responses()
+                .into_iter()
+                .map(|(status, n)| (status.to_string(), n))
+                .collect(),
+            webhooks_delivered: self.webhooks_delivered,
+            webhook_attempts: self.webhook_attempts,
+        })
+        .expect("stats always serialize")
+    }
+}
+
 impl StatsCollector {
     pub(crate) fn create_accepted(&self) {
         self.creates_accepted.fetch_add(1, Ordering::Relaxed);
@@ -57,9 +102,10 @@ impl StatsCollector {
             .push(record);
     }
 
-    pub(crate) fn snapshot(&self) -> Stats {
+    pub(crate) fn snapshot(&self, tasks: usize) -> Stats {
         Stats {
             creates_accepted: self.creates_accepted.load(Ordering::Relaxed),
+            tasks: tasks as u64,
             requests: self
                 .requests
                 .lock()

@@ -166,6 +166,11 @@ impl TaskStore {
             .collect()
     }
 
+    /// How many tasks exist.
+    pub(crate) fn len(&self) -> usize {
+        self.table().tasks.len()
+    }
+
     pub(crate) fn completed_at(&self, id: &str) -> Option<Instant> {
         self.table().tasks.get(id)?.completed_at
     }

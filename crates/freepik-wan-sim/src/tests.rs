@@ -957,3 +957,42 @@ async fn each_resolution_has_its_own_endpoint_and_tasks() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn past_the_rate_limit_a_key_gets_429_with_retry_after_and_stats_count_it() {
+    let sim = start(fast().rate_limit(crate::RateLimit::per_second(3))).await;
+    let url = format!("{}{PATH}", sim.base_url());
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..5 {
+        let response = client()
+            .get(&url)
+            .header("x-magnific-api-key", sim.api_key())
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = response.headers().get("retry-after").cloned();
+            let body: Value = response.json().await.unwrap();
+            assert!(body["message"].is_string(), "{body}");
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    assert_eq!(retry_after.unwrap(), "1");
+
+    // The counters, for tools in any language: no key needed, not counted.
+    let stats: Value = client()
+        .get(format!("{}/_sim/stats", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["responses"], json!({"200": 3, "429": 2}));
+    assert_eq!(stats["requests"], 5);
+    assert_eq!(stats["creates_accepted"], 0);
+    assert_eq!(stats["tasks"], 0);
+    sim.shutdown().await;
+}
