@@ -5,5 +5,6 @@ mod api;
 mod bad_input;
 mod e2e;
 mod resolution;
+mod scale;
 mod sdk;
 mod soak;

@@ -18,6 +18,11 @@ use crate::signal::interrupted;
 /// anything is sent), then, unless `--no-wait`, wait and download.
 pub async fn generate(connection: &Connection, args: Generate, out: Output) -> Result<(), Failure> {
     let started = Instant::now();
+    // `--timeout` bounds the create as well as the wait: a service that
+    // never answers must not hold the command past it.
+    let deadline = args
+        .timeout
+        .map(|secs| tokio::time::Instant::now() + Duration::from_secs(secs));
     let service = connection.service(args.simulate, args.timeout).await?;
     if let Some(simulator) = &service.simulator {
         out.note(format!(
@@ -35,7 +40,12 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
         .set_seed(args.seed)
         .set_webhook_url(args.webhook_url)
         .resolution(args.tier.resolution);
-    let task = request.send().await?;
+    let task = match deadline {
+        None => request.send().await?,
+        Some(deadline) => tokio::time::timeout_at(deadline, request.send())
+            .await
+            .map_err(|_| create_timed_out(started.elapsed()))??,
+    };
     let create_ms = millis(started.elapsed());
     out.note(format!("created task {} ({})", task.id, task.status));
 
@@ -59,6 +69,7 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
         started,
         create_ms: Some(create_ms),
         resumable,
+        deadline,
     };
     finish(client, &task.id, Some(path), out, run).await
 }
@@ -78,6 +89,8 @@ pub async fn wait(
         started,
         create_ms: None,
         resumable: true,
+        // The client's wait options carry `--timeout`.
+        deadline: None,
     };
     finish(&client, &task_id, path, out, run).await
 }
@@ -90,6 +103,8 @@ struct Run {
     create_ms: Option<u64>,
     /// Whether the task outlives this process (not so with `--simulate`).
     resumable: bool,
+    /// When waiting must have ended, if earlier than the wait's own timeout.
+    deadline: Option<tokio::time::Instant>,
 }
 
 /// Waits, downloads when there is somewhere to put the video, and reports.
@@ -104,6 +119,7 @@ async fn finish(
         started,
         create_ms,
         resumable,
+        deadline,
     } = run;
     // Whatever goes wrong from here, the task exists: say which one, so the
     // user can `wait` for it again instead of paying for a new one.
@@ -132,7 +148,7 @@ async fn finish(
     };
     let waiting = Instant::now();
     let task = tokio::select! {
-        task = progress::wait(client, id, out) => task,
+        task = progress::wait(client, id, deadline, out) => task,
         stop = on_interrupt() => Err(stop),
     }
     .map_err(about_task)?;
@@ -175,6 +191,20 @@ async fn finish(
         }),
     );
     Ok(())
+}
+
+/// The create got no answer before `--timeout`. It may still have reached
+/// the service and made a (paid) task, so say where to look before trying
+/// again.
+fn create_timed_out(waited: Duration) -> Failure {
+    Failure::new(
+        Code::TimedOut,
+        format!(
+            "no answer to the create after {:.1}s (--timeout); it may still have made a task: \
+             `freepik-wan list` shows it, before you generate again",
+            waited.as_secs_f64()
+        ),
+    )
 }
 
 /// The command that picks `id` up again: `freepik-wan wait <id>`, naming the

@@ -19,8 +19,14 @@ const TICK: Duration = Duration::from_millis(120);
 /// [`Error::Timeout`].
 ///
 /// Built on [`Client::watch`] rather than [`Client::wait`] so the display
-/// sees every change; the deadline is the client's wait options'.
-pub async fn wait(client: &Client, id: &TaskId, out: Output) -> Result<Task, Failure> {
+/// sees every change; the deadline is the client's wait options', or
+/// `deadline` when that comes first (`generate --timeout` counts the create).
+pub async fn wait(
+    client: &Client,
+    id: &TaskId,
+    deadline: Option<tokio::time::Instant>,
+    out: Output,
+) -> Result<Task, Failure> {
     let started = Instant::now();
     let bar = if out.live() {
         let bar = ProgressBar::new_spinner().with_style(style("{spinner} {msg} [{elapsed}]"));
@@ -31,8 +37,24 @@ pub async fn wait(client: &Client, id: &TaskId, out: Output) -> Result<Task, Fai
         ProgressBar::hidden()
     };
     let mut changes = std::pin::pin!(client.watch(id));
-    let mut last = None;
-    while let Some(change) = changes.next().await {
+    let mut last: Option<Task> = None;
+    loop {
+        let next = match deadline {
+            None => changes.next().await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, changes.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    bar.finish_and_clear();
+                    return Err(Error::Timeout {
+                        task_id: id.clone(),
+                        last_status: last.map(|task| task.status),
+                        waited: started.elapsed(),
+                    }
+                    .into());
+                }
+            },
+        };
+        let Some(change) = next else { break };
         let task = match change {
             Ok(task) => task,
             Err(error) => {

@@ -535,6 +535,49 @@ fn a_wait_past_its_timeout_exits_4_and_names_the_task() {
     assert!(run.stderr.contains("wait"), "{run:?}");
 }
 
+/// A server that accepts connections and never answers; it lives as long
+/// as the test process.
+fn silent_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+#[test]
+fn timeouts_hold_against_a_server_that_never_answers() {
+    let url = silent_server();
+    let dir = tempdir();
+    let image = sample_image();
+    let task = "0a0b0c0d-0000-4000-8000-000000000001";
+    let commands: [&[&str]; 2] = [
+        &["wait", task, "--timeout", "2"],
+        &[
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--timeout",
+            "2",
+        ],
+    ];
+    for args in commands {
+        let started = std::time::Instant::now();
+        let mut all = vec!["--base-url", &url, "--api-key", KEY];
+        all.extend_from_slice(args);
+        let run = run(dir.path(), &all);
+        let took = started.elapsed();
+        assert_eq!(run.code, 4, "{args:?}: {run:?}");
+        // Within about a second of the deadline, not after the 60 s
+        // request timeout and its retries.
+        assert!(took < Duration::from_secs(4), "{args:?} took {took:?}");
+    }
+}
+
 #[test]
 fn a_failed_task_exits_1() {
     let faults = Faults {
@@ -815,7 +858,10 @@ fn http_get_json(base_url: &str, path: &str) -> Value {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
     serde_json::from_str(body).unwrap()
 }
 

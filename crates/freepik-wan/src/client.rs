@@ -2,12 +2,15 @@
 //! typed errors.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
+use crate::pace::{Pacer, RateLimit};
+use crate::poller::Waiters;
 use crate::resolution::Resolution;
 use crate::retry::{Idempotency, RetryPolicy};
 use crate::task::{Task, TaskId};
@@ -76,6 +79,10 @@ pub struct Client {
 
 pub(crate) struct Shared {
     pub(crate) api: freepik_wan_api::Client,
+    /// Every API call of this client and its clones goes through it.
+    pub(crate) pacer: Pacer,
+    /// The waits in progress, served by one poller.
+    pub(crate) waiters: Waiters,
     /// For downloads: no overall timeout (videos can be large), and never the
     /// API key (the video URLs may point at a third-party CDN).
     pub(crate) download_http: reqwest::Client,
@@ -91,7 +98,7 @@ impl fmt::Debug for Client {
             .field("api_key", &"[redacted]")
             .field("retry", &self.shared.retry)
             .field("wait", &self.shared.wait)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,9 +163,7 @@ impl Client {
         }
         let api = &self.shared.api;
         let detail = self
-            .shared
-            .retry
-            .run("get_task", Idempotency::Idempotent, || {
+            .api_call("get_task", Idempotency::Idempotent, || {
                 crate::endpoint::get(api, id.resolution(), id.as_str())
             })
             .await?
@@ -178,9 +183,7 @@ impl Client {
     pub async fn tasks_at(&self, resolution: Resolution) -> Result<Vec<Task>> {
         let api = &self.shared.api;
         let list = self
-            .shared
-            .retry
-            .run("list_tasks", Idempotency::Idempotent, || {
+            .api_call("list_tasks", Idempotency::Idempotent, || {
                 crate::endpoint::list(api, resolution)
             })
             .await?;
@@ -192,6 +195,40 @@ impl Client {
                 Task::new(id, t.status, Vec::new())
             })
             .collect())
+    }
+}
+
+impl Client {
+    /// One API call: paced, retried as the policy says, and a `429` pauses
+    /// every call of this client for its `Retry-After` (1 s without one).
+    /// Downloads from video URLs are not API calls and do not come here.
+    pub(crate) async fn api_call<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        kind: Idempotency,
+        mut call: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let pacer = &self.shared.pacer;
+        self.shared
+            .retry
+            .run(operation, kind, || {
+                let attempt = call();
+                async move {
+                    pacer.ready().await;
+                    let result = attempt.await;
+                    if let Err(error) = &result
+                        && error.status().is_some_and(|s| s.as_u16() == 429)
+                    {
+                        pacer.pause(error.retry_after().unwrap_or(Duration::from_secs(1)));
+                    }
+                    result
+                }
+            })
+            .await
     }
 }
 
@@ -221,6 +258,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     wait: Option<WaitOptions>,
+    rate_limit: Option<RateLimit>,
     user_agent_suffix: Option<String>,
 }
 
@@ -294,6 +332,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How fast the client may call the API (default [`RateLimit::freepik`],
+    /// inside the service's published limits); clones share it.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// How [`Client::wait`] polls by default.
     pub fn wait_options(mut self, options: WaitOptions) -> Self {
         self.wait = Some(options);
@@ -363,6 +408,8 @@ impl ClientBuilder {
         Ok(Client {
             shared: Arc::new(Shared {
                 api: freepik_wan_api::Client::new_with_client(&base_url, api_http, inner),
+                pacer: Pacer::new(&self.rate_limit.unwrap_or_default()),
+                waiters: Waiters::default(),
                 download_http,
                 retry: self.retry.unwrap_or_default(),
                 wait: self.wait.unwrap_or_default(),

@@ -300,6 +300,7 @@ impl ImageToVideo {
         } = self;
         let prompt = prompt.map(check_prompt).transpose()?;
         let webhook_url = webhook_url.map(check_webhook_url).transpose()?;
+        let with_webhook = webhook_url.is_some();
         // The spec gives duration a default, so the generated body always
         // carries it: the service's own default is sent when none was chosen.
         let duration = match duration.unwrap_or_default() {
@@ -312,9 +313,7 @@ impl ImageToVideo {
         let mut first = Some(image.clone().into_wire(check_image).await?);
         let api = &client.shared.api;
         let created = client
-            .shared
-            .retry
-            .run("create_task", Idempotency::Create, || {
+            .api_call("create_task", Idempotency::Create, || {
                 // The encoded image is not kept between attempts (it can be
                 // 13 MiB); a retry encodes it again.
                 let ready = first.take();
@@ -339,11 +338,13 @@ impl ImageToVideo {
             })
             .await?;
         tracing::info!(task_id = %created.data.task_id, status = %created.data.status, "task created");
-        Ok(Task::new(
-            TaskId::from(created.data.task_id).with_resolution(resolution),
-            created.data.status,
-            Vec::new(),
-        ))
+        let id = TaskId::from(created.data.task_id).with_resolution(resolution);
+        if with_webhook {
+            // Its webhooks will say when it changes: waits on it poll only
+            // as a fallback.
+            client.shared.waiters.expect_webhooks(&id);
+        }
+        Ok(Task::new(id, created.data.status, Vec::new()))
     }
 }
 

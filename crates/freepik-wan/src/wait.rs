@@ -1,5 +1,6 @@
-//! Waiting for a task: polling with jittered backoff up to a cap, a
-//! deadline, `Retry-After` honoured, and a stream of status changes.
+//! Waiting for a task: a deadline that bounds everything, and a stream of
+//! status changes, fed by the client's shared poller
+//! ([`poller`](crate::poller)) and by delivered webhooks.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -10,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::poller::{Registration, Seen};
 use crate::task::{Task, TaskId, TaskStatus};
 use crate::wait_options::WaitOptions;
 
@@ -64,18 +66,14 @@ impl Client {
         id: impl Into<TaskId>,
         options: WaitOptions,
     ) -> impl Stream<Item = Result<Task>> + Send + 'static {
-        let id = id.into();
-        let started = Instant::now();
-        let state = Poller {
+        let state = Watching {
             client: self.clone(),
-            deadline: started + options.timeout,
-            started,
-            interval: options.initial_interval.min(options.max_interval),
-            delay: Duration::ZERO,
+            id: id.into(),
+            options,
+            registration: None,
+            started: None,
             last: None,
             done: false,
-            id,
-            options,
         };
         stream::unfold(state, |mut state| async move {
             if state.done {
@@ -149,62 +147,82 @@ impl IntoFuture for Wait {
     }
 }
 
-struct Poller {
+/// One watch's view of its task: what the shared poller (or a delivered
+/// webhook) publishes, held to the watch's own deadline.
+struct Watching {
     client: Client,
     id: TaskId,
     options: WaitOptions,
-    started: Instant,
-    deadline: Instant,
-    interval: Duration,
-    delay: Duration,
+    /// Taken on the first poll of the stream, not when it is made, so that a
+    /// stream made outside a runtime does not start the poller there.
+    registration: Option<Registration>,
+    started: Option<(Instant, Instant)>,
     last: Option<TaskStatus>,
     done: bool,
 }
 
-impl Poller {
-    /// Polls until the status changes, the task ends, time runs out, or an
-    /// error that polling again cannot fix.
+impl Watching {
+    /// The next change of status, the end, or the deadline, whichever comes
+    /// first. The deadline bounds everything: the watch only listens to the
+    /// poller, so a poll in flight (and its retries) never holds it past it.
     async fn next_change(&mut self) -> Result<Task> {
-        loop {
+        let (started, deadline) = *self.started.get_or_insert_with(|| {
             let now = Instant::now();
-            if self.delay > Duration::ZERO {
-                // Never sleep past the deadline: poll once more at it instead.
-                tokio::time::sleep_until((now + self.delay).min(self.deadline)).await;
+            (now, now + self.options.timeout)
+        });
+        let outcome = tokio::time::timeout_at(deadline, self.changed()).await;
+        let outcome = outcome.unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                task_id: self.id.clone(),
+                last_status: self.last.clone(),
+                waited: started.elapsed(),
+            })
+        });
+        match &outcome {
+            Ok(task) if !task.status.is_terminal() => {
+                tracing::debug!(task_id = %task.id, status = %task.status, "status changed");
             }
-            let polled = self.client.task(&self.id).await;
-            self.delay = self.options.jittered(self.interval);
-            self.interval = self.options.next_interval(self.interval);
-            match polled {
-                Ok(task) => {
-                    let changed = self.last.as_ref() != Some(&task.status);
-                    self.last = Some(task.status.clone());
-                    if task.status.is_terminal() {
-                        self.done = true;
-                        return Ok(task);
-                    }
-                    if changed {
-                        tracing::debug!(task_id = %task.id, status = %task.status, "status changed");
-                        return Ok(task);
+            _ => self.done = true,
+        }
+        outcome
+    }
+
+    async fn changed(&mut self) -> Result<Task> {
+        let registration = self.registration.get_or_insert_with(|| {
+            self.client
+                .shared
+                .waiters
+                .register(&self.client, &self.id, &self.options)
+        });
+        loop {
+            let seen = registration.updates.borrow_and_update().clone();
+            let task = match seen {
+                Seen::Nothing => None,
+                Seen::Task(task) => Some(task),
+                // The poller met an error that polling again cannot fix:
+                // ask once more, to return the typed error (or go on, if it
+                // has passed).
+                Seen::Broken(error) => {
+                    let taken = error.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    match taken {
+                        Some(error) => return Err(error),
+                        None => Some(self.client.task(&self.id).await?),
                     }
                 }
-                Err(err) if err.is_retryable() => {
-                    // The client already retried; keep waiting, later if asked.
-                    tracing::warn!(task_id = %self.id, error = %err, "poll failed; will poll again");
-                    if let Some(after) = err.retry_after() {
-                        self.delay = self.delay.max(after);
-                    }
-                }
-                Err(err) => {
-                    self.done = true;
-                    return Err(err);
-                }
+            };
+            if let Some(task) = task
+                && self.last.as_ref() != Some(&task.status)
+            {
+                self.last = Some(task.status.clone());
+                return Ok(task);
             }
-            if Instant::now() >= self.deadline {
-                self.done = true;
+            if registration.updates.changed().await.is_err() {
+                // The poller outlives every registration; this is unreachable
+                // unless it panicked.
                 return Err(Error::Timeout {
                     task_id: self.id.clone(),
                     last_status: self.last.clone(),
-                    waited: self.started.elapsed(),
+                    waited: self.started.map(|(s, _)| s.elapsed()).unwrap_or_default(),
                 });
             }
         }

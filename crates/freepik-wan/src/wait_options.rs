@@ -27,6 +27,7 @@ pub struct WaitOptions {
     pub(crate) multiplier: f64,
     pub(crate) jitter: f64,
     pub(crate) timeout: Duration,
+    pub(crate) webhook_fallback: Duration,
 }
 
 impl Default for WaitOptions {
@@ -37,6 +38,7 @@ impl Default for WaitOptions {
             multiplier: 1.5,
             jitter: 0.1,
             timeout: Duration::from_secs(15 * 60),
+            webhook_fallback: Duration::from_secs(30),
         }
     }
 }
@@ -71,6 +73,17 @@ impl WaitOptions {
     /// (default 15 minutes).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How often a task created with a webhook URL is polled while its
+    /// webhooks are expected (default 30 s): the webhooks, handed to
+    /// [`Client::deliver`](crate::Client::deliver), wake the wait at once,
+    /// and this cadence only covers one that never arrives. It applies from
+    /// the first webhook the client is handed; a client that is never handed
+    /// one polls as usual.
+    pub fn webhook_fallback(mut self, interval: Duration) -> Self {
+        self.webhook_fallback = interval;
         self
     }
 
