@@ -8,3 +8,4 @@ mod resolution;
 mod scale;
 mod sdk;
 mod soak;
+mod uncertain;

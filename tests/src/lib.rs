@@ -74,6 +74,8 @@ pub struct Seen {
 struct State {
     replies: Mutex<VecDeque<Reply>>,
     seen: Mutex<Vec<Seen>>,
+    /// Answer every list request `{"data": []}`, outside the script.
+    empty_lists: bool,
 }
 
 /// A loopback server answering each request with the next scripted reply
@@ -87,9 +89,21 @@ pub struct Scripted {
 impl Scripted {
     /// Starts a server with `replies`.
     pub async fn start(replies: Vec<Reply>) -> Scripted {
+        Scripted::serve(replies, false).await
+    }
+
+    /// Starts a server with `replies` for everything but list requests,
+    /// which get an empty list (the SDK lists before a client's first create,
+    /// and after a create that may have happened).
+    pub async fn with_empty_lists(replies: Vec<Reply>) -> Scripted {
+        Scripted::serve(replies, true).await
+    }
+
+    async fn serve(replies: Vec<Reply>, empty_lists: bool) -> Scripted {
         let state = Arc::new(State {
             replies: Mutex::new(replies.into()),
             seen: Mutex::default(),
+            empty_lists,
         });
         let shared = state.clone();
         let app = axum::Router::new().fallback(
@@ -115,6 +129,13 @@ impl Scripted {
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
     }
+
+    /// The POST requests (creates) seen so far.
+    pub fn posts(&self) -> Vec<Seen> {
+        let mut seen = self.seen();
+        seen.retain(|s| s.method == Method::POST);
+        seen
+    }
 }
 
 impl Drop for Scripted {
@@ -130,12 +151,16 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let list = method == Method::GET && uri.path().ends_with('p');
     state.seen.lock().unwrap().push(Seen {
         method,
         path: uri.path().to_owned(),
         headers,
         body,
     });
+    if state.empty_lists && list {
+        return axum::Json(serde_json::json!({"data": []})).into_response();
+    }
     let reply = {
         let mut replies = state.replies.lock().unwrap();
         if replies.len() > 1 {

@@ -61,7 +61,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     package
         .current_dir(root)
         .args(["package", "--no-verify", "--allow-dirty", "-q"]);
-    for crate_name in PACKAGED {
+    // The simulator too: it is freepik-wan's dev-dependency, which cargo
+    // must resolve to package freepik-wan (from this same run, as in CI).
+    for crate_name in PACKAGED.iter().chain(&["freepik-wan-sim"]) {
         package.args(["-p", crate_name]);
     }
     check(

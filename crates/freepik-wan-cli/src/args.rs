@@ -14,7 +14,8 @@ Exit codes:
   0  done
   1  the task FAILED, or the webhook did not verify
   2  usage or validation error (nothing was sent), or no API key
-  3  API or transport error (the service's own message is shown)
+  3  API or transport error (the service's own message is shown); also a create whose
+     answer was lost: the task may exist, and the candidates are named with how to wait
   4  timed out waiting (the task may still finish: `freepik-wan wait <TASK_ID>`)
   130  interrupted by Ctrl-C while waiting (the task goes on, as for 4)
 
@@ -209,6 +210,19 @@ pub struct Simulate {
     /// Share of tasks that end FAILED.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
     pub fault_task_failure: f64,
+    /// Share of creates that make the task, then answer 502 or 504 with an HTML page.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_create_gateway_error: f64,
+    /// Share of creates that make the task, then drop the connection unanswered.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_create_cut: f64,
+    /// Share of creates that make the task, then answer only after
+    /// --fault-create-late-secs (past a client's timeout).
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_create_late: f64,
+    /// How late a late create answers, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 35)]
+    pub fault_create_late_secs: u64,
     /// Rate limits per key: `freepik` (the published 50/s over 5 s and 10/s
     /// over 2 min), `off`, or `N/s`.
     #[arg(long, value_name = "LIMIT", default_value = "freepik", value_parser = rate_limit)]

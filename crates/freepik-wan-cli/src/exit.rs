@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use freepik_wan::Error;
+use freepik_wan::{Error, UncertainCreate};
+
+use crate::generate::wait_command;
 use serde_json::{Map, Value, json};
 
 /// What the process exits with.
@@ -84,7 +86,7 @@ impl From<Error> for Failure {
                 Code::TimedOut,
                 format!(
                     "{message}; it may still finish: `{}`",
-                    crate::generate::wait_command(task_id)
+                    wait_command(task_id)
                 ),
             )
             .with("task_id", json!(task_id))
@@ -98,11 +100,40 @@ impl From<Error> for Failure {
                 }
                 failure
             }
+            Error::CreateUncertain(uncertain) => uncertain_create(uncertain),
             // Transport, Decode, Io, and whatever later SDK versions add: the
             // request (or the file it fed) did not work out.
             _ => Failure::new(Code::Service, message),
         }
     }
+}
+
+/// A create whose answer was lost: say which tasks may be it and how to pick
+/// one up, so the user waits for a task instead of paying for another.
+fn uncertain_create(uncertain: &UncertainCreate) -> Failure {
+    let next = match uncertain.candidates.as_slice() {
+        [] if uncertain.listed => "no new task is in the list, so it most likely was not made; \
+             check `freepik-wan list` before generating again"
+            .to_owned(),
+        [] => "the task list could not be read: check `freepik-wan list` before generating again"
+            .to_owned(),
+        [one] => format!("it is most likely {}: `{}`", one.id, wait_command(&one.id)),
+        many => format!(
+            "one of these may be it: {}",
+            many.iter()
+                .map(|task| format!("`{}`", wait_command(&task.id)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let candidates: Vec<Value> = uncertain
+        .candidates
+        .iter()
+        .map(|task| json!({"task_id": task.id, "status": task.status}))
+        .collect();
+    Failure::new(Code::Service, format!("{uncertain}; {next}"))
+        .with("may_exist", json!(true))
+        .with("candidates", Value::Array(candidates))
 }
 
 #[cfg(test)]

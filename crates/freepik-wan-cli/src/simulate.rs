@@ -22,6 +22,10 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
         rate_reset: args.fault_reset,
         download_bytes_per_sec: args.fault_download_bps,
         rate_task_failure: args.fault_task_failure,
+        rate_create_gateway_error: args.fault_create_gateway_error,
+        rate_create_cut: args.fault_create_cut,
+        rate_create_late: args.fault_create_late,
+        create_late_by: Duration::from_secs(args.fault_create_late_secs),
     };
     let simulator = Simulator::builder()
         .port(args.port)

@@ -535,6 +535,35 @@ fn a_wait_past_its_timeout_exits_4_and_names_the_task() {
     assert!(run.stderr.contains("wait"), "{run:?}");
 }
 
+#[test]
+fn a_create_answered_504_exits_3_sends_one_create_and_names_the_task() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_gateway_error: 1.0,
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let run = sim.run(
+        dir.path(),
+        &["--json", "generate", "--image", image.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    let stats = sim.handle.stats();
+    assert_eq!(stats.creates_accepted, 1, "{run:?}");
+    let posts = stats.requests.iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 1, "exactly one create: {run:?}");
+    let error = run.json();
+    assert_eq!(error["may_exist"], true, "{error}");
+    let candidates = error["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1, "{error}");
+    let id = candidates[0]["task_id"].as_str().unwrap();
+    let next = format!("freepik-wan wait {id}");
+    assert!(error["error"].as_str().unwrap().contains(&next), "{error}");
+}
+
 /// A server that accepts connections and never answers; it lives as long
 /// as the test process.
 fn silent_server() -> String {

@@ -21,6 +21,18 @@ const CUT_DELAY: Duration = Duration::from_millis(20);
 
 static ZEROS: [u8; CHUNK] = [0; CHUNK];
 
+/// A response that never arrives: its body fails before hyper has written the
+/// head, so the client sees the connection close with no answer at all.
+pub(crate) fn dropped_connection() -> Response {
+    let failed = futures_util::stream::once(async {
+        Err::<Bytes, _>(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "simulated dropped connection",
+        ))
+    });
+    Response::new(Body::from_stream(failed))
+}
+
 /// What a streamed body is made of and how it misbehaves.
 pub(crate) struct BodyPlan {
     /// Bytes served first, in order.

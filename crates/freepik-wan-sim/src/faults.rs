@@ -27,13 +27,26 @@ pub struct Faults {
     /// The `Retry-After` value, in seconds, sent with injected 429s.
     pub retry_after_secs: u64,
     /// Share of status/list responses and downloads whose connection is cut half-way
-    /// through the body (after a correct `Content-Length`). Creates are never cut, since a
-    /// client cannot know whether a cut create made a task.
+    /// through the body (after a correct `Content-Length`). Creates are cut only by
+    /// [`Faults::rate_create_cut`].
     pub rate_reset: f64,
     /// Throttle for video downloads, in bytes per second; `None` serves at full speed.
     pub download_bytes_per_sec: Option<u64>,
     /// Share of tasks that end `FAILED` instead of `COMPLETED`.
     pub rate_task_failure: f64,
+    /// Share of creates that make the task and then answer `502 Bad Gateway` or
+    /// `504 Gateway Timeout` (half each) with an HTML page, as a gateway does when the
+    /// backend acted but its answer was lost. A client cannot tell these from a create
+    /// that never happened.
+    pub rate_create_gateway_error: f64,
+    /// Share of creates that make the task and then drop the connection without any
+    /// answer.
+    pub rate_create_cut: f64,
+    /// Share of creates that make the task and answer only after [`Faults::create_late_by`],
+    /// past a client's request timeout.
+    pub rate_create_late: f64,
+    /// How late a late create answers.
+    pub create_late_by: Duration,
 }
 
 impl Faults {
@@ -48,7 +61,16 @@ impl Faults {
             rate_reset: 0.0,
             download_bytes_per_sec: None,
             rate_task_failure: 0.0,
+            rate_create_gateway_error: 0.0,
+            rate_create_cut: 0.0,
+            rate_create_late: 0.0,
+            create_late_by: Duration::from_secs(35),
         }
+    }
+
+    /// Whether any fault may act on a create and then fail it.
+    pub fn acts_then_fails(&self) -> bool {
+        self.rate_create_gateway_error + self.rate_create_cut + self.rate_create_late > 0.0
     }
 }
 
@@ -68,6 +90,19 @@ pub(crate) enum Gate {
     Unavailable,
     /// Answer 429.
     RateLimited,
+}
+
+/// How a create that made its task answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterCreate {
+    /// With the task, at once.
+    Answer,
+    /// With a gateway's HTML error page: 502 or 504.
+    GatewayError(u16),
+    /// Not at all: the connection is dropped.
+    Cut,
+    /// With the task, after this delay.
+    Late(Duration),
 }
 
 /// The seeded random generator behind every fault decision.
@@ -108,6 +143,22 @@ impl Dice {
     /// order, because the life cycle tasks run concurrently and would draw in random order.
     pub(crate) fn task_fails(&self) -> bool {
         self.roll() < self.faults.rate_task_failure
+    }
+
+    /// How a create that made its task answers: one draw per such create, always.
+    pub(crate) fn after_create(&self) -> AfterCreate {
+        let roll = self.roll();
+        let f = &self.faults;
+        let gateway = f.rate_create_gateway_error;
+        if roll < gateway {
+            AfterCreate::GatewayError(if roll < gateway / 2.0 { 502 } else { 504 })
+        } else if roll < gateway + f.rate_create_cut {
+            AfterCreate::Cut
+        } else if roll < gateway + f.rate_create_cut + f.rate_create_late {
+            AfterCreate::Late(f.create_late_by)
+        } else {
+            AfterCreate::Answer
+        }
     }
 
     fn roll(&self) -> f64 {

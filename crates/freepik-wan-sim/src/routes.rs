@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::body::{BodyPlan, RangeAsk, parse_range};
-use crate::faults::{Dice, Gate};
+use crate::faults::{AfterCreate, Dice, Gate};
 use crate::lifecycle;
 use crate::rate_limit::Limiter;
 use crate::stats::{RequestRecord, StatsCollector};
@@ -223,6 +223,7 @@ async fn create_task(
         }
     };
     let fails = state.dice.task_fails();
+    let after = state.dice.after_create();
     let webhook = request
         .webhook_url
         .map(|url| state.webhooks.spawn_worker(url));
@@ -236,13 +237,35 @@ async fn create_task(
         fails,
         state.shutdown.clone(),
     );
-    axum::Json(Data {
+    let answer = axum::Json(Data {
         data: TaskSummary {
             task_id,
             status: Status::Created.as_str(),
         },
     })
-    .into_response()
+    .into_response();
+    // The task exists from here on, whatever the client hears.
+    match after {
+        AfterCreate::Answer => answer,
+        AfterCreate::Late(delay) => {
+            tokio::time::sleep(delay).await;
+            answer
+        }
+        AfterCreate::GatewayError(status) => gateway_error(status),
+        AfterCreate::Cut => crate::body::dropped_connection(),
+    }
+}
+
+/// The HTML page a gateway (nginx, a CDN) sends when it lost the backend's answer.
+fn gateway_error(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).expect("502 and 504 are statuses");
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let page = format!(
+        "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n\
+         <center><h1>{code} {reason}</h1></center>\r\n</body>\r\n</html>\r\n",
+        code = status.as_u16()
+    );
+    (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
 }
 
 async fn get_task(

@@ -9,8 +9,9 @@ use serde::Serialize;
 /// A snapshot of what the simulator has seen so far, from [`SimHandle::stats`](crate::SimHandle::stats).
 #[derive(Clone, Debug)]
 pub struct Stats {
-    /// Creates that made a task (answered 200). Faulted (503/429), unauthorized and invalid
-    /// creates are not counted, so this is the number of tasks that exist.
+    /// Creates that made a task, whatever the client then heard (a 200, or one of the
+    /// [`Faults`](crate::Faults) that act and then fail). Refused (503/429), unauthorized
+    /// and invalid creates are not counted, so this is the number of tasks that exist.
     pub creates_accepted: u64,
     /// Tasks that exist.
     pub tasks: u64,

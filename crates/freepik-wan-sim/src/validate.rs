@@ -79,7 +79,7 @@ pub(crate) fn validate_create(body: &[u8]) -> Result<CreateRequest, Rejection> {
             ));
         }
     }
-    if let Some(duration) = present(&fields, "duration")
+    if let Some(duration) = present(&fields, "duration", "a string", &mut invalid)
         && !duration.as_str().is_some_and(|d| DURATIONS.contains(&d))
     {
         invalid.push(InvalidParam::new(
@@ -87,7 +87,7 @@ pub(crate) fn validate_create(body: &[u8]) -> Result<CreateRequest, Rejection> {
             "must be the string \"5\" or \"10\"",
         ));
     }
-    if let Some(ratio) = present(&fields, "aspect_ratio")
+    if let Some(ratio) = present(&fields, "aspect_ratio", "a string", &mut invalid)
         && !ratio.as_str().is_some_and(|r| ASPECT_RATIOS.contains(&r))
     {
         invalid.push(InvalidParam::new(
@@ -95,7 +95,7 @@ pub(crate) fn validate_create(body: &[u8]) -> Result<CreateRequest, Rejection> {
             format!("must be one of {}", ASPECT_RATIOS.join(", ")),
         ));
     }
-    if let Some(seed) = present(&fields, "seed")
+    if let Some(seed) = present(&fields, "seed", "an integer", &mut invalid)
         && seed.as_i64().is_none()
     {
         invalid.push(InvalidParam::new(
@@ -122,10 +122,21 @@ pub(crate) fn validate_create(body: &[u8]) -> Result<CreateRequest, Rejection> {
     }
 }
 
-/// An optional field's value; JSON `null` counts as absent, since the contract gives
-/// optional fields no meaning for null and serializers commonly emit it for "unset".
-fn present<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    fields.get(name).filter(|v| !v.is_null())
+/// An optional field's value. JSON `null` is not absent: the contract types every field
+/// (a string, an integer) and null is neither, so it is refused naming the field, as
+/// Freepik's own schema does; a client that means "unset" leaves the field out.
+fn present<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+    kind: &str,
+    invalid: &mut Vec<InvalidParam>,
+) -> Option<&'a Value> {
+    let value = fields.get(name)?;
+    if value.is_null() {
+        invalid.push(InvalidParam::new(name, format!("must be {kind}, not null")));
+        return None;
+    }
+    Some(value)
 }
 
 /// An optional string field, reporting a wrong type.
@@ -134,7 +145,7 @@ fn optional_string<'a>(
     name: &str,
     invalid: &mut Vec<InvalidParam>,
 ) -> Option<&'a str> {
-    let value = present(fields, name)?;
+    let value = present(fields, name, "a string", invalid)?;
     let text = value.as_str();
     if text.is_none() {
         invalid.push(InvalidParam::new(name, "must be a string"));
@@ -143,8 +154,11 @@ fn optional_string<'a>(
 }
 
 fn check_image(fields: &Map<String, Value>, invalid: &mut Vec<InvalidParam>) {
-    let Some(value) = present(fields, "image") else {
+    if !fields.contains_key("image") {
         invalid.push(InvalidParam::new("image", "is required"));
+        return;
+    }
+    let Some(value) = present(fields, "image", "a string", invalid) else {
         return;
     };
     let Some(image) = value.as_str() else {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
+use crate::ledger::Ledger;
 use crate::pace::{Pacer, RateLimit};
 use crate::poller::Waiters;
 use crate::resolution::Resolution;
@@ -83,6 +84,10 @@ pub(crate) struct Shared {
     pub(crate) pacer: Pacer,
     /// The waits in progress, served by one poller.
     pub(crate) waiters: Waiters,
+    /// The tasks this client has seen and owns, for uncertain creates.
+    pub(crate) ledger: Ledger,
+    /// The per-request timeout of API calls (30 s unless configured).
+    pub(crate) request_timeout: Duration,
     /// For downloads: no overall timeout (videos can be large), and never the
     /// API key (the video URLs may point at a third-party CDN).
     pub(crate) download_http: reqwest::Client,
@@ -168,6 +173,7 @@ impl Client {
             })
             .await?
             .data;
+        self.shared.ledger.saw(&detail.task_id);
         let task_id = TaskId::from(detail.task_id).with_resolution(id.resolution());
         Ok(Task::new(task_id, detail.status, detail.generated))
     }
@@ -187,14 +193,16 @@ impl Client {
                 crate::endpoint::list(api, resolution)
             })
             .await?;
-        Ok(list
+        let tasks: Vec<Task> = list
             .data
             .into_iter()
             .map(|t| {
                 let id = TaskId::from(t.task_id).with_resolution(resolution);
                 Task::new(id, t.status, Vec::new())
             })
-            .collect())
+            .collect();
+        self.shared.ledger.listed(resolution, &tasks);
+        Ok(tasks)
     }
 }
 
@@ -410,6 +418,8 @@ impl ClientBuilder {
                 api: freepik_wan_api::Client::new_with_client(&base_url, api_http, inner),
                 pacer: Pacer::new(&self.rate_limit.unwrap_or_default()),
                 waiters: Waiters::default(),
+                ledger: Ledger::default(),
+                request_timeout: timeout,
                 download_http,
                 retry: self.retry.unwrap_or_default(),
                 wait: self.wait.unwrap_or_default(),

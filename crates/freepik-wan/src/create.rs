@@ -13,6 +13,7 @@ use crate::image_input::ImageInput;
 use crate::resolution::Resolution;
 use crate::retry::Idempotency;
 use crate::task::{Task, TaskId};
+use crate::uncertain::{UncertainCreate, may_have_acted};
 
 /// The most characters a prompt may have.
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -285,7 +286,15 @@ impl ImageToVideo {
     ///
     /// Retried only when the service cannot have acted (429, 503, or a
     /// connection that failed before the request was written), so a retry
-    /// never starts a second, paid task.
+    /// never starts a second, paid task. When the request reached the service
+    /// but its answer was lost (a gateway's 502/504, a cut connection, a
+    /// timeout), the task may exist: the error is
+    /// [`Error::CreateUncertain`](crate::Error::CreateUncertain), with the
+    /// tasks that could be it (see [`Client::reconcile`]).
+    ///
+    /// The first create of a client at a resolution lists that resolution
+    /// first (one more request), so that tasks already there are never taken
+    /// for this one.
     pub async fn send(self) -> Result<Task> {
         let ImageToVideo {
             client,
@@ -311,7 +320,17 @@ impl ImageToVideo {
         // Validate (and read) the image before the first attempt, so a bad
         // image never reaches the retry loop or the network.
         let mut first = Some(image.clone().into_wire(check_image).await?);
+        let ledger = &client.shared.ledger;
+        if !ledger.has_baseline(resolution)
+            && let Err(error) = client.tasks_at(resolution).await
+        {
+            // Without it an uncertain create names more candidates; the
+            // create itself need not wait for the list to work.
+            tracing::warn!(%error, "could not list the tasks already there");
+        }
         let api = &client.shared.api;
+        // The ticket number of the attempt on the wire last.
+        let last_attempt = &std::sync::atomic::AtomicU64::new(0);
         let created = client
             .api_call("create_task", Idempotency::Create, || {
                 // The encoded image is not kept between attempts (it can be
@@ -333,10 +352,27 @@ impl ImageToVideo {
                         seed,
                         webhook_url,
                     };
-                    crate::endpoint::create(api, resolution, body).await
+                    let ticket = ledger.start_create();
+                    last_attempt.store(ticket.number, std::sync::atomic::Ordering::Relaxed);
+                    let created = crate::endpoint::create(api, resolution, body).await;
+                    if let Ok(created) = &created {
+                        // Before the ticket ends: a sibling's uncertain
+                        // create waits for it, then must see this as ours.
+                        ledger.created(&created.data.task_id);
+                    }
+                    drop(ticket);
+                    created
                 }
             })
-            .await?;
+            .await;
+        let created = match created {
+            Ok(created) => created,
+            Err(error) if may_have_acted(&error) => {
+                let ticket = last_attempt.load(std::sync::atomic::Ordering::Relaxed);
+                return Err(uncertain(&client, resolution, ticket, error).await);
+            }
+            Err(error) => return Err(error),
+        };
         tracing::info!(task_id = %created.data.task_id, status = %created.data.status, "task created");
         let id = TaskId::from(created.data.task_id).with_resolution(resolution);
         if with_webhook {
@@ -374,4 +410,29 @@ fn check_prompt(prompt: String) -> Result<types::CreateTaskRequestPrompt> {
 fn check_webhook_url(raw: String) -> Result<String> {
     crate::http_url::parse(&raw, "webhook_url")?;
     Ok(raw.trim().to_owned())
+}
+
+/// The error for a create that may have made a task: the candidates are the
+/// tasks a fresh list shows that are nobody's here and were not seen before
+/// the attempt began, once every sibling attempt that could have made one of
+/// them has ended.
+async fn uncertain(client: &Client, resolution: Resolution, ticket: u64, cause: Error) -> Error {
+    tracing::warn!(error = %cause, "the create may have made a task; looking for it");
+    let listed = client.tasks_at(resolution).await;
+    // A sibling create answered after this list may own one of its tasks.
+    let ledger = &client.shared.ledger;
+    ledger.settle(client.shared.request_timeout).await;
+    let (listed, candidates) = match listed {
+        Ok(tasks) => (true, ledger.unclaimed_since(ticket, tasks)),
+        Err(error) => {
+            tracing::warn!(%error, "could not list the tasks to look for it");
+            (false, Vec::new())
+        }
+    };
+    Error::CreateUncertain(Box::new(UncertainCreate {
+        resolution,
+        candidates,
+        listed,
+        cause: Box::new(cause),
+    }))
 }

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::task::{Task, TaskId};
+use crate::uncertain::UncertainCreate;
 use crate::webhook::WebhookError;
 use freepik_wan_api::TaskStatus;
 
@@ -123,6 +124,13 @@ pub enum Error {
     /// A webhook request did not verify.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+    /// The create reached the service but its answer was lost (a gateway's
+    /// 502/504, a cut connection, a timeout): **a task may exist, and may be
+    /// charged for**. It was not retried. The [`UncertainCreate`] lists the
+    /// tasks that could be it; [`Client::reconcile`](crate::Client::reconcile)
+    /// adopts one by a stated rule.
+    #[error("{0}")]
+    CreateUncertain(Box<UncertainCreate>),
 }
 
 /// reqwest's message names the URL but not why ("connection refused", "body
@@ -159,6 +167,7 @@ impl Error {
         match self {
             Error::Api { status, .. } | Error::Decode { status, .. } => Some(*status),
             Error::Transport { source } => source.status(),
+            Error::CreateUncertain(uncertain) => uncertain.cause.status(),
             _ => None,
         }
     }
