@@ -36,7 +36,7 @@ const API_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
 /// The MP4 the simulator serves, for checking downloaded files.
 const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only PHASE,...] [--tasks N] \
      [--concurrency N] [--processing-ms MS] [--iterations N]\n       freepik-wan-bench soak \
-     [--tasks N] [--concurrency N] [--retries N] [--seed N]\nphases: roundtrip, pipeline, \
+     [--tasks N] [--concurrency N] [--retries N] [--seed N] [--naive-create-retries]\nphases: roundtrip, pipeline, \
      download, image";
 
 fn main() -> ExitCode {
@@ -75,6 +75,7 @@ struct Options {
     iterations: Option<usize>,
     retries: Option<usize>,
     seed: Option<u64>,
+    naive_create_retries: bool,
 }
 
 impl Options {
@@ -88,6 +89,7 @@ impl Options {
             iterations: None,
             retries: None,
             seed: None,
+            naive_create_retries: false,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -101,6 +103,7 @@ impl Options {
                 "--iterations" => o.iterations = Some(value()?.parse()?),
                 "--retries" => o.retries = Some(value()?.parse()?),
                 "--seed" => o.seed = Some(value()?.parse()?),
+                "--naive-create-retries" => o.naive_create_retries = true,
                 other => bail!("unknown option `{other}`\n{USAGE}"),
             }
         }
@@ -596,27 +599,37 @@ async fn soak(opts: Options) -> Result<ExitCode> {
             rate_reset: 0.02,
             // 1 MiB at 2 MiB/s: half a second per download, many at once.
             download_bytes_per_sec: Some(2 << 20),
+            // Creates that make the task, then fail: 10 % in all.
+            rate_create_gateway_error: 0.05,
+            rate_create_cut: 0.03,
+            rate_create_late: 0.02,
+            create_late_by: Duration::from_secs(3),
             ..Faults::none()
         })
         .start()
         .await?;
-    // The SDK's default policies, except more retries: see the README.
+    // The SDK's default policies, except more retries (see the README) and a
+    // 2 s request timeout, so that a late create answer comes after it.
     let client = sdk_client(&sim)
+        .timeout(Duration::from_secs(2))
         .retry(RetryPolicy::default().max_retries(retries))
         .build()?;
+    let naive = opts.naive_create_retries;
     let dir = tempfile::tempdir()?;
     let image = Bytes::from(png(640, 360, 48 << 10));
     let started = Instant::now();
-    let results: Vec<(usize, Result<String>)> = stream::iter(0..tasks)
+    let results: Vec<(usize, Result<Option<String>>)> = stream::iter(0..tasks)
         .map(|i| {
             let (client, image) = (client.clone(), image.clone());
             let path = dir.path().join(format!("video-{i:04}.mp4"));
             async move {
                 let run = async {
-                    let task = client.image_to_video(image).await?;
-                    let done = client.wait(&task.id).await?;
+                    let Some(id) = soak_create(&client, image, naive).await? else {
+                        return anyhow::Ok(None);
+                    };
+                    let done = client.wait(&id).await?;
                     client.download(&done, &path).await?;
-                    anyhow::Ok(task.id.to_string())
+                    anyhow::Ok(Some(id.to_string()))
                 };
                 (i, run.await)
             }
@@ -628,10 +641,11 @@ async fn soak(opts: Options) -> Result<ExitCode> {
 
     let expected = expected_video(VIDEO);
     let mut ids = Vec::new();
-    let mut lost = Vec::new();
+    let (mut lost, mut reported) = (Vec::new(), 0usize);
     for (i, result) in results {
         match result {
-            Ok(id) => ids.push(id),
+            Ok(Some(id)) => ids.push(id),
+            Ok(None) => reported += 1,
             Err(err) => lost.push(format!("task {i}: {err:#}")),
         }
     }
@@ -656,11 +670,20 @@ async fn soak(opts: Options) -> Result<ExitCode> {
     }
     let stats = sim.stats();
     let count = |code: u16| stats.requests.iter().filter(|r| r.status == code).count();
-    let duplicates = stats.creates_accepted as i64 - tasks as i64;
+    // Every task the simulator made is held by a job or was reported to it
+    // as possibly made; anything more was paid twice.
+    let duplicates = stats.creates_accepted as i64 - unique as i64 - reported as i64;
+    let acted_then_failed = stats
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST" && matches!(r.status, 502 | 504))
+        .count();
     let report = json!({
         "measure": "soak", "tasks": tasks, "concurrency": concurrency, "retries": retries,
         "seed": seed, "wall_s": wall.as_secs_f64(), "ok": ids.len(), "lost": lost.len(),
         "creates_accepted": stats.creates_accepted, "duplicate_creates": duplicates,
+        "reported_uncertain": reported, "creates_answered_502_504": acted_then_failed,
+        "naive_create_retries": naive,
         "distinct_task_ids": unique, "files": files, "corrupt_files": corrupt,
         "partial_files": partial, "requests": stats.requests.len(),
         "injected_503": count(503), "injected_429": count(429),
@@ -672,13 +695,14 @@ async fn soak(opts: Options) -> Result<ExitCode> {
     sim.shutdown().await;
     let clean = lost.is_empty()
         && duplicates == 0
-        && unique == tasks
-        && files == tasks
+        && unique == ids.len()
+        && files == ids.len()
         && corrupt == 0
         && partial == 0;
     println!(
-        "soak: {} of {tasks} tasks, {} lost, {duplicates} duplicate creates, {corrupt} corrupt, \
-         {partial} partial files, {} 503s and {} 429s injected, {:.1} s: {}",
+        "soak: {} of {tasks} tasks held, {reported} reported as possibly made, {} lost, \
+         {duplicates} paid twice, {corrupt} corrupt, {partial} partial files, {} 503s and {} 429s \
+         injected, {acted_then_failed} creates answered 502/504 after acting, {:.1} s: {}",
         ids.len(),
         lost.len(),
         count(503),
@@ -691,4 +715,28 @@ async fn soak(opts: Options) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A soak job's create: an uncertain one is reconciled (adopted when exactly
+/// one unclaimed task appeared; `None` when it stays uncertain), or, with
+/// `naive`, any failed create is simply sent again, as hand-written code does.
+async fn soak_create(
+    client: &Client,
+    image: Bytes,
+    naive: bool,
+) -> Result<Option<freepik_wan::TaskId>> {
+    let mut tries = 0;
+    loop {
+        match client.image_to_video(image.clone()).await {
+            Ok(task) => return Ok(Some(task.id)),
+            Err(freepik_wan::Error::CreateUncertain(uncertain)) if !naive => {
+                return Ok(match client.reconcile(&uncertain) {
+                    freepik_wan::Reconciled::Adopted(task) => Some(task.id),
+                    _ => None,
+                });
+            }
+            Err(_) if naive && tries < 5 => tries += 1,
+            Err(err) => return Err(err.into()),
+        }
+    }
 }

@@ -194,3 +194,47 @@ async fn under_injected_faults_every_task_finishes_exactly_once() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 12);
 }
+
+#[tokio::test]
+async fn a_cut_download_resumes_from_the_bytes_on_disk() {
+    let video: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (url, asked) = freepik_wan_tests::resuming_server(video.clone(), true).await;
+    let client = Client::builder()
+        .api_key("k")
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(5))
+                .max_backoff(Duration::from_millis(20)),
+        )
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.mp4");
+    let mut progress = Vec::new();
+    let saved = client
+        .download_with_progress(url.as_str(), &out, |p| progress.push(p.bytes))
+        .await
+        .unwrap();
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [None, Some("bytes=100000-".to_owned())],
+        "the second request asks only for what is missing"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "the download started over instead of resuming: {progress:?}"
+    );
+    assert_eq!(saved.bytes, video.len() as u64);
+    assert!(std::fs::read(&out).unwrap() == video);
+
+    // A server that ignores ranges only ever sends half: the download keeps
+    // starting over, and fails whole, leaving no file, rather than stitching
+    // a wrong one together.
+    let (url, asked) = freepik_wan_tests::resuming_server(video.clone(), false).await;
+    let err = client.download(url.as_str(), &out).await.unwrap_err();
+    assert!(asked.lock().unwrap().len() > 1, "{err}");
+    assert!(
+        std::fs::read(&out).unwrap() == video,
+        "the earlier whole file is untouched"
+    );
+}

@@ -204,6 +204,68 @@ pub async fn truncating_server(promised: usize, sent: usize) -> String {
     format!("http://{addr}/video.mp4")
 }
 
+/// A loopback video server that cuts every whole-file answer half-way and,
+/// when `ranges` is set, answers `Range: bytes=N-` with the rest (`206`).
+/// Returns the video's URL and the `Range` headers it was sent, in order.
+pub async fn resuming_server(
+    video: Vec<u8>,
+    ranges: bool,
+) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let video = Arc::new(video);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (video, log) = (video.clone(), log.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                let range = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("range:"))
+                    .map(|v| v.trim().to_owned());
+                log.lock().unwrap().push(range.clone());
+                let len = video.len();
+                let from = range
+                    .as_deref()
+                    .and_then(|r| r.strip_prefix("bytes="))
+                    .and_then(|r| r.strip_suffix('-'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|_| ranges);
+                let (head, body) = match from {
+                    Some(from) => (
+                        format!(
+                            "HTTP/1.1 206 Partial Content\r\ncontent-type: video/mp4\r\n\
+                             content-range: bytes {from}-{}/{len}\r\ncontent-length: {}\r\n\
+                             connection: close\r\n\r\n",
+                            len - 1,
+                            len - from
+                        ),
+                        &video[from..],
+                    ),
+                    // The whole file, cut half-way.
+                    None => (
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\n\
+                             content-length: {len}\r\nconnection: close\r\n\r\n"
+                        ),
+                        &video[..len / 2],
+                    ),
+                };
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+                let _ = socket.flush().await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            });
+        }
+    });
+    (format!("http://{addr}/video.mp4"), asked)
+}
+
 /// A PNG signature and IHDR chunk of `width` x `height` (all the SDK's header
 /// checks read; the CRC is not checked), padded with zeros to `len` bytes.
 pub fn png(width: u32, height: u32, len: usize) -> Vec<u8> {

@@ -83,6 +83,66 @@ pub enum Command {
     Webhook(WebhookCommand),
     /// Run the offline simulator of the API until Ctrl-C (no key, no network).
     Simulate(Simulate),
+    /// Many videos from a manifest, resumable after a crash or a kill without
+    /// paying twice: `batch MANIFEST --out-dir DIR`; `batch status DIR`
+    /// prints its journal.
+    Batch(Batch),
+}
+
+/// `batch`'s options.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Batch {
+    /// `status DIR`: the journal's rows and their states.
+    #[command(subcommand)]
+    pub command: Option<BatchCommand>,
+    /// CSV with a header (`image` required; `prompt`, `duration`,
+    /// `aspect_ratio`, `seed`, `resolution`, `out` optional), or JSON Lines
+    /// with the same fields. Relative image paths are from its directory.
+    #[arg(value_name = "MANIFEST", required = true)]
+    pub manifest: Option<PathBuf>,
+    /// Where the videos (and the journal, freepik-wan-batch.db) go.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out_dir: Option<PathBuf>,
+    /// Tasks in flight at once (creates still go one at a time).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Run the valid rows when some are invalid (which are reported, and
+    /// make the exit code non-zero).
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// The journal [default: DIR/freepik-wan-batch.db].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Give up waiting for one row's task after this many seconds (it is
+    /// waited for again on the next run) [default: 900].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+}
+
+/// `batch`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Print the batch journal's table: each row's state, task and file.
+    Status {
+        /// The batch's output directory.
+        dir: PathBuf,
+        /// The journal, if not DIR/freepik-wan-batch.db.
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
+    },
+}
+
+/// A batch run, as `batch MANIFEST --out-dir DIR` asks for it.
+#[derive(Debug)]
+pub struct BatchRun {
+    pub manifest: PathBuf,
+    pub out_dir: PathBuf,
+    pub concurrency: usize,
+    pub skip_invalid: bool,
+    pub journal: Option<PathBuf>,
+    pub timeout: Option<u64>,
 }
 
 /// `generate`'s options.

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod batch;
 mod connect;
 mod exit;
 mod generate;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use freepik_wan::TaskId;
 
-use crate::args::{Cli, Command, WebhookCommand};
+use crate::args::{BatchCommand, BatchRun, Cli, Command, WebhookCommand};
 use crate::connect::Connection;
 use crate::exit::{Code, Failure};
 use crate::output::Output;
@@ -75,5 +76,26 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
             webhook_cmd::listen(port, secret, out).await
         }
         Command::Simulate(args) => simulate::simulate(args, out).await,
+        Command::Batch(args) => match (args.command, args.manifest, args.out_dir) {
+            (Some(BatchCommand::Status { dir, journal }), _, _) => {
+                batch::status(&dir, journal, out)
+            }
+            (None, Some(manifest), Some(out_dir)) => {
+                let run = BatchRun {
+                    manifest,
+                    out_dir,
+                    concurrency: usize::from(args.concurrency),
+                    skip_invalid: args.skip_invalid,
+                    journal: args.journal,
+                    timeout: args.timeout,
+                };
+                batch::batch(&connection, run, out).await
+            }
+            // clap requires both unless a subcommand is given.
+            _ => Err(Failure::new(
+                Code::Usage,
+                "batch needs MANIFEST and --out-dir",
+            )),
+        },
     }
 }

@@ -928,3 +928,170 @@ fn ctrl_c_while_waiting_exits_130_and_says_how_to_resume() {
         "{said}"
     );
 }
+
+/// A manifest of `rows` rows of the sample image, each with its own prompt.
+fn manifest(dir: &Path, rows: usize) -> PathBuf {
+    let image = sample_image();
+    let mut text = String::from("image,prompt,seed\n");
+    for i in 0..rows {
+        text.push_str(&format!("{},row {i},{i}\n", image.display()));
+    }
+    let path = dir.join("manifest.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn batch_args<'a>(manifest: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec!["batch", manifest, "--out-dir", out, "--concurrency", "8"]
+}
+
+#[test]
+fn batch_checks_every_row_before_sending_and_names_bad_lines() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let text = format!(
+        "image,duration\n{img},5\n{missing},5\n{img},7\n",
+        img = image.display(),
+        missing = dir.path().join("missing.jpg").display()
+    );
+    let manifest = dir.path().join("m.csv");
+    std::fs::write(&manifest, text).unwrap();
+    let out = dir.path().join("out");
+    let run = sim.run(
+        dir.path(),
+        &batch_args(manifest.to_str().unwrap(), out.to_str().unwrap()),
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("line 3"), "{run:?}");
+    assert!(run.stderr.contains("line 4: duration"), "{run:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 0, "nothing is sent");
+}
+
+#[test]
+fn a_batch_killed_three_times_then_resumed_makes_each_video_once() {
+    // Each create makes its task and answers 250 ms later: a kill then most
+    // likely lands between the two, the moment that could pay twice.
+    let sim = Sim::start(
+        Duration::from_millis(400),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_millis(250),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 40);
+    let out = dir.path().join("videos");
+    let url = sim.url();
+    let mut args = vec!["--base-url", &url, "--api-key", KEY];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    // Kill moments spread over the run, different on every test run.
+    let salt = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis() as u64;
+    let delays: Vec<u64> = (0..3).map(|i| 300 + (salt * (i + 7)) % 1500).collect();
+    let mut said = String::new();
+    for delay in &delays {
+        let log = dir.path().join("killed-run.log");
+        let mut child = command(dir.path())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*delay));
+        child.kill().unwrap(); // SIGKILL: no clean-up of any kind
+        child.wait().unwrap();
+        said.push_str(&std::fs::read_to_string(&log).unwrap());
+    }
+    let run = run(dir.path(), &args);
+    assert_eq!(run.code, 0, "kills after {delays:?} ms: {run:?}");
+    said.push_str(&run.stderr);
+    // The moment that matters was met: a create cut off by a kill after it
+    // made its task, adopted by the next run rather than sent again.
+    assert!(
+        said.contains("made by the last run's create"),
+        "kills after {delays:?} ms never left a create unanswered: {said}"
+    );
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        40,
+        "kills after {delays:?} ms: a row was paid twice or never"
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 40, "{files:?}");
+    let first = std::fs::read(&files[0]).unwrap();
+    for file in &files {
+        assert_mp4(file);
+        assert!(
+            std::fs::read(file).unwrap() == first,
+            "{} differs",
+            file.display()
+        );
+    }
+    let status = run_json(
+        dir.path(),
+        &["--json", "batch", "status", out.to_str().unwrap()],
+    );
+    let entries = status["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 40);
+    assert!(
+        entries.iter().all(|e| e["state"] == "downloaded"),
+        "{status}"
+    );
+    let tasks: std::collections::HashSet<&str> = entries
+        .iter()
+        .map(|e| e["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(tasks.len(), 40, "two rows hold one task");
+}
+
+fn run_json(dir: &Path, args: &[&str]) -> Value {
+    run(dir, args).ok().json()
+}
+
+#[test]
+fn a_second_run_on_the_same_journal_is_refused() {
+    let sim = Sim::start(Duration::from_secs(3), Faults::none());
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 4);
+    let out = dir.path().join("videos");
+    let url = sim.url();
+    let mut args = vec!["--base-url", &url, "--api-key", KEY];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    let mut first = command(dir.path())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until the first run has its lease (it creates only after taking it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sim.handle.stats().creates_accepted == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never created"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = run(dir.path(), &args);
+    assert_eq!(second.code, 2, "{second:?}");
+    assert!(second.stderr.contains("another batch run"), "{second:?}");
+    assert!(first.wait().unwrap().success());
+    assert_eq!(sim.handle.stats().creates_accepted, 4);
+}

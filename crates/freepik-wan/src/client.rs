@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
-use crate::pace::{Pacer, RateLimit};
+use crate::pace::{Pacer, Priority, RateLimit};
 use crate::poller::Waiters;
 use crate::resolution::Resolution;
 use crate::retry::{Idempotency, RetryPolicy};
@@ -221,12 +221,16 @@ impl Client {
         Fut: Future<Output = Result<T>>,
     {
         let pacer = &self.shared.pacer;
+        let priority = match kind {
+            Idempotency::Create => Priority::Create,
+            Idempotency::Idempotent => Priority::Poll,
+        };
         self.shared
             .retry
             .run(operation, kind, || {
                 let attempt = call();
                 async move {
-                    pacer.ready().await;
+                    pacer.ready(priority).await;
                     let result = attempt.await;
                     if let Err(error) = &result
                         && error.status().is_some_and(|s| s.as_u16() == 429)

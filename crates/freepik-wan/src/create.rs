@@ -282,6 +282,26 @@ impl ImageToVideo {
         self
     }
 
+    /// Runs every check [`send`](Self::send) makes before sending (prompt,
+    /// webhook URL, the image's format, size and dimensions), and sends
+    /// nothing: to validate many requests, say a batch's rows, before the
+    /// first is sent.
+    ///
+    /// ```no_run
+    /// # async fn run(client: freepik_wan::Client) -> freepik_wan::Result<()> {
+    /// client.image_to_video("cat.jpg").prompt("the cat yawns").check().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn check(&self) -> Result<()> {
+        if let Some(prompt) = &self.prompt {
+            check_prompt(prompt.clone())?;
+        }
+        if let Some(url) = &self.webhook_url {
+            check_webhook_url(url.clone())?;
+        }
+        self.image.check(self.check_image).await
+    }
+
     /// Checks the input and creates the task.
     ///
     /// Retried only when the service cannot have acted (429, 503, or a

@@ -4,6 +4,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -76,6 +77,9 @@ impl RateLimit {
     }
 }
 
+/// How long a create steps aside for a waiting poll before looking again.
+const YIELD: Duration = Duration::from_millis(10);
+
 type Limiter = RateLimiter<
     governor::state::NotKeyed,
     governor::state::InMemoryState,
@@ -89,6 +93,28 @@ pub(crate) struct Pacer {
     clock: DefaultClock,
     /// Set by a 429's `Retry-After`: no call of this client goes out before.
     paused_until: Mutex<Option<Instant>>,
+    /// Polls waiting for a token. Creates let them go first: when the pace
+    /// is the bottleneck, noticing that a task ended (and freeing its slot)
+    /// matters more than starting the next one a little sooner.
+    polls_waiting: AtomicUsize,
+}
+
+/// Which calls go first when both wait for the pace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Priority {
+    /// Status and list calls: a wait is blocked on them.
+    Poll,
+    /// Creates: they yield to polls.
+    Create,
+}
+
+/// Counts a waiting poll for as long as it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Pacer {
@@ -101,11 +127,17 @@ impl Pacer {
             limiter,
             clock: DefaultClock::default(),
             paused_until: Mutex::new(None),
+            polls_waiting: AtomicUsize::new(0),
         }
     }
 
-    /// Waits until a call may go out: past any pause, then for a token.
-    pub(crate) async fn ready(&self) {
+    /// Waits until a call may go out: past any pause, then for a token
+    /// (a create only while no poll is waiting for one).
+    pub(crate) async fn ready(&self, priority: Priority) {
+        let _waiting = (priority == Priority::Poll).then(|| {
+            self.polls_waiting.fetch_add(1, Ordering::SeqCst);
+            Waiting(&self.polls_waiting)
+        });
         loop {
             let pause = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(until) = pause
@@ -117,6 +149,10 @@ impl Pacer {
             let Some(limiter) = &self.limiter else {
                 return;
             };
+            if priority == Priority::Create && self.polls_waiting.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(YIELD).await;
+                continue;
+            }
             match limiter.check() {
                 Ok(()) => return,
                 // Tokio's timer, not governor's own, so that a caller's
@@ -152,12 +188,12 @@ mod tests {
         let pacer = Pacer::new(&RateLimit::per_second(20).burst(5));
         let started = std::time::Instant::now();
         for _ in 0..5 {
-            pacer.ready().await;
+            pacer.ready(Priority::Poll).await;
         }
         let limiter = pacer.limiter.as_ref().unwrap();
         assert!(limiter.check().is_err(), "the burst of 5 is spent");
         for _ in 0..4 {
-            pacer.ready().await;
+            pacer.ready(Priority::Poll).await;
         }
         // Four more at 20/s: about 200 ms.
         assert!(
@@ -168,12 +204,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_waiting_poll_goes_before_a_waiting_create() {
+        let pacer = std::sync::Arc::new(Pacer::new(&RateLimit::per_second(10).burst(1)));
+        pacer.ready(Priority::Poll).await; // the burst is spent
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let create = {
+            let (pacer, order) = (pacer.clone(), order.clone());
+            tokio::spawn(async move {
+                pacer.ready(Priority::Create).await;
+                order.lock().unwrap().push("create");
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let poll = {
+            let (pacer, order) = (pacer.clone(), order.clone());
+            tokio::spawn(async move {
+                pacer.ready(Priority::Poll).await;
+                order.lock().unwrap().push("poll");
+            })
+        };
+        create.await.unwrap();
+        poll.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["poll", "create"]);
+    }
+
+    #[tokio::test]
     async fn a_pause_holds_every_call_back() {
         let pacer = Pacer::new(&RateLimit::none());
         pacer.pause(Duration::from_millis(120));
         pacer.pause(Duration::from_millis(10)); // a shorter pause does not shorten it
         let started = std::time::Instant::now();
-        pacer.ready().await;
+        pacer.ready(Priority::Poll).await;
         assert!(
             started.elapsed() >= Duration::from_millis(100),
             "{:?}",

@@ -109,6 +109,23 @@ impl ImageInput {
     /// [`MAX_IMAGE_BYTES`]; a file's size is checked from its metadata before
     /// it is read. Without it (the caller's explicit opt-out) only the file's
     /// existence is checked.
+    /// The checks [`into_wire`](Self::into_wire) makes, without encoding.
+    pub(crate) async fn check(&self, check: bool) -> Result<(), Error> {
+        match &self.0 {
+            Source::Url { .. } => Ok(()),
+            Source::Invalid(reason) => Err(invalid(reason.clone())),
+            Source::Path(path) => {
+                let raw = read_file(path, check).await?;
+                if check {
+                    check_image(&raw, &format!("file {}", path.display()))?;
+                }
+                Ok(())
+            }
+            Source::Bytes(bytes) if check => check_image(bytes, "the image"),
+            Source::Bytes(_) => Ok(()),
+        }
+    }
+
     pub(crate) async fn into_wire(self, check: bool) -> Result<String, Error> {
         match self.0 {
             Source::Url { wire, .. } => Ok(wire),

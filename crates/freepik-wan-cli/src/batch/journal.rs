@@ -1,0 +1,298 @@
+//! The batch journal: a SQLite database that records each row's state, so
+//! that a batch killed at any moment resumes without losing a task or
+//! paying for one twice.
+//!
+//! A row moves `pending → sending → created → completed → downloaded`, or
+//! ends `failed` or `uncertain`. `sending` is written (and committed) before
+//! the create goes out, and `created` with the task id as soon as it comes
+//! back, so a row found in `sending` is one whose create may or may not have
+//! reached the service: it is reconciled against the task list, never simply
+//! sent again. Every write is its own committed transaction.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::manifest::Row;
+
+/// Where a row is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Sending,
+    Created,
+    Completed,
+    Downloaded,
+    Failed,
+    Uncertain,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Sending => "sending",
+            State::Created => "created",
+            State::Completed => "completed",
+            State::Downloaded => "downloaded",
+            State::Failed => "failed",
+            State::Uncertain => "uncertain",
+        }
+    }
+
+    fn parse(text: &str) -> State {
+        match text {
+            "sending" => State::Sending,
+            "created" => State::Created,
+            "completed" => State::Completed,
+            "downloaded" => State::Downloaded,
+            "failed" => State::Failed,
+            "uncertain" => State::Uncertain,
+            _ => State::Pending,
+        }
+    }
+}
+
+/// A row as the journal has it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub line: u64,
+    pub resolution: String,
+    pub out: PathBuf,
+    pub state: State,
+    pub task_id: Option<String>,
+    pub bytes: Option<u64>,
+    pub sha256: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The journal; one connection, used from one run.
+pub struct Journal {
+    db: std::sync::Mutex<Connection>,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rows (
+    line INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    resolution TEXT NOT NULL,
+    out TEXT NOT NULL,
+    state TEXT NOT NULL,
+    task_id TEXT,
+    bytes INTEGER,
+    sha256 TEXT,
+    reason TEXT,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen_tasks (task_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    heartbeat_ms INTEGER NOT NULL
+);
+";
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+type Sql<T> = Result<T, String>;
+
+fn sql(what: &str) -> impl FnOnce(rusqlite::Error) -> String + '_ {
+    move |e| format!("batch journal ({what}): {e}")
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path`.
+    pub fn open(path: &Path) -> Sql<Journal> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let db = Connection::open(path).map_err(sql("open"))?;
+        // WAL: readers (`batch status`) never block the run; FULL: a state
+        // is on disk before the action it announces.
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql("journal mode"))?;
+        db.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql("synchronous"))?;
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql("busy timeout"))?;
+        db.execute_batch(SCHEMA).map_err(sql("schema"))?;
+        Ok(Journal {
+            db: std::sync::Mutex::new(db),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing journal to read it.
+    pub fn open_existing(path: &Path) -> Sql<Journal> {
+        if !path.exists() {
+            return Err(format!("no batch journal at {}", path.display()));
+        }
+        Journal::open(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the manifest's rows: new ones as pending; a known row must
+    /// ask for what it asked before (else the journal does not apply to it).
+    pub fn register(&self, rows: &[Row]) -> Sql<()> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(sql("register"))?;
+        for row in rows {
+            let known: Option<String> = tx
+                .query_row(
+                    "SELECT fingerprint FROM rows WHERE line = ?1",
+                    params![row.line as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql("register"))?;
+            match known {
+                Some(print) if print != row.fingerprint => {
+                    return Err(format!(
+                        "line {} of the manifest changed since the journal recorded it; \
+                         use a new --out-dir (or --journal) for a changed manifest",
+                        row.line
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    tx.execute(
+                        "INSERT INTO rows (line, fingerprint, resolution, out, state, updated_ms)
+                         VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+                        params![
+                            row.line as i64,
+                            row.fingerprint,
+                            row.resolution.as_str(),
+                            row.out.display().to_string(),
+                            now_ms()
+                        ],
+                    )
+                    .map_err(sql("register"))?;
+                }
+            }
+        }
+        tx.commit().map_err(sql("register"))
+    }
+
+    pub fn entries(&self) -> Sql<Vec<Entry>> {
+        let db = self.db();
+        let mut statement = db
+            .prepare(
+                "SELECT line, resolution, out, state, task_id, bytes, sha256, reason
+                 FROM rows ORDER BY line",
+            )
+            .map_err(sql("read"))?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok(Entry {
+                    line: r.get::<_, i64>(0)? as u64,
+                    resolution: r.get(1)?,
+                    out: PathBuf::from(r.get::<_, String>(2)?),
+                    state: State::parse(&r.get::<_, String>(3)?),
+                    task_id: r.get(4)?,
+                    bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
+                    sha256: r.get(6)?,
+                    reason: r.get(7)?,
+                })
+            })
+            .map_err(sql("read"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("read"))
+    }
+
+    /// Claims a pending row for its create: `false` when it is not pending
+    /// any more, or this run no longer holds the journal's lease.
+    pub fn claim(&self, line: u64, holder: &str) -> Sql<bool> {
+        let changed = self
+            .db()
+            .execute(
+                "UPDATE rows SET state = 'sending', updated_ms = ?3
+                 WHERE line = ?1 AND state = 'pending'
+                   AND EXISTS (SELECT 1 FROM lease WHERE holder = ?2)",
+                params![line as i64, holder, now_ms()],
+            )
+            .map_err(sql("claim"))?;
+        Ok(changed == 1)
+    }
+
+    /// Moves a row to `state`, with what it learned.
+    pub fn set(
+        &self,
+        line: u64,
+        state: State,
+        task_id: Option<&str>,
+        reason: Option<&str>,
+    ) -> Sql<()> {
+        self.db()
+            .execute(
+                "UPDATE rows SET state = ?2, task_id = COALESCE(?3, task_id), reason = ?4,
+                        updated_ms = ?5
+                 WHERE line = ?1",
+                params![line as i64, state.as_str(), task_id, reason, now_ms()],
+            )
+            .map_err(sql("update"))?;
+        Ok(())
+    }
+
+    pub fn downloaded(&self, line: u64, bytes: u64, sha256: &str) -> Sql<()> {
+        self.db()
+            .execute(
+                "UPDATE rows SET state = 'downloaded', bytes = ?2, sha256 = ?3, reason = NULL,
+                        updated_ms = ?4
+                 WHERE line = ?1",
+                params![line as i64, bytes as i64, sha256, now_ms()],
+            )
+            .map_err(sql("update"))?;
+        Ok(())
+    }
+
+    /// Every task id some row holds.
+    pub fn task_ids(&self) -> Sql<Vec<String>> {
+        let db = self.db();
+        let mut statement = db
+            .prepare("SELECT task_id FROM rows WHERE task_id IS NOT NULL")
+            .map_err(sql("read"))?;
+        let ids = statement.query_map([], |r| r.get(0)).map_err(sql("read"))?;
+        ids.collect::<Result<_, _>>().map_err(sql("read"))
+    }
+
+    /// Whether the task was listed before any create it could belong to.
+    pub fn seen(&self, task_id: &str) -> Sql<bool> {
+        self.db()
+            .query_row(
+                "SELECT 1 FROM seen_tasks WHERE task_id = ?1",
+                params![task_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(sql("read"))
+    }
+
+    /// Records tasks that exist before this run's creates.
+    pub fn saw(&self, task_ids: &[String]) -> Sql<()> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(sql("baseline"))?;
+        for id in task_ids {
+            tx.execute(
+                "INSERT OR IGNORE INTO seen_tasks (task_id) VALUES (?1)",
+                params![id],
+            )
+            .map_err(sql("baseline"))?;
+        }
+        tx.commit().map_err(sql("baseline"))
+    }
+}

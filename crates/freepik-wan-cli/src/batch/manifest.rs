@@ -1,0 +1,353 @@
+//! The batch manifest: CSV with a header, or JSON Lines, one video per row.
+//!
+//! Every row is read and checked before anything is sent; a bad row is
+//! reported with its line number.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+
+use freepik_wan::{AspectRatio, Client, Resolution, VideoDuration};
+use sha2::{Digest, Sha256};
+
+/// The fields a row may have; `image` is required.
+const FIELDS: [&str; 7] = [
+    "image",
+    "prompt",
+    "duration",
+    "aspect_ratio",
+    "seed",
+    "resolution",
+    "out",
+];
+
+/// One video to make, as the manifest asked for it.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The manifest line the row is on (the CSV header is line 1).
+    pub line: u64,
+    /// A path (relative paths are from the manifest's directory) or an http(s) URL.
+    pub image: String,
+    pub prompt: Option<String>,
+    pub duration: Option<VideoDuration>,
+    pub aspect_ratio: Option<AspectRatio>,
+    pub seed: Option<i64>,
+    pub resolution: Resolution,
+    /// Where the video goes, inside the output directory.
+    pub out: PathBuf,
+    /// A digest of what the row asks for, so that a journal never applies to
+    /// a row that has changed since.
+    pub fingerprint: String,
+}
+
+/// A row that cannot be made, with why.
+#[derive(Clone, Debug)]
+pub struct Invalid {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Reads the manifest: its rows, and the ones that break a rule.
+pub fn read(manifest: &Path, out_dir: &Path) -> Result<(Vec<Row>, Vec<Invalid>), String> {
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("cannot read the manifest {}: {e}", manifest.display()))?;
+    let records = if is_json_lines(manifest, &text) {
+        json_lines(&text)?
+    } else {
+        csv_records(&text)?
+    };
+    let base = manifest.parent().unwrap_or(Path::new("."));
+    let (mut rows, mut invalid) = (Vec::new(), Vec::new());
+    let mut outs = HashSet::new();
+    for (line, fields) in records {
+        match row(line, &fields, base, out_dir) {
+            Ok(row) if !outs.insert(row.out.clone()) => invalid.push(Invalid {
+                line,
+                reason: format!("out: {} is also another row's file", row.out.display()),
+            }),
+            Ok(row) => rows.push(row),
+            Err(reason) => invalid.push(Invalid { line, reason }),
+        }
+    }
+    if rows.is_empty() && invalid.is_empty() {
+        return Err(format!("the manifest {} has no rows", manifest.display()));
+    }
+    Ok((rows, invalid))
+}
+
+/// Runs the SDK's own pre-send checks (image format and size, prompt
+/// length) on every row, without sending anything.
+pub async fn check(client: &Client, rows: Vec<Row>) -> (Vec<Row>, Vec<Invalid>) {
+    let (mut ok, mut invalid) = (Vec::new(), Vec::new());
+    for row in rows {
+        match request(client, &row).check().await {
+            Ok(()) => ok.push(row),
+            Err(error) => invalid.push(Invalid {
+                line: row.line,
+                reason: error.to_string(),
+            }),
+        }
+    }
+    (ok, invalid)
+}
+
+/// The create request a row stands for.
+pub fn request(client: &Client, row: &Row) -> freepik_wan::ImageToVideo {
+    client
+        .image_to_video(row.image.as_str())
+        .set_prompt(row.prompt.clone())
+        .set_duration(row.duration)
+        .set_aspect_ratio(row.aspect_ratio)
+        .set_seed(row.seed)
+        .resolution(row.resolution)
+}
+
+fn is_json_lines(path: &Path, text: &str) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    matches!(ext, "jsonl" | "ndjson") || text.trim_start().starts_with('{')
+}
+
+type Fields = BTreeMap<String, String>;
+
+fn csv_records(text: &str) -> Result<Vec<(u64, Fields)>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("the manifest's CSV header: {e}"))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(unknown) = header.iter().find(|h| !FIELDS.contains(&h.as_str())) {
+        return Err(format!(
+            "the manifest has an unknown column `{unknown}` (known: {})",
+            FIELDS.join(", ")
+        ));
+    }
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("the manifest's CSV: {e}"))?;
+        // The physical line, counted from the byte offset (csv's own count
+        // skips blank lines).
+        let line = record.position().map_or(0, |p| {
+            let bytes = text.as_bytes();
+            let mut start = (p.byte() as usize).min(bytes.len());
+            // The position can sit before the blank lines the record follows.
+            while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+                start += 1;
+            }
+            bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        });
+        let fields = header
+            .iter()
+            .zip(record.iter())
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name.clone(), value.to_owned()))
+            .collect();
+        out.push((line, fields));
+    }
+    Ok(out)
+}
+
+fn json_lines(text: &str) -> Result<Vec<(u64, Fields)>, String> {
+    let mut out = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index as u64 + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(raw)
+            .map_err(|e| format!("line {line}: not a JSON object: {e}"))?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(format!("line {line}: not a JSON object"));
+        };
+        let mut fields = Fields::new();
+        for (name, value) in object {
+            if !FIELDS.contains(&name.as_str()) {
+                return Err(format!(
+                    "line {line}: unknown field `{name}` (known: {})",
+                    FIELDS.join(", ")
+                ));
+            }
+            let text = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                other => return Err(format!("line {line}: {name}: not a string: {other}")),
+            };
+            fields.insert(name, text);
+        }
+        out.push((line, fields));
+    }
+    Ok(out)
+}
+
+fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, String> {
+    let field = |name: &str| fields.get(name).map(String::as_str);
+    let image = field("image").ok_or("image: is required")?;
+    let is_url = ["http://", "https://"]
+        .iter()
+        .any(|p| image.to_ascii_lowercase().starts_with(p));
+    let image = if is_url || Path::new(image).is_absolute() {
+        image.to_owned()
+    } else {
+        base.join(image).display().to_string()
+    };
+    let duration = field("duration")
+        .map(|d| {
+            d.parse::<VideoDuration>()
+                .map_err(|e| format!("duration: {e}"))
+        })
+        .transpose()?;
+    let aspect_ratio = field("aspect_ratio")
+        .map(|a| {
+            a.parse::<AspectRatio>()
+                .map_err(|e| format!("aspect_ratio: {e}"))
+        })
+        .transpose()?;
+    let seed = field("seed")
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| format!("seed: `{s}` is not a whole number"))
+        })
+        .transpose()?;
+    let resolution = field("resolution")
+        .map(|r| {
+            r.parse::<Resolution>()
+                .map_err(|e| format!("resolution: {e}"))
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let out = match field("out") {
+        Some(out) => inside(out_dir, out)?,
+        None => out_dir.join(default_name(line, &image)),
+    };
+    let prompt = field("prompt").map(str::to_owned);
+    let mut digest = Sha256::new();
+    for name in FIELDS {
+        digest.update(name.as_bytes());
+        digest.update([0]);
+        digest.update(field(name).unwrap_or("").as_bytes());
+        digest.update([0]);
+    }
+    Ok(Row {
+        line,
+        image,
+        prompt,
+        duration,
+        aspect_ratio,
+        seed,
+        resolution,
+        out,
+        fingerprint: hex(&digest.finalize()),
+    })
+}
+
+/// `out` inside `out_dir`: relative, and never climbing out of it.
+fn inside(out_dir: &Path, out: &str) -> Result<PathBuf, String> {
+    let path = Path::new(out);
+    let climbs = path
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if climbs || out.is_empty() {
+        return Err(format!(
+            "out: `{out}` must be a relative path inside the output directory"
+        ));
+    }
+    Ok(out_dir.join(path))
+}
+
+/// `<line>-<image stem>.mp4`, with only characters safe in any file name.
+fn default_name(line: u64, image: &str) -> String {
+    let stem = image
+        .rsplit(['/', '\\'])
+        .next()
+        .and_then(|name| name.split(['?', '#']).next())
+        .map(|name| name.rsplit_once('.').map_or(name, |(stem, _)| stem))
+        .unwrap_or("");
+    let safe: String = stem
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .take(60)
+        .collect();
+    if safe.is_empty() {
+        format!("{line:04}.mp4")
+    } else {
+        format!("{line:04}-{safe}.mp4")
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_str(name: &str, text: &str) -> (Vec<Row>, Vec<Invalid>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        read(&path, Path::new("out")).unwrap()
+    }
+
+    #[test]
+    fn csv_and_json_lines_read_the_same_rows_with_line_numbers() {
+        let (csv, bad) = read_str(
+            "m.csv",
+            "image,prompt,duration,seed,resolution\ncat.jpg,a cat,10,7,720p\n\ndog.png,,,,\n",
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(csv.len(), 2);
+        assert_eq!((csv[0].line, csv[1].line), (2, 4));
+        assert_eq!(csv[0].seed, Some(7));
+        assert_eq!(csv[0].resolution, Resolution::P720);
+        assert_eq!(csv[1].prompt, None);
+        assert_eq!(csv[1].out, Path::new("out/0004-dog.mp4"));
+
+        let (json, bad) = read_str(
+            "m.jsonl",
+            "{\"image\": \"cat.jpg\", \"prompt\": \"a cat\", \"duration\": 10, \"seed\": 7, \"resolution\": \"720p\"}\n",
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(json[0].fingerprint, csv[0].fingerprint);
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_line_and_field() {
+        let (rows, bad) = read_str(
+            "m.csv",
+            "image,duration,out\ncat.jpg,7,\n,5,\ncat.jpg,5,../escape.mp4\nok.jpg,,a.mp4\nok2.jpg,,a.mp4\n",
+        );
+        let reasons: Vec<(u64, &str)> = bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(
+            reasons[0].0 == 2 && reasons[0].1.starts_with("duration"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].0 == 3 && reasons[1].1.starts_with("image"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[2].0 == 4 && reasons[2].1.starts_with("out"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[3].0 == 6 && reasons[3].1.contains("another row"),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_column_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        std::fs::write(&path, "image,promt\ncat.jpg,typo\n").unwrap();
+        let err = read(&path, Path::new("out")).unwrap_err();
+        assert!(err.contains("promt"), "{err}");
+    }
+}

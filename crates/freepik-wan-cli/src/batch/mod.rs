@@ -1,0 +1,229 @@
+//! `batch`: many videos from a manifest, resumable after a crash or a kill,
+//! never paying for a row twice; and `batch status`, which reads the journal.
+//!
+//! The pieces: [`manifest`] reads and checks the rows, [`journal`] records
+//! each row's state in SQLite, [`lease`] keeps a second run off the same
+//! journal, [`run`] takes each row through create, wait and download, and
+//! [`display`] shows progress.
+
+mod display;
+mod journal;
+mod lease;
+mod manifest;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use serde_json::{Value, json};
+
+use crate::args::BatchRun;
+use crate::connect::Connection;
+use crate::exit::{Code, Failure};
+use crate::output::Output;
+use crate::signal::interrupted;
+use journal::{Entry, Journal, State};
+
+/// The journal's file name inside the output directory.
+const JOURNAL_FILE: &str = "freepik-wan-batch.db";
+
+/// `batch MANIFEST --out-dir DIR`.
+pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Result<(), Failure> {
+    let usage = |message: String| Failure::new(Code::Usage, message);
+    let (rows, mut invalid) = manifest::read(&args.manifest, &args.out_dir).map_err(usage)?;
+    let client = connection.client(args.timeout)?;
+    // The SDK's own checks (image format and size, prompt), before anything is sent.
+    let (rows, more) = manifest::check(&client, rows).await;
+    invalid.extend(more);
+    invalid.sort_by_key(|i| i.line);
+    if !invalid.is_empty() {
+        for bad in &invalid {
+            out.note(format!("line {}: {}", bad.line, bad.reason));
+        }
+        if !args.skip_invalid {
+            return Err(Failure::new(
+                Code::Usage,
+                format!(
+                    "{} of {} rows are invalid (listed above); nothing was sent \
+                     (--skip-invalid runs the others)",
+                    invalid.len(),
+                    invalid.len() + rows.len()
+                ),
+            )
+            .with("invalid", json!(invalid_json(&invalid))));
+        }
+    }
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join(JOURNAL_FILE));
+    let journal = Arc::new(Journal::open(&journal_path).map_err(usage)?);
+    journal.register(&rows).map_err(usage)?;
+    let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
+
+    let service = |message: String| Failure::new(Code::Service, message);
+    let total = rows.len() as u64;
+    let done = journal
+        .entries()
+        .map_err(service)?
+        .iter()
+        .filter(|e| e.state == State::Downloaded)
+        .count() as u64;
+    let run = run::Run {
+        client,
+        journal: journal.clone(),
+        lease,
+        display: display::Display::new(out, total, done),
+        wait_timeout: args.timeout.map(Duration::from_secs),
+        create_slot: tokio::sync::Mutex::new(()),
+    };
+    let work = async {
+        run.recover().await?;
+        run.baseline(&rows).await?;
+        let states: Vec<Result<(u64, State), String>> = futures_util::stream::iter(&rows)
+            .map(|row| async {
+                let state = run.process(row).await?;
+                run.display.row(row.line, state, total);
+                Ok((row.line, state))
+            })
+            .buffer_unordered(args.concurrency.max(1))
+            .collect()
+            .await;
+        states.into_iter().collect::<Result<Vec<_>, String>>()
+    };
+    let finished = tokio::select! {
+        finished = work => finished,
+        () = interrupted() => {
+            run.display.finish();
+            return Err(Failure::new(
+                Code::Interrupted,
+                "interrupted; nothing is lost: the same command resumes the batch",
+            ));
+        }
+    };
+    run.display.finish();
+    finished.map_err(service)?;
+    report(&journal, &args.out_dir, &invalid, out)
+}
+
+/// The summary, and the exit code: 0 only when every row is downloaded.
+fn report(
+    journal: &Journal,
+    out_dir: &Path,
+    invalid: &[manifest::Invalid],
+    out: Output,
+) -> Result<(), Failure> {
+    let entries = journal
+        .entries()
+        .map_err(|e| Failure::new(Code::Service, e))?;
+    let count = |state| entries.iter().filter(|e| e.state == state).count();
+    let downloaded = count(State::Downloaded);
+    let failed = count(State::Failed) + invalid.len();
+    let uncertain = count(State::Uncertain);
+    let pending = entries.len() - downloaded - count(State::Failed) - uncertain;
+    let summary = json!({
+        "journal": journal.path().display().to_string(),
+        "out_dir": out_dir.display().to_string(),
+        "rows": entries.len() + invalid.len(),
+        "downloaded": downloaded,
+        "failed": failed,
+        "uncertain": uncertain,
+        "pending": pending,
+        "invalid": invalid_json(invalid),
+        "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
+    });
+    let line = format!(
+        "{downloaded} of {} rows downloaded into {}; {failed} failed, {uncertain} uncertain, \
+         {pending} not finished",
+        entries.len() + invalid.len(),
+        out_dir.display()
+    );
+    if failed + uncertain + pending == 0 {
+        out.result(line, summary);
+        return Ok(());
+    }
+    let (code, next) = if failed > 0 {
+        (Code::Failed, "see `freepik-wan batch status` for why")
+    } else if uncertain > 0 {
+        (
+            Code::Service,
+            "some creates may have made tasks: `freepik-wan batch status` names them",
+        )
+    } else {
+        (Code::TimedOut, "run the same command again to resume")
+    };
+    let mut failure = Failure::new(code, format!("{line}; {next}"));
+    if let Value::Object(fields) = summary {
+        for (key, value) in fields {
+            failure = failure.with(&key, value);
+        }
+    }
+    Err(failure)
+}
+
+/// `batch status DIR`: the journal's rows and their states.
+pub fn status(dir: &Path, journal: Option<PathBuf>, out: Output) -> Result<(), Failure> {
+    let path = journal.unwrap_or_else(|| dir.join(JOURNAL_FILE));
+    let journal = Journal::open_existing(&path).map_err(|e| Failure::new(Code::Usage, e))?;
+    let entries = journal
+        .entries()
+        .map_err(|e| Failure::new(Code::Service, e))?;
+    let mut table = format!(
+        "{:>6}  {:<10}  {:<36}  {}\n",
+        "line", "state", "task", "file"
+    );
+    for e in &entries {
+        table.push_str(&format!(
+            "{:>6}  {:<10}  {:<36}  {}{}\n",
+            e.line,
+            e.state.as_str(),
+            e.task_id.as_deref().unwrap_or("-"),
+            e.out.display(),
+            e.reason
+                .as_deref()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default()
+        ));
+    }
+    let count = |state| entries.iter().filter(|e| e.state == state).count();
+    table.push_str(&format!(
+        "{} rows: {} downloaded, {} failed, {} uncertain, {} not finished",
+        entries.len(),
+        count(State::Downloaded),
+        count(State::Failed),
+        count(State::Uncertain),
+        entries.len() - count(State::Downloaded) - count(State::Failed) - count(State::Uncertain)
+    ));
+    out.result(
+        table,
+        json!({
+            "journal": path.display().to_string(),
+            "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
+        }),
+    );
+    Ok(())
+}
+
+fn entry_json(e: &Entry) -> Value {
+    json!({
+        "line": e.line,
+        "state": e.state.as_str(),
+        "task_id": e.task_id,
+        "resolution": e.resolution,
+        "file": e.out.display().to_string(),
+        "bytes": e.bytes,
+        "sha256": e.sha256,
+        "reason": e.reason,
+    })
+}
+
+fn invalid_json(invalid: &[manifest::Invalid]) -> Value {
+    json!(
+        invalid
+            .iter()
+            .map(|i| json!({"line": i.line, "reason": i.reason}))
+            .collect::<Vec<_>>()
+    )
+}
