@@ -187,14 +187,17 @@ async fn delivering_receiver(client: Client, secret: &str) -> (String, Arc<Mutex
     (url, delivered)
 }
 
-#[tokio::test]
-async fn a_delivered_webhook_ends_the_wait_without_polling() {
+/// A simulator, a client at its default cadence (1 s growing to 2 s, 30 s
+/// once webhooks arrive) whose webhooks are delivered to it, and a task
+/// created with a webhook URL; also the count of deliveries that found a wait.
+async fn created_with_webhooks(
+    processing: Duration,
+) -> (SimHandle, Client, freepik_wan::Task, Arc<Mutex<usize>>) {
     let sim = Simulator::builder()
-        .processing_time(Duration::from_secs(2))
+        .processing_time(processing)
         .start()
         .await
         .unwrap();
-    // The client's default cadence: 1 s growing to 2 s, 30 s with webhooks.
     let client = Client::builder()
         .api_key(sim.api_key())
         .base_url(sim.base_url())
@@ -208,6 +211,12 @@ async fn a_delivered_webhook_ends_the_wait_without_polling() {
         .send()
         .await
         .unwrap();
+    (sim, client, task, delivered)
+}
+
+#[tokio::test]
+async fn a_delivered_webhook_ends_the_wait_without_polling() {
+    let (sim, client, task, delivered) = created_with_webhooks(Duration::from_secs(2)).await;
     // (The client listed once before its first create.)
     let (fetches_before, lists_before) = polls(&sim);
     let done = client.wait(&task.id).await.unwrap();
@@ -295,24 +304,7 @@ async fn a_wait_ends_at_its_deadline_against_a_silent_server() {
 
 #[tokio::test]
 async fn a_webhook_that_comes_before_the_wait_is_where_the_wait_starts() {
-    let sim = Simulator::builder()
-        .processing_time(Duration::from_millis(200))
-        .start()
-        .await
-        .unwrap();
-    let client = Client::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
-        .wait_options(WaitOptions::default().timeout(Duration::from_secs(5)))
-        .build()
-        .unwrap();
-    let (hook, _) = delivering_receiver(client.clone(), sim.webhook_secret()).await;
-    let task = client
-        .image_to_video(image())
-        .webhook_url(&hook)
-        .send()
-        .await
-        .unwrap();
+    let (sim, client, task, _) = created_with_webhooks(Duration::from_millis(200)).await;
     // Let the task finish and its webhooks arrive before anyone waits.
     let deadline = Instant::now() + Duration::from_secs(5);
     while sim.stats().webhooks_delivered < 3 {
@@ -320,7 +312,7 @@ async fn a_webhook_that_comes_before_the_wait_is_where_the_wait_starts() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Without the delivered event the wait would sit out the 30 s fallback
-    // (past its 5 s timeout): it ends at once, with no poll at all.
+    // (past its 10 s timeout): it ends at once, with no poll at all.
     let done = client.wait(&task.id).await.unwrap();
     assert_eq!(done.status, TaskStatus::Completed);
     assert!(!done.generated.is_empty());

@@ -998,13 +998,7 @@ fn a_batch_killed_three_times_then_resumed_makes_each_video_once() {
     let mut said = String::new();
     for delay in &delays {
         let log = dir.path().join("killed-run.log");
-        let mut child = command(dir.path())
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_logged(dir.path(), &args, &log);
         std::thread::sleep(Duration::from_millis(*delay));
         child.kill().unwrap(); // SIGKILL: no clean-up of any kind
         child.wait().unwrap();
@@ -1057,6 +1051,17 @@ fn a_batch_killed_three_times_then_resumed_makes_each_video_once() {
     assert_eq!(tasks.len(), 40, "two rows hold one task");
 }
 
+/// Starts the binary in the background, its stderr to `log`.
+fn spawn_logged(dir: &Path, args: &[&str], log: &Path) -> Child {
+    command(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
 fn run_json(dir: &Path, args: &[&str]) -> Value {
     run(dir, args).ok().json()
 }
@@ -1073,13 +1078,7 @@ fn a_second_run_on_the_same_journal_is_refused() {
         manifest.to_str().unwrap(),
         out.to_str().unwrap(),
     ));
-    let mut first = command(dir.path())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_logged(dir.path(), &args, &dir.path().join("first-run.log"));
     // Until the first run has its lease (it creates only after taking it).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while sim.handle.stats().creates_accepted == 0 {

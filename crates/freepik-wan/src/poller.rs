@@ -25,6 +25,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
@@ -243,10 +244,11 @@ impl Waiters {
             .collect()
     }
 
-    /// Sets the group's next poll: the backoff grows towards the tightest
-    /// `max_interval` of its waits, or the webhook fallback when every
-    /// pending task there expects webhooks.
-    fn reschedule(&self, resolution: Resolution) {
+    /// Sets the group's next poll, counted from `from` (when the last one
+    /// began, so that a slow poll does not stretch the cadence): the backoff
+    /// grows towards the tightest `max_interval` of its waits, or the webhook
+    /// fallback when every pending task there expects webhooks.
+    fn reschedule(&self, resolution: Resolution, from: Instant) {
         let mut state = self.lock();
         let pending: Vec<(&WaitOptions, bool)> = state
             .entries
@@ -275,7 +277,7 @@ impl Waiters {
             } else {
                 tightest.next_interval(group.interval.min(tightest.max_interval))
             };
-            group.due = Instant::now() + tightest.jittered(group.interval);
+            group.due = from + tightest.jittered(group.interval);
         }
     }
 }
@@ -331,7 +333,7 @@ impl Client {
             targets
         };
         for resolution in slowed {
-            waiters.reschedule(resolution);
+            waiters.reschedule(resolution, Instant::now());
         }
         for id in &targets {
             if event.status == TaskStatus::Completed && event.generated.is_empty() {
@@ -391,8 +393,9 @@ async fn poll_forever(client: Client) {
             continue;
         }
         for resolution in due {
+            let began = Instant::now();
             poll_group(&client, resolution).await;
-            waiters.reschedule(resolution);
+            waiters.reschedule(resolution, began);
         }
     }
 }
@@ -401,9 +404,7 @@ async fn poll_group(client: &Client, resolution: Resolution) {
     let waiters = &client.shared.waiters;
     let pending = waiters.pending(resolution);
     if pending.len() < 2 {
-        for id in pending {
-            fetch(client, id).await;
-        }
+        join_all(pending.into_iter().map(|id| fetch(client, id))).await;
         return;
     }
     match client.tasks_at(resolution).await {
@@ -412,15 +413,18 @@ async fn poll_group(client: &Client, resolution: Resolution) {
                 .iter()
                 .map(|task| (task.id.as_str(), &task.status))
                 .collect();
+            let mut to_fetch = Vec::new();
             for id in pending {
                 match statuses.get(id.as_str()) {
                     Some(status) if !status.is_terminal() => {
                         waiters.publish(Task::new(id, (*status).clone(), Vec::new()));
                     }
                     // Ended (the list has no video URLs), or not listed.
-                    _ => fetch(client, id).await,
+                    _ => to_fetch.push(id),
                 }
             }
+            // At once, not one after another: each waits only for the pace.
+            join_all(to_fetch.into_iter().map(|id| fetch(client, id))).await;
         }
         Err(error) if error.is_retryable() => {
             tracing::warn!(%error, "listing tasks failed; will poll again");
