@@ -69,7 +69,7 @@ impl WaitOptions {
         self
     }
 
-    /// How long to wait in all before giving up with [`Error::Timeout`]
+    /// How long to wait in all before giving up with [`Error::Timeout`](crate::Error::Timeout)
     /// (default 15 minutes).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
