@@ -1,7 +1,8 @@
 //! One run at a time per journal: a lease row in the journal, refreshed
-//! every second. A second run refuses while the lease is fresh; a lease
-//! left by a run that was killed goes stale within a few seconds and is
-//! then taken over. Row claims check the lease in the same statement, so a
+//! every second. A second run refuses while the lease is fresh and its
+//! holder alive; a lease left by a run that was killed is taken over at once
+//! where the system shows that process is gone (Linux), and otherwise once
+//! it has gone stale, within a few seconds. Row claims check the lease in the same statement, so a
 //! run that lost it (say, suspended for longer than the lease) sends
 //! nothing more.
 
@@ -99,6 +100,7 @@ fn try_take(journal: &Journal, holder: &str) -> Result<Option<(i64, i64)>, Strin
         .map_err(err)?;
     if let Some((pid, heartbeat)) = current
         && now_ms() - heartbeat < STALE_AFTER_MS
+        && !process_gone(pid)
     {
         return Ok(Some((pid, heartbeat)));
     }
@@ -109,4 +111,21 @@ fn try_take(journal: &Journal, holder: &str) -> Result<Option<(i64, i64)>, Strin
     .map_err(err)?;
     tx.commit().map_err(err)?;
     Ok(None)
+}
+
+/// Whether the process `pid` of this machine has certainly exited (Linux:
+/// no `/proc/<pid>`, or a zombie that nobody has reaped yet). Elsewhere
+/// nothing is certain, and the lease goes stale instead.
+fn process_gone(pid: i64) -> bool {
+    if !cfg!(target_os = "linux") || !std::path::Path::new("/proc/self/stat").exists() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (name) S ...`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X')),
+    }
 }
