@@ -67,11 +67,6 @@ impl Faults {
             create_late_by: Duration::from_secs(35),
         }
     }
-
-    /// Whether any fault may act on a create and then fail it.
-    pub fn acts_then_fails(&self) -> bool {
-        self.rate_create_gateway_error + self.rate_create_cut + self.rate_create_late > 0.0
-    }
 }
 
 impl Default for Faults {
