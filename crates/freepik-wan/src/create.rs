@@ -11,9 +11,9 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::image_input::ImageInput;
 use crate::resolution::Resolution;
-use crate::retry::Idempotency;
+use crate::retry::{CreateFailure, Idempotency};
 use crate::task::{Task, TaskId};
-use crate::uncertain::{UncertainCreate, may_have_acted};
+use crate::uncertain::UncertainCreate;
 
 /// The most characters a prompt may have.
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -387,7 +387,7 @@ impl ImageToVideo {
             .await;
         let created = match created {
             Ok(created) => created,
-            Err(error) if may_have_acted(&error) => {
+            Err(error) if CreateFailure::of(&error) == CreateFailure::MayHaveActed => {
                 let ticket = last_attempt.load(std::sync::atomic::Ordering::Relaxed);
                 return Err(uncertain(&client, resolution, ticket, error).await);
             }

@@ -114,19 +114,43 @@ pub(crate) enum Idempotency {
     Create,
 }
 
+/// What a failed create says about whether the service acted on it: the
+/// one rule behind both retrying a create and calling it uncertain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CreateFailure {
+    /// It cannot have acted: refused before acting (429, 503), or nothing
+    /// was written to the wire (a failed connect). Safe to send again.
+    NotActed,
+    /// It may have acted: a gateway's 500/502/504 (the backend's answer
+    /// lost), a connection broken after the request was on its way (a cut,
+    /// a timeout), or a success that came back unreadable.
+    MayHaveActed,
+    /// Refused for what it asked, or failed before sending.
+    Refused,
+}
+
+impl CreateFailure {
+    pub(crate) fn of(error: &Error) -> CreateFailure {
+        match error {
+            Error::Api { status, .. } => match status.as_u16() {
+                429 | 503 => CreateFailure::NotActed,
+                500 | 502 | 504 => CreateFailure::MayHaveActed,
+                _ => CreateFailure::Refused,
+            },
+            Error::Transport { source } if source.is_connect() => CreateFailure::NotActed,
+            Error::Transport { .. } => CreateFailure::MayHaveActed,
+            Error::Decode { status, .. } if status.is_success() => CreateFailure::MayHaveActed,
+            _ => CreateFailure::Refused,
+        }
+    }
+}
+
 impl RetryPolicy {
     fn should_retry(&self, error: &Error, kind: Idempotency) -> bool {
         match kind {
             Idempotency::Idempotent => error.is_retryable(),
             Idempotency::Create => {
-                self.retry_creates
-                    && match error {
-                        // The service refused before acting.
-                        Error::Api { status, .. } => matches!(status.as_u16(), 429 | 503),
-                        // Nothing was written to the wire yet.
-                        Error::Transport { source } => source.is_connect(),
-                        _ => false,
-                    }
+                self.retry_creates && CreateFailure::of(error) == CreateFailure::NotActed
             }
         }
     }

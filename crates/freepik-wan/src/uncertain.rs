@@ -113,16 +113,3 @@ impl Client {
         }
     }
 }
-
-/// Whether a failed create may have reached the service and acted: it
-/// answered as a gateway does when the backend's answer is lost (500, 502,
-/// 504), the connection broke after the request was on its way (a cut, a
-/// timeout), or a success came back unreadable.
-pub(crate) fn may_have_acted(error: &Error) -> bool {
-    match error {
-        Error::Api { status, .. } => matches!(status.as_u16(), 500 | 502 | 504),
-        Error::Transport { source } => !source.is_connect(),
-        Error::Decode { status, .. } => status.is_success(),
-        _ => false,
-    }
-}
