@@ -151,7 +151,13 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let list = method == Method::GET && uri.path().ends_with('p');
+    // A list is a GET of a model's collection (`.../wan-v2-2-580p`), not of a task in it.
+    let list = method == Method::GET
+        && uri
+            .path()
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.starts_with("wan-v2-2-"));
     state.seen.lock().unwrap().push(Seen {
         method,
         path: uri.path().to_owned(),

@@ -58,11 +58,15 @@ impl Sim {
 
     /// `freepik-wan --base-url <sim> --api-key <key> <args>`.
     fn run(&self, dir: &Path, args: &[&str]) -> Run {
+        run(dir, &self.args(args))
+    }
+
+    /// `--base-url <sim> --api-key <key>` followed by `args`.
+    fn args(&self, args: &[&str]) -> Vec<String> {
         let url = self.url();
         let mut all = vec!["--base-url", &url, "--api-key", KEY];
         all.extend_from_slice(args);
-        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
-        run(dir, &all)
+        all.into_iter().map(str::to_owned).collect()
     }
 
     fn url(&self) -> String {
@@ -983,9 +987,7 @@ fn a_batch_killed_three_times_then_resumed_makes_each_video_once() {
     let dir = tempdir();
     let manifest = manifest(dir.path(), 40);
     let out = dir.path().join("videos");
-    let url = sim.url();
-    let mut args = vec!["--base-url", &url, "--api-key", KEY];
-    args.extend(batch_args(
+    let args = sim.args(&batch_args(
         manifest.to_str().unwrap(),
         out.to_str().unwrap(),
     ));
@@ -1052,7 +1054,7 @@ fn a_batch_killed_three_times_then_resumed_makes_each_video_once() {
 }
 
 /// Starts the binary in the background, its stderr to `log`.
-fn spawn_logged(dir: &Path, args: &[&str], log: &Path) -> Child {
+fn spawn_logged(dir: &Path, args: &[String], log: &Path) -> Child {
     command(dir)
         .args(args)
         .stdin(Stdio::null())
@@ -1072,9 +1074,7 @@ fn a_second_run_on_the_same_journal_is_refused() {
     let dir = tempdir();
     let manifest = manifest(dir.path(), 4);
     let out = dir.path().join("videos");
-    let url = sim.url();
-    let mut args = vec!["--base-url", &url, "--api-key", KEY];
-    args.extend(batch_args(
+    let args = sim.args(&batch_args(
         manifest.to_str().unwrap(),
         out.to_str().unwrap(),
     ));

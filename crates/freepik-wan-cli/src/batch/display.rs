@@ -13,6 +13,7 @@ use crate::output::Output;
 pub struct Display {
     out: Output,
     bar: ProgressBar,
+    total: u64,
     counts: Mutex<Counts>,
 }
 
@@ -43,12 +44,13 @@ impl Display {
         let display = Display {
             out,
             bar,
+            total,
             counts: Mutex::new(Counts {
                 downloaded: done,
                 ..Counts::default()
             }),
         };
-        display.refresh(total);
+        display.refresh();
         display
     }
 
@@ -62,7 +64,7 @@ impl Display {
     }
 
     /// A row got as far as it goes in this run.
-    pub fn row(&self, line: u64, state: State, total: u64) {
+    pub fn row(&self, line: u64, state: State) {
         {
             let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
             match state {
@@ -77,12 +79,14 @@ impl Display {
         if self.out.lines() {
             eprintln!("line {line}: {}", state.as_str());
         }
-        self.refresh(total);
+        self.refresh();
     }
 
-    fn refresh(&self, total: u64) {
+    fn refresh(&self) {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let to_go = total.saturating_sub(counts.downloaded + counts.failed + counts.other);
+        let to_go = self
+            .total
+            .saturating_sub(counts.downloaded + counts.failed + counts.other);
         self.bar.set_message(format!(
             "{} failed · {} left over · {to_go} to go",
             counts.failed, counts.other

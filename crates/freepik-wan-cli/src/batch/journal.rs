@@ -95,6 +95,49 @@ CREATE TABLE IF NOT EXISTS lease (
 );
 ";
 
+/// The columns [`read_entry`] reads, in its order.
+const ENTRY_COLUMNS: &str = "line, resolution, out, state, task_id, bytes, sha256, reason";
+
+fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        line: r.get::<_, i64>(0)? as u64,
+        resolution: r.get(1)?,
+        out: PathBuf::from(r.get::<_, String>(2)?),
+        state: State::parse(&r.get::<_, String>(3)?),
+        task_id: r.get(4)?,
+        bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
+        sha256: r.get(6)?,
+        reason: r.get(7)?,
+    })
+}
+
+/// How many rows are where: what the summary, `batch status` and the
+/// progress display count.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    pub rows: usize,
+    pub downloaded: usize,
+    pub failed: usize,
+    pub uncertain: usize,
+}
+
+impl Tally {
+    pub fn of(entries: &[Entry]) -> Tally {
+        let count = |state| entries.iter().filter(|e| e.state == state).count();
+        Tally {
+            rows: entries.len(),
+            downloaded: count(State::Downloaded),
+            failed: count(State::Failed),
+            uncertain: count(State::Uncertain),
+        }
+    }
+
+    /// Rows neither downloaded nor ended: pending, or a task still running.
+    pub fn unfinished(&self) -> usize {
+        self.rows - self.downloaded - self.failed - self.uncertain
+    }
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -191,26 +234,23 @@ impl Journal {
     pub fn entries(&self) -> Sql<Vec<Entry>> {
         let db = self.db();
         let mut statement = db
-            .prepare(
-                "SELECT line, resolution, out, state, task_id, bytes, sha256, reason
-                 FROM rows ORDER BY line",
-            )
+            .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM rows ORDER BY line"))
             .map_err(sql("read"))?;
-        let rows = statement
-            .query_map([], |r| {
-                Ok(Entry {
-                    line: r.get::<_, i64>(0)? as u64,
-                    resolution: r.get(1)?,
-                    out: PathBuf::from(r.get::<_, String>(2)?),
-                    state: State::parse(&r.get::<_, String>(3)?),
-                    task_id: r.get(4)?,
-                    bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
-                    sha256: r.get(6)?,
-                    reason: r.get(7)?,
-                })
-            })
-            .map_err(sql("read"))?;
+        let rows = statement.query_map([], read_entry).map_err(sql("read"))?;
         rows.collect::<Result<_, _>>().map_err(sql("read"))
+    }
+
+    /// One row, by its manifest line.
+    pub fn entry(&self, line: u64) -> Sql<Entry> {
+        self.db()
+            .query_row(
+                &format!("SELECT {ENTRY_COLUMNS} FROM rows WHERE line = ?1"),
+                params![line as i64],
+                read_entry,
+            )
+            .optional()
+            .map_err(sql("read"))?
+            .ok_or_else(|| format!("line {line} is missing from the journal"))
     }
 
     /// Claims a pending row for its create: `false` when it is not pending

@@ -240,7 +240,7 @@ fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, S
         seed,
         resolution,
         out,
-        fingerprint: hex(&digest.finalize()),
+        fingerprint: format!("{:x}", digest.finalize()),
     })
 }
 
@@ -276,10 +276,6 @@ fn default_name(line: u64, image: &str) -> String {
     } else {
         format!("{line:04}-{safe}.mp4")
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

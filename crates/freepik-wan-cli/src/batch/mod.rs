@@ -14,7 +14,6 @@ mod run;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
@@ -24,7 +23,7 @@ use crate::connect::Connection;
 use crate::exit::{Code, Failure};
 use crate::output::Output;
 use crate::signal::interrupted;
-use journal::{Entry, Journal, State};
+use journal::{Entry, Journal, State, Tally};
 
 /// The journal's file name inside the output directory.
 const JOURNAL_FILE: &str = "freepik-wan-batch.db";
@@ -64,19 +63,13 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
 
     let service = |message: String| Failure::new(Code::Service, message);
-    let total = rows.len() as u64;
-    let done = journal
-        .entries()
-        .map_err(service)?
-        .iter()
-        .filter(|e| e.state == State::Downloaded)
-        .count() as u64;
+    let done = Tally::of(&journal.entries().map_err(service)?).downloaded;
     let run = run::Run {
+        // Its wait options carry `--timeout`, for each row's wait.
         client,
         journal: journal.clone(),
         lease,
-        display: display::Display::new(out, total, done),
-        wait_timeout: args.timeout.map(Duration::from_secs),
+        display: display::Display::new(out, rows.len() as u64, done as u64),
         create_slot: tokio::sync::Mutex::new(()),
     };
     let work = async {
@@ -85,7 +78,7 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         let states: Vec<Result<(u64, State), String>> = futures_util::stream::iter(&rows)
             .map(|row| async {
                 let state = run.process(row).await?;
-                run.display.row(row.line, state, total);
+                run.display.row(row.line, state);
                 Ok((row.line, state))
             })
             .buffer_unordered(args.concurrency.max(1))
@@ -118,11 +111,11 @@ fn report(
     let entries = journal
         .entries()
         .map_err(|e| Failure::new(Code::Service, e))?;
-    let count = |state| entries.iter().filter(|e| e.state == state).count();
-    let downloaded = count(State::Downloaded);
-    let failed = count(State::Failed) + invalid.len();
-    let uncertain = count(State::Uncertain);
-    let pending = entries.len() - downloaded - count(State::Failed) - uncertain;
+    let tally = Tally::of(&entries);
+    let downloaded = tally.downloaded;
+    let failed = tally.failed + invalid.len();
+    let uncertain = tally.uncertain;
+    let pending = tally.unfinished();
     let summary = json!({
         "journal": journal.path().display().to_string(),
         "out_dir": out_dir.display().to_string(),
@@ -187,14 +180,14 @@ pub fn status(dir: &Path, journal: Option<PathBuf>, out: Output) -> Result<(), F
                 .unwrap_or_default()
         ));
     }
-    let count = |state| entries.iter().filter(|e| e.state == state).count();
+    let tally = Tally::of(&entries);
     table.push_str(&format!(
         "{} rows: {} downloaded, {} failed, {} uncertain, {} not finished",
-        entries.len(),
-        count(State::Downloaded),
-        count(State::Failed),
-        count(State::Uncertain),
-        entries.len() - count(State::Downloaded) - count(State::Failed) - count(State::Uncertain)
+        tally.rows,
+        tally.downloaded,
+        tally.failed,
+        tally.uncertain,
+        tally.unfinished()
     ));
     out.result(
         table,

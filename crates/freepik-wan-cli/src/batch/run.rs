@@ -3,10 +3,8 @@
 //! time so that at most one row is ever "sent but not confirmed".
 
 use std::collections::HashSet;
-use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use freepik_wan::{Client, Error, Reconciled, Resolution, TaskId, UncertainCreate};
 use sha2::{Digest, Sha256};
@@ -14,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::display::Display;
 use super::journal::{Entry, Journal, State};
 use super::lease::Lease;
-use super::manifest::{self, Row, hex};
+use super::manifest::{self, Row};
 
 /// What one run needs.
 pub struct Run {
@@ -22,7 +20,6 @@ pub struct Run {
     pub journal: Arc<Journal>,
     pub lease: Lease,
     pub display: Display,
-    pub wait_timeout: Option<Duration>,
     /// Held for the length of a create: one row at a time is in `sending`.
     pub create_slot: tokio::sync::Mutex<()>,
 }
@@ -119,7 +116,7 @@ impl Run {
 
     /// Takes one row as far as it goes in this run; returns its state.
     pub async fn process(&self, row: &Row) -> Sql<State> {
-        let entry = self.entry(row.line)?;
+        let entry = self.journal.entry(row.line)?;
         let (state, task_id) = match entry.state {
             State::Downloaded if file_matches(&entry) => return Ok(State::Downloaded),
             // The file is gone or changed: fetch it again from the task.
@@ -137,20 +134,12 @@ impl Run {
         self.finish(row, &task_id).await
     }
 
-    fn entry(&self, line: u64) -> Sql<Entry> {
-        self.journal
-            .entries()?
-            .into_iter()
-            .find(|e| e.line == line)
-            .ok_or_else(|| format!("line {line} is missing from the journal"))
-    }
-
     /// The create, one at a time: `Ok(task id)`, or the state the row is
     /// left in.
     async fn create(&self, row: &Row) -> Sql<Result<String, State>> {
         let _slot = self.create_slot.lock().await;
         if !self.journal.claim(row.line, self.lease.holder())? {
-            return Ok(Err(self.entry(row.line)?.state));
+            return Ok(Err(self.journal.entry(row.line)?.state));
         }
         let line = row.line;
         match manifest::request(&self.client, row).send().await {
@@ -201,11 +190,7 @@ impl Run {
     async fn finish(&self, row: &Row, task_id: &str) -> Sql<State> {
         let line = row.line;
         let id = TaskId::from(task_id).with_resolution(row.resolution);
-        let mut wait = self.client.wait(&id);
-        if let Some(timeout) = self.wait_timeout {
-            wait = wait.timeout(timeout);
-        }
-        let task = match wait.await {
+        let task = match self.client.wait(&id).await {
             Ok(task) => task,
             Err(Error::TaskFailed { task }) => {
                 let reason = format!("task {} FAILED on the service", task.id);
@@ -267,17 +252,7 @@ fn file_matches(entry: &Entry) -> bool {
 
 /// The file's length and SHA-256.
 pub fn digest(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        total += n as u64;
-    }
-    Ok((total, hex(&hasher.finalize())))
+    let total = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok((total, format!("{:x}", hasher.finalize())))
 }
