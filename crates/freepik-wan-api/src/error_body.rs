@@ -8,6 +8,12 @@
 pub const DOCUMENTED_ERROR_STATUSES: &[u16] =
     include!(concat!(env!("OUT_DIR"), "/documented_error_statuses.rs"));
 
+/// Set on an error response whose body was not the service's JSON (an HTML
+/// page from a gateway, say) and was rewritten to `{"message": snippet}` by
+/// the raw client's hooks: a body that proves the service itself answered
+/// never carries it.
+pub const RESCUED_BODY_HEADER: &str = "x-freepik-wan-rescued-body";
+
 /// Error bodies larger than this are not the service's (its are a few
 /// hundred bytes): reading stops there, so a proxy's huge page cannot fill
 /// memory.

@@ -8,7 +8,7 @@ use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::Client;
-use crate::error_body::{DOCUMENTED_ERROR_STATUSES, read_limited, snippet};
+use crate::error_body::{DOCUMENTED_ERROR_STATUSES, RESCUED_BODY_HEADER, read_limited, snippet};
 
 /// The header Freepik read the API key from before it became Magnific (still
 /// sent, with the same key, beside [`MAGNIFIC_API_KEY_HEADER`]).
@@ -25,6 +25,36 @@ pub const MAGNIFIC_API_KEY_HEADER: &str = "x-magnific-api-key";
 pub struct DefaultHeaders {
     api_key: Option<HeaderValue>,
     user_agent: Option<HeaderValue>,
+    upload: Option<UploadTimeout>,
+}
+
+/// The timeout of a request with a body (a create), scaled with the body:
+/// `base` plus the time the body takes at `min_bytes_per_sec`, so a large
+/// image on a slow link is not cut off (and left uncertain) by a timeout made
+/// for small requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadTimeout {
+    /// The time allowed besides the upload itself.
+    pub base: std::time::Duration,
+    /// The slowest upload rate allowed for, in bytes per second (at least 1).
+    pub min_bytes_per_sec: u64,
+}
+
+impl UploadTimeout {
+    /// The timeout for a body of `len` bytes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use freepik_wan_api::UploadTimeout;
+    ///
+    /// let timeout = UploadTimeout { base: Duration::from_secs(30), min_bytes_per_sec: 1_000_000 };
+    /// assert_eq!(timeout.for_body(5_000_000), Duration::from_secs(35));
+    /// ```
+    pub fn for_body(&self, len: u64) -> std::time::Duration {
+        let upload =
+            std::time::Duration::from_secs_f64(len as f64 / self.min_bytes_per_sec.max(1) as f64);
+        self.base.saturating_add(upload)
+    }
 }
 
 /// The API key is not usable in an HTTP header (control characters, non-ASCII).
@@ -52,6 +82,7 @@ impl DefaultHeaders {
         Ok(DefaultHeaders {
             api_key: Some(value),
             user_agent: None,
+            upload: None,
         })
     }
 
@@ -59,6 +90,13 @@ impl DefaultHeaders {
     /// A value an HTTP header cannot carry is ignored.
     pub fn with_user_agent(mut self, user_agent: &str) -> Self {
         self.user_agent = HeaderValue::from_str(user_agent).ok();
+        self
+    }
+
+    /// Requests with a body get a timeout scaled with it (see [`UploadTimeout`]),
+    /// in place of the HTTP client's own.
+    pub fn with_upload_timeout(mut self, upload: UploadTimeout) -> Self {
+        self.upload = Some(upload);
         self
     }
 }
@@ -81,6 +119,14 @@ impl ClientHooks<DefaultHeaders> for Client {
             request
                 .headers_mut()
                 .insert(reqwest::header::USER_AGENT, agent.clone());
+        }
+        if let Some(upload) = &self.inner.upload
+            && let Some(len) = request
+                .body()
+                .and_then(|body| body.as_bytes())
+                .map(|bytes| bytes.len() as u64)
+        {
+            *request.timeout_mut() = Some(upload.for_body(len));
         }
         Ok(())
     }
@@ -157,5 +203,10 @@ async fn rescue_error_body(response: reqwest::Response) -> reqwest::Result<reqwe
     rebuilt
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if !is_object {
+        rebuilt
+            .headers_mut()
+            .insert(RESCUED_BODY_HEADER, HeaderValue::from_static("1"));
+    }
     Ok(reqwest::Response::from(rebuilt))
 }

@@ -37,7 +37,9 @@ pub mod error_body;
 mod hooks;
 mod task_status;
 
-pub use hooks::{API_KEY_HEADER, DefaultHeaders, InvalidApiKey, MAGNIFIC_API_KEY_HEADER};
+pub use hooks::{
+    API_KEY_HEADER, DefaultHeaders, InvalidApiKey, MAGNIFIC_API_KEY_HEADER, UploadTimeout,
+};
 pub use task_status::TaskStatus;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

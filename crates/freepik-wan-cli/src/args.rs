@@ -26,14 +26,26 @@ Environment: MAGNIFIC_API_KEY or FREEPIK_API_KEY, MAGNIFIC_BASE_URL or FREEPIK_B
 #[derive(Debug, Parser)]
 #[command(name = "freepik-wan", version, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// API key [env: MAGNIFIC_API_KEY, or FREEPIK_API_KEY] (never printed).
+    /// API key [env: MAGNIFIC_API_KEY, or FREEPIK_API_KEY] (never printed). A flag's
+    /// value shows in `ps` to other users of the machine: prefer the variable, or
+    /// --api-key-file.
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
+
+    /// Read the API key from this file (its first line), or from stdin with `-`.
+    #[arg(long, value_name = "FILE", conflicts_with = "api_key")]
+    pub api_key_file: Option<PathBuf>,
 
     /// Another API base URL, e.g. a simulator's or https://api.freepik.com
     /// [env: MAGNIFIC_BASE_URL, or FREEPIK_BASE_URL] [default: https://api.magnific.com].
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
+
+    /// The slowest upload a create allows for, in KiB/s: a create's timeout grows
+    /// with its body at this rate (a large image on a slow link is not cut off).
+    #[arg(long, value_name = "KIB_PER_SEC", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_upload_rate: u64,
 
     /// Print exactly one JSON object on stdout (and nothing else there).
     #[arg(long, global = true, display_order = 100)]
@@ -119,6 +131,15 @@ pub struct Batch {
     /// waited for again on the next run) [default: 900].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Send again the rows that failed without a task (refused by the
+    /// service, say); rows whose task FAILED are not sent again.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// How long a create's task may take to show in the task list: a row a
+    /// killed run left `sending` is sent again only when the list has not
+    /// shown its task this long after the create.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub list_grace: u64,
 }
 
 /// `batch`'s subcommands.
@@ -143,6 +164,8 @@ pub struct BatchRun {
     pub skip_invalid: bool,
     pub journal: Option<PathBuf>,
     pub timeout: Option<u64>,
+    pub retry_failed: bool,
+    pub list_grace: std::time::Duration,
 }
 
 /// `generate`'s options.
@@ -270,9 +293,38 @@ pub struct Simulate {
     /// Share of tasks that end FAILED.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
     pub fault_task_failure: f64,
-    /// Share of creates that make the task, then answer 502 or 504 with an HTML page.
+    /// Share of creates that make the task, then answer with one of
+    /// --fault-gateway-statuses and an HTML page.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
     pub fault_create_gateway_error: f64,
+    /// The statuses those gateway answers use, e.g. `520,524,408,503,302` (a 3xx points
+    /// at --fault-redirect-to).
+    #[arg(long, value_name = "CODES", value_delimiter = ',', default_values_t = [502u16, 504])]
+    pub fault_gateway_statuses: Vec<u16>,
+    /// Where a 3xx gateway answer points.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9/moved")]
+    pub fault_redirect_to: String,
+    /// A task shows in the list only this many milliseconds after its create.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub fault_list_lag_ms: u64,
+    /// The list shows at most this many tasks (newest first; see --fault-list-oldest).
+    #[arg(long, value_name = "N")]
+    pub fault_list_cap: Option<usize>,
+    /// A capped list shows the oldest tasks instead of the newest.
+    #[arg(long)]
+    pub fault_list_oldest: bool,
+    /// Task ids match without regard to case.
+    #[arg(long)]
+    pub fault_case_insensitive_ids: bool,
+    /// Every webhook event is delivered twice (same webhook-id).
+    #[arg(long)]
+    pub fault_webhook_duplicates: bool,
+    /// Webhook events are held until the task ends, then sent newest first.
+    #[arg(long)]
+    pub fault_webhook_reorder: bool,
+    /// The account pays for this many creates; later ones answer 402.
+    #[arg(long, value_name = "N")]
+    pub credits: Option<u64>,
     /// Share of creates that make the task, then drop the connection unanswered.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
     pub fault_create_cut: f64,

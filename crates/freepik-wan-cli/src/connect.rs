@@ -1,6 +1,7 @@
 //! Which service a command talks to: the API (or `--base-url`) with the
 //! user's key, or an in-process simulator for `generate --simulate`.
 
+use std::path::Path;
 use std::time::Duration;
 
 use freepik_wan::{API_KEY_ENV, Client, MAGNIFIC_API_KEY_ENV, WaitOptions};
@@ -21,6 +22,8 @@ pub struct Connection {
     pub api_key: Option<String>,
     /// `--base-url`.
     pub base_url: Option<String>,
+    /// `--min-upload-rate`, in bytes per second.
+    pub min_upload_rate: u64,
 }
 
 /// A client, and the simulator behind it when there is one (kept alive
@@ -35,6 +38,11 @@ pub struct Service {
 impl Connection {
     /// A client for the configured service, waiting at most `timeout`.
     pub fn client(&self, timeout: Option<u64>) -> Result<Client, Failure> {
+        Ok(self.builder(timeout)?.build()?)
+    }
+
+    /// The builder behind [`client`](Self::client), for commands that set more.
+    pub fn builder(&self, timeout: Option<u64>) -> Result<freepik_wan::ClientBuilder, Failure> {
         // An empty flag or variable (`MAGNIFIC_API_KEY=`) counts as unset.
         let set = |v: Option<String>| v.is_some_and(|v| !v.trim().is_empty());
         let flag = self.api_key.clone().filter(|k| !k.trim().is_empty());
@@ -50,15 +58,14 @@ impl Connection {
                 ),
             ));
         }
-        let mut builder = base_builder(wait_options(timeout));
+        let mut builder = base_builder(wait_options(timeout)).min_upload_rate(self.min_upload_rate);
         if let Some(key) = flag {
             builder = builder.api_key(key);
         }
         if let Some(url) = self.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
             builder = builder.base_url(url);
         }
-        let builder = builder.from_env();
-        Ok(builder.build()?)
+        Ok(builder.from_env())
     }
 
     /// The configured service, or a fresh simulator when `simulate` is set:
@@ -90,6 +97,41 @@ impl Connection {
             simulator: Some(simulator),
         })
     }
+}
+
+/// The key from `--api-key-file`: the file's first line (or stdin's, for
+/// `-`), trimmed. Errors name the file, never its content.
+pub fn read_key_file(path: &Path) -> Result<String, Failure> {
+    let text = if path.as_os_str() == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| {
+            Failure::new(
+                Code::Usage,
+                format!("cannot read the API key from stdin: {e}"),
+            )
+        })?;
+        line
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            Failure::new(
+                Code::Usage,
+                format!("cannot read the API key file {}: {e}", path.display()),
+            )
+        })?
+    };
+    let key = text.lines().next().unwrap_or_default().trim().to_owned();
+    if key.is_empty() {
+        let from = if path.as_os_str() == "-" {
+            "stdin".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        return Err(Failure::new(
+            Code::Usage,
+            format!("the API key file {from} is empty"),
+        ));
+    }
+    Ok(key)
 }
 
 fn wait_options(timeout: Option<u64>) -> WaitOptions {

@@ -112,8 +112,8 @@ impl From<Error> for Failure {
 /// one up, so the user waits for a task instead of paying for another.
 fn uncertain_create(uncertain: &UncertainCreate) -> Failure {
     let next = match uncertain.candidates.as_slice() {
-        [] if uncertain.listed => "no new task is in the list, so it most likely was not made; \
-             check `freepik-wan list` before generating again"
+        [] if uncertain.listed => "no new task is in the list yet, which does not prove that \
+             none was made (a list can lag): check `freepik-wan list` before generating again"
             .to_owned(),
         [] => "the task list could not be read: check `freepik-wan list` before generating again"
             .to_owned(),

@@ -40,11 +40,26 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
         .set_seed(args.seed)
         .set_webhook_url(args.webhook_url)
         .resolution(args.tier.resolution);
-    let task = match deadline {
-        None => request.send().await?,
-        Some(deadline) => tokio::time::timeout_at(deadline, request.send())
-            .await
-            .map_err(|_| create_timed_out(started.elapsed()))??,
+    let resolution = args.tier.resolution;
+    let created = create(client, request.send(), resolution, deadline, &out)
+        .await
+        .map_err(|abandoned| abandoned.report(resolution, started.elapsed()))?;
+    let task = match created {
+        Created::Done(task) => task?,
+        // Ctrl-C came during the create, which has now answered: name the
+        // task and stop, as Ctrl-C during the wait does.
+        Created::ThenInterrupted(task) => {
+            let task = task?;
+            return Err(Failure::new(
+                Code::Interrupted,
+                format!(
+                    "interrupted; task {} was created and goes on: `{}` picks it up",
+                    task.id,
+                    wait_command(&task.id)
+                ),
+            )
+            .with("task_id", json!(task.id)));
+        }
     };
     let create_ms = millis(started.elapsed());
     out.note(format!("created task {} ({})", task.id, task.status));
@@ -196,15 +211,148 @@ async fn finish(
 /// The create got no answer before `--timeout`. It may still have reached
 /// the service and made a (paid) task, so say where to look before trying
 /// again.
-fn create_timed_out(waited: Duration) -> Failure {
-    Failure::new(
-        Code::TimedOut,
-        format!(
-            "no answer to the create after {:.1}s (--timeout); it may still have made a task: \
-             `freepik-wan list` shows it, before you generate again",
-            waited.as_secs_f64()
-        ),
-    )
+/// How a create that ran to its answer ended.
+enum Created {
+    /// As usual.
+    Done(freepik_wan::Result<freepik_wan::Task>),
+    /// With a Ctrl-C on the way, which waited for the answer.
+    ThenInterrupted(freepik_wan::Result<freepik_wan::Task>),
+}
+
+/// Why a create was left before it answered, with the tasks that appeared
+/// in the list since it began.
+enum Abandoned {
+    /// `--timeout` passed.
+    Deadline(Vec<freepik_wan::Task>),
+    /// Ctrl-C (or SIGTERM), twice.
+    Interrupted(Vec<freepik_wan::Task>),
+}
+
+impl Abandoned {
+    /// The uncertain report: the create may have reached the service, so the
+    /// tasks that appeared since it began are named, with how to wait.
+    fn report(self, resolution: Resolution, waited: Duration) -> Failure {
+        let (code, what, candidates) = match self {
+            Abandoned::Deadline(tasks) => (
+                Code::TimedOut,
+                format!(
+                    "no answer to the create after {:.1}s (--timeout)",
+                    waited.as_secs_f64()
+                ),
+                tasks,
+            ),
+            Abandoned::Interrupted(tasks) => (
+                Code::Interrupted,
+                "interrupted during the create".to_owned(),
+                tasks,
+            ),
+        };
+        let list = if resolution == Resolution::default() {
+            "`freepik-wan list`".to_owned()
+        } else {
+            format!("`freepik-wan list --resolution {resolution}`")
+        };
+        let next = match candidates.as_slice() {
+            [] => format!(
+                "none shows in the list yet; {list} shows it if one was made, before you generate again"
+            ),
+            tasks => format!(
+                "these appeared since it began: {}",
+                tasks
+                    .iter()
+                    .map(|task| format!("`{}`", wait_command(&task.id)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        Failure::new(
+            code,
+            format!("{what}; it may still have made a task: {next}"),
+        )
+        .with("may_exist", json!(true))
+        .with(
+            "candidates",
+            json!(
+                candidates
+                    .iter()
+                    .map(|task| json!({"task_id": task.id, "status": task.status}))
+                    .collect::<Vec<_>>()
+            ),
+        )
+    }
+}
+
+/// How long an abandoned create's report may spend listing candidates: kept
+/// out of `--timeout`'s share for the create, so the deadline still holds.
+const ABANDONED_LIST_LIMIT: Duration = Duration::from_secs(1);
+
+/// Runs the create to its answer, unless `--timeout` passes or the user
+/// interrupts twice. The first Ctrl-C lets the create finish, since its
+/// answer is the only thing that names the task it made.
+async fn create<F>(
+    client: &Client,
+    send: F,
+    resolution: Resolution,
+    deadline: Option<tokio::time::Instant>,
+    out: &Output,
+) -> Result<Created, Abandoned>
+where
+    F: std::future::Future<Output = freepik_wan::Result<freepik_wan::Task>>,
+{
+    let mut send = std::pin::pin!(send);
+    // The create ends early enough to leave time for the report's list.
+    let started = tokio::time::Instant::now();
+    let report_by = deadline;
+    let deadline = deadline.map(|d| {
+        d.checked_sub(ABANDONED_LIST_LIMIT)
+            .filter(|d| *d > started)
+            .unwrap_or(d)
+    });
+    let expired = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut expired = std::pin::pin!(expired);
+    let mut interrupts = 0;
+    let abandoned = loop {
+        tokio::select! {
+            result = &mut send => {
+                return Ok(if interrupts > 0 {
+                    Created::ThenInterrupted(result)
+                } else {
+                    Created::Done(result)
+                });
+            }
+            () = &mut expired => break false,
+            () = interrupted() => {
+                interrupts += 1;
+                if interrupts >= 2 {
+                    break true;
+                }
+                out.note("interrupted: finishing the create first, so that its task is known \
+                          (Ctrl-C again to stop now)");
+            }
+        }
+    };
+    // The create may be on the service's side already: look for its task,
+    // within what is left of `--timeout` (or a second after Ctrl-C).
+    let now = tokio::time::Instant::now();
+    let until = report_by
+        .filter(|_| !abandoned)
+        .unwrap_or(now + ABANDONED_LIST_LIMIT)
+        .max(now);
+    let listed = tokio::time::timeout_at(until, client.unclaimed_tasks_at(resolution))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    Err(if abandoned {
+        Abandoned::Interrupted(listed)
+    } else {
+        Abandoned::Deadline(listed)
+    })
 }
 
 /// The command that picks `id` up again: `freepik-wan wait <id>`, naming the

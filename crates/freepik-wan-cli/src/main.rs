@@ -51,9 +51,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
+    let api_key = match &cli.api_key_file {
+        Some(path) => Some(connect::read_key_file(path)?),
+        None => cli.api_key,
+    };
     let connection = Connection {
-        api_key: cli.api_key,
+        api_key,
         base_url: cli.base_url,
+        min_upload_rate: cli.min_upload_rate * 1024,
     };
     match cli.command {
         Command::Generate(args) => generate::generate(&connection, args, out).await,
@@ -88,6 +93,8 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
                     skip_invalid: args.skip_invalid,
                     journal: args.journal,
                     timeout: args.timeout,
+                    retry_failed: args.retry_failed,
+                    list_grace: std::time::Duration::from_secs(args.list_grace),
                 };
                 batch::batch(&connection, run, out).await
             }

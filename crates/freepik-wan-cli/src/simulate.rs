@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use freepik_wan_sim::{Faults, Simulator};
+use freepik_wan_sim::{Faults, ListCap, Simulator};
 use serde_json::json;
 
 use crate::args::Simulate;
@@ -26,6 +26,18 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
         rate_create_cut: args.fault_create_cut,
         rate_create_late: args.fault_create_late,
         create_late_by: Duration::from_secs(args.fault_create_late_secs),
+        create_gateway_statuses: args.fault_gateway_statuses,
+        redirect_to: args.fault_redirect_to,
+        list_lag: Duration::from_millis(args.fault_list_lag_ms),
+        list_cap: args.fault_list_cap.map(|max| ListCap {
+            max,
+            newest: !args.fault_list_oldest,
+        }),
+        case_insensitive_ids: args.fault_case_insensitive_ids,
+        webhook_duplicates: args.fault_webhook_duplicates,
+        webhook_reorder: args.fault_webhook_reorder,
+        credits: args.credits,
+        ..Faults::none()
     };
     let simulator = Simulator::builder()
         .port(args.port)
@@ -59,8 +71,7 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
     let stats = simulator.stats();
     out.note(format!(
         "stopping after {} requests, {} tasks created",
-        stats.requests.len(),
-        stats.creates_accepted
+        stats.requests_total, stats.creates_accepted
     ));
     simulator.shutdown().await;
     Ok(())

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::credits::Credits;
 use crate::faults::{Dice, Faults};
 use crate::rate_limit::{Limiter, RateLimit};
 use crate::routes::{self, AppState};
@@ -137,18 +138,22 @@ impl SimulatorBuilder {
             .build()
             .map_err(io::Error::other)?;
         let stats = Arc::new(StatsCollector::default());
-        let tasks = Arc::new(TaskStore::new(base_url.clone()));
+        let tasks = Arc::new(TaskStore::new(base_url.clone(), &self.faults));
+        let credits = Arc::new(Credits::new(self.faults.credits));
         let mut keys = vec![self.api_key.clone()];
         keys.extend(self.extra_api_keys);
         let state = Arc::new(AppState {
             keys,
             processing_time: self.processing_time,
-            dice: Dice::new(self.faults),
+            dice: Dice::new(self.faults.clone()),
             limiter: Limiter::new(self.rate_limit),
             video: Video::new(self.video_size),
             tasks: tasks.clone(),
+            credits: credits.clone(),
             stats: stats.clone(),
             webhooks: webhook::Sender {
+                duplicates: self.faults.webhook_duplicates,
+                reorder: self.faults.webhook_reorder,
                 client,
                 secret: self.webhook_secret.as_str().into(),
                 stats: stats.clone(),
@@ -173,6 +178,7 @@ impl SimulatorBuilder {
             webhook_secret: self.webhook_secret,
             stats,
             tasks,
+            credits,
             shutdown: shutdown_tx,
             server: Some(server),
         })
@@ -187,6 +193,7 @@ pub struct SimHandle {
     webhook_secret: String,
     stats: Arc<StatsCollector>,
     tasks: Arc<TaskStore>,
+    credits: Arc<Credits>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<io::Result<()>>>,
 }
@@ -227,6 +234,12 @@ impl SimHandle {
     /// task or one still running. Benchmarks measure a client's wait latency from here.
     pub fn completed_at(&self, task_id: &str) -> Option<Instant> {
         self.tasks.completed_at(task_id)
+    }
+
+    /// Tops up an account whose credits [`Faults::credits`](crate::Faults::credits)
+    /// limited: `n` more creates are paid for. No effect on an unlimited account.
+    pub fn add_credits(&self, n: u64) {
+        self.credits.add(n);
     }
 
     /// Stops accepting connections, lets open responses finish (for at most a few

@@ -34,9 +34,10 @@ pub struct Faults {
     pub download_bytes_per_sec: Option<u64>,
     /// Share of tasks that end `FAILED` instead of `COMPLETED`.
     pub rate_task_failure: f64,
-    /// Share of creates that make the task and then answer `502 Bad Gateway` or
-    /// `504 Gateway Timeout` (half each) with an HTML page, as a gateway does when the
-    /// backend acted but its answer was lost. A client cannot tell these from a create
+    /// Share of creates that make the task and then answer with one of
+    /// [`Faults::create_gateway_statuses`] (`502 Bad Gateway` or `504 Gateway Timeout` by
+    /// default, evenly) with an HTML page, as a gateway does when the backend acted but its
+    /// answer was lost. A client cannot tell these from a create
     /// that never happened.
     pub rate_create_gateway_error: f64,
     /// Share of creates that make the task and then drop the connection without any
@@ -47,6 +48,47 @@ pub struct Faults {
     pub rate_create_late: f64,
     /// How late a late create answers.
     pub create_late_by: Duration,
+    /// The statuses a gateway fault of [`Faults::rate_create_gateway_error`] answers with,
+    /// one drawn per fault: `502` and `504` by default. Any status works: `520`/`524`
+    /// (Cloudflare), `408` (a proxy), `503` (a gateway that forwarded, then gave up, with no
+    /// `Retry-After`), or a `3xx` pointing at [`Faults::redirect_to`]. The task exists either way.
+    pub create_gateway_statuses: Vec<u16>,
+    /// Where a `3xx` gateway answer points (its `Location`).
+    pub redirect_to: String,
+    /// How long after its create a task starts to show in the list operation (a list that
+    /// lags behind creates). Status fetches by id find it at once.
+    pub list_lag: Duration,
+    /// A list that shows only some tasks, as one that pages or caps would.
+    pub list_cap: Option<ListCap>,
+    /// Task ids are matched without regard to case (as UUIDs are), so a fetch of
+    /// `3D27…` finds the task the service calls `3d27…` and answers with the latter.
+    pub case_insensitive_ids: bool,
+    /// Every webhook event is delivered twice, with the same `webhook-id`, as a sender that
+    /// retries after a lost acknowledgement does.
+    pub webhook_duplicates: bool,
+    /// A task's webhook events are held until it ends, then delivered newest first: the
+    /// terminal event before the ones it supersedes.
+    pub webhook_reorder: bool,
+    /// How many creates the account can pay for; past them, creates answer
+    /// `402 {"message": "Not enough credits"}` and make nothing. `None` is unlimited;
+    /// [`SimHandle::add_credits`](crate::SimHandle::add_credits) tops it up.
+    pub credits: Option<u64>,
+    /// From this create on (1 for the first), creates are held: the request is read and
+    /// never answered, and no task is made, as by a proxy that never forwards it.
+    pub create_hold_from: Option<u64>,
+    /// Every create is answered `429 {"message": "Too many requests"}` with this
+    /// `Retry-After` (seconds) and makes nothing; other operations are served.
+    pub create_retry_after: Option<u64>,
+}
+
+/// Which tasks a capped list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCap {
+    /// How many tasks it shows at most.
+    pub max: usize,
+    /// `true`: the newest tasks (the first page of a newest-first list); `false`: the
+    /// oldest (a list that never shows tasks past its first page of old ones).
+    pub newest: bool,
 }
 
 impl Faults {
@@ -65,6 +107,16 @@ impl Faults {
             rate_create_cut: 0.0,
             rate_create_late: 0.0,
             create_late_by: Duration::from_secs(35),
+            create_gateway_statuses: vec![502, 504],
+            redirect_to: "http://127.0.0.1:9/moved".to_owned(),
+            list_lag: Duration::ZERO,
+            list_cap: None,
+            case_insensitive_ids: false,
+            webhook_duplicates: false,
+            webhook_reorder: false,
+            credits: None,
+            create_hold_from: None,
+            create_retry_after: None,
         }
     }
 }
@@ -92,7 +144,8 @@ pub(crate) enum Gate {
 pub(crate) enum AfterCreate {
     /// With the task, at once.
     Answer,
-    /// With a gateway's HTML error page: 502 or 504.
+    /// With a gateway's answer (an HTML page, or a redirect), with one of
+    /// [`Faults::create_gateway_statuses`].
     GatewayError(u16),
     /// Not at all: the connection is dropped.
     Cut,
@@ -104,12 +157,18 @@ pub(crate) enum AfterCreate {
 pub(crate) struct Dice {
     faults: Faults,
     rng: Mutex<fastrand::Rng>,
+    /// Creates admitted so far, for [`Faults::create_hold_from`].
+    creates: std::sync::atomic::AtomicU64,
 }
 
 impl Dice {
     pub(crate) fn new(faults: Faults) -> Self {
         let rng = Mutex::new(fastrand::Rng::with_seed(faults.seed));
-        Self { faults, rng }
+        Self {
+            faults,
+            rng,
+            creates: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn faults(&self) -> &Faults {
@@ -129,6 +188,14 @@ impl Dice {
         }
     }
 
+    /// Counts one more create; whether it is to be held unanswered.
+    pub(crate) fn hold_create(&self) -> bool {
+        let nth = 1 + self
+            .creates
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.faults.create_hold_from.is_some_and(|from| nth >= from)
+    }
+
     /// Whether to cut this response's connection half-way.
     pub(crate) fn reset(&self) -> bool {
         self.roll() < self.faults.rate_reset
@@ -146,7 +213,10 @@ impl Dice {
         let f = &self.faults;
         let gateway = f.rate_create_gateway_error;
         if roll < gateway {
-            AfterCreate::GatewayError(if roll < gateway / 2.0 { 502 } else { 504 })
+            let statuses = &f.create_gateway_statuses;
+            // The same roll picks the status: one draw per create, as before.
+            let pick = ((roll / gateway) * statuses.len() as f64) as usize;
+            AfterCreate::GatewayError(statuses.get(pick).copied().unwrap_or(502))
         } else if roll < gateway + f.rate_create_cut {
             AfterCreate::Cut
         } else if roll < gateway + f.rate_create_cut + f.rate_create_late {

@@ -54,6 +54,7 @@
 
 mod body;
 mod builder;
+mod credits;
 mod faults;
 mod lifecycle;
 mod rate_limit;
@@ -68,6 +69,6 @@ mod webhook;
 mod tests;
 
 pub use builder::{SimHandle, Simulator, SimulatorBuilder};
-pub use faults::Faults;
+pub use faults::{Faults, ListCap};
 pub use rate_limit::RateLimit;
-pub use stats::{RequestRecord, Stats};
+pub use stats::{REQUEST_LOG_KEPT, RequestRecord, Stats};

@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::body::{BodyPlan, RangeAsk, parse_range};
+use crate::credits::Credits;
 use crate::faults::{AfterCreate, Dice, Gate};
 use crate::lifecycle;
 use crate::rate_limit::Limiter;
@@ -49,6 +50,7 @@ pub(crate) struct AppState {
     pub(crate) limiter: Limiter,
     pub(crate) video: Video,
     pub(crate) tasks: Arc<TaskStore>,
+    pub(crate) credits: Arc<Credits>,
     pub(crate) stats: Arc<StatsCollector>,
     pub(crate) webhooks: webhook::Sender,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -222,6 +224,22 @@ async fn create_task(
                 .into_response();
         }
     };
+    if let Some(secs) = state.dice.faults().create_retry_after {
+        let mut response = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return response;
+    }
+    if state.dice.hold_create() {
+        // Never answered, never made: until the client gives up.
+        let mut shutdown = state.shutdown.clone();
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        return message(StatusCode::SERVICE_UNAVAILABLE, "Shutting down");
+    }
+    if !state.credits.spend() {
+        return message(StatusCode::PAYMENT_REQUIRED, "Not enough credits");
+    }
     let fails = state.dice.task_fails();
     let after = state.dice.after_create();
     let webhook = request
@@ -251,21 +269,34 @@ async fn create_task(
             tokio::time::sleep(delay).await;
             answer
         }
-        AfterCreate::GatewayError(status) => gateway_error(status),
+        AfterCreate::GatewayError(status) => {
+            gateway_error(status, &state.dice.faults().redirect_to)
+        }
         AfterCreate::Cut => crate::body::dropped_connection(),
     }
 }
 
-/// The HTML page a gateway (nginx, a CDN) sends when it lost the backend's answer.
-fn gateway_error(status: u16) -> Response {
-    let status = StatusCode::from_u16(status).expect("502 and 504 are statuses");
-    let reason = status.canonical_reason().unwrap_or("Error");
+/// The HTML page a gateway (nginx, a CDN, Cloudflare) sends when it lost the backend's
+/// answer; a `3xx` also points elsewhere, as a misrouted proxy does.
+fn gateway_error(status: u16, redirect_to: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let reason = status.canonical_reason().unwrap_or(match status.as_u16() {
+        520 => "Web Server Returned an Unknown Error",
+        524 => "A Timeout Occurred",
+        _ => "Error",
+    });
     let page = format!(
         "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n\
          <center><h1>{code} {reason}</h1></center>\r\n</body>\r\n</html>\r\n",
         code = status.as_u16()
     );
-    (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, "text/html")], page).into_response();
+    if status.is_redirection()
+        && let Ok(location) = HeaderValue::from_str(redirect_to)
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 async fn get_task(

@@ -1,6 +1,6 @@
 //! Counters and the request log that tests and benchmarks assert on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,8 +15,14 @@ pub struct Stats {
     pub creates_accepted: u64,
     /// Tasks that exist.
     pub tasks: u64,
-    /// Every HTTP request received, in the order their responses were produced.
+    /// The HTTP requests received, in the order their responses were produced: every one,
+    /// up to the last [`REQUEST_LOG_KEPT`] (older ones are dropped from this log, so a
+    /// long-running simulator's memory stays bounded; the counts stay exact).
     pub requests: Vec<RequestRecord>,
+    /// How many HTTP requests were received in all.
+    pub requests_total: u64,
+    /// How many responses went out with each status code, over all requests.
+    pub status_counts: BTreeMap<u16, u64>,
     /// Webhook events a receiver acknowledged with a 2xx.
     pub webhooks_delivered: u64,
     /// Webhook POSTs made, retries included.
@@ -34,24 +40,30 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
+/// How many of the latest requests [`Stats::requests`] keeps.
+pub const REQUEST_LOG_KEPT: usize = 100_000;
+
 /// The live counters behind [`Stats`].
 #[derive(Default)]
 pub(crate) struct StatsCollector {
     creates_accepted: AtomicU64,
     webhooks_delivered: AtomicU64,
     webhook_attempts: AtomicU64,
-    requests: Mutex<Vec<RequestRecord>>,
+    log: Mutex<Log>,
+}
+
+#[derive(Default)]
+struct Log {
+    recent: VecDeque<RequestRecord>,
+    total: u64,
+    by_status: BTreeMap<u16, u64>,
 }
 
 impl Stats {
     /// How many responses went out with each status code, e.g. `{200: 812, 429: 0}`
     /// (a status never sent is absent).
     pub fn responses(&self) -> BTreeMap<u16, u64> {
-        let mut counts = BTreeMap::new();
-        for request in &self.requests {
-            *counts.entry(request.status).or_default() += 1;
-        }
-        counts
+        self.status_counts.clone()
     }
 
     /// The JSON `GET /_sim/stats` serves: `creates_accepted`, `tasks`,
@@ -70,7 +82,7 @@ impl Stats {
         serde_json::to_value(Wire {
             creates_accepted: self.creates_accepted,
             tasks: self.tasks,
-            requests: self.requests.len(),
+            requests: self.requests_total as usize,
             responses: self
                 .responses()
                 .into_iter()
@@ -97,21 +109,23 @@ impl StatsCollector {
     }
 
     pub(crate) fn record(&self, record: RequestRecord) {
-        self.requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(record);
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.total += 1;
+        *log.by_status.entry(record.status).or_default() += 1;
+        if log.recent.len() == REQUEST_LOG_KEPT {
+            log.recent.pop_front();
+        }
+        log.recent.push_back(record);
     }
 
     pub(crate) fn snapshot(&self, tasks: usize) -> Stats {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         Stats {
             creates_accepted: self.creates_accepted.load(Ordering::Relaxed),
             tasks: tasks as u64,
-            requests: self
-                .requests
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            requests: log.recent.iter().cloned().collect(),
+            requests_total: log.total,
+            status_counts: log.by_status.clone(),
             webhooks_delivered: self.webhooks_delivered.load(Ordering::Relaxed),
             webhook_attempts: self.webhook_attempts.load(Ordering::Relaxed),
         }

@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
+
+use crate::faults::{Faults, ListCap};
 
 /// A task's status, spelled on the wire as in Freepik's `task.status` enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +61,7 @@ pub(crate) struct Owner {
 
 struct Task {
     owner: Owner,
+    created_at: Instant,
     status: Status,
     completed_at: Option<Instant>,
     /// Queue of serialized webhook bodies for this task's delivery worker. Dropped once the
@@ -77,13 +80,30 @@ struct Table {
 pub(crate) struct TaskStore {
     base_url: String,
     table: Mutex<Table>,
+    /// How the list operation misbehaves, when a fault says so.
+    list_lag: Duration,
+    list_cap: Option<ListCap>,
+    case_insensitive_ids: bool,
 }
 
 impl TaskStore {
-    pub(crate) fn new(base_url: String) -> Self {
+    pub(crate) fn new(base_url: String, faults: &Faults) -> Self {
         Self {
             base_url,
             table: Mutex::default(),
+            list_lag: faults.list_lag,
+            list_cap: faults.list_cap,
+            case_insensitive_ids: faults.case_insensitive_ids,
+        }
+    }
+
+    /// The id the task table knows `id` by: itself, or (ids matched without regard to
+    /// case) its lowercase form, which is how ids are issued.
+    fn canonical<'a>(&self, id: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.case_insensitive_ids {
+            std::borrow::Cow::Owned(id.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(id)
         }
     }
 
@@ -96,6 +116,7 @@ impl TaskStore {
         let id = uuid_v4();
         let task = Task {
             owner,
+            created_at: Instant::now(),
             status: Status::Created,
             completed_at: None,
             webhook,
@@ -140,30 +161,44 @@ impl TaskStore {
 
     /// The task as `owner` may see it: `None` if it does not exist or is someone else's.
     pub(crate) fn detail(&self, owner: Owner, id: &str) -> Option<TaskDetail> {
+        let id = self.canonical(id);
         let status = self
             .table()
             .tasks
-            .get(id)
+            .get(id.as_ref())
             .filter(|task| task.owner == owner)
             .map(|task| task.status)?;
-        Some(self.detail_of(id, status))
+        Some(self.detail_of(&id, status))
     }
 
-    /// `owner`'s tasks, newest first.
+    /// `owner`'s tasks, newest first: those made at least the list lag ago, and of
+    /// those only a capped list's share.
     pub(crate) fn list(&self, owner: Owner) -> Vec<TaskSummary> {
         let table = self.table();
-        table
+        let now = Instant::now();
+        let mut listed: Vec<TaskSummary> = table
             .order
             .iter()
             .rev()
             .filter_map(|id| {
                 let task = table.tasks.get(id)?;
-                (task.owner == owner).then(|| TaskSummary {
+                let visible = now.duration_since(task.created_at) >= self.list_lag;
+                (task.owner == owner && visible).then(|| TaskSummary {
                     task_id: id.clone(),
                     status: task.status.as_str(),
                 })
             })
-            .collect()
+            .collect();
+        if let Some(cap) = self.list_cap
+            && listed.len() > cap.max
+        {
+            if cap.newest {
+                listed.truncate(cap.max);
+            } else {
+                listed.drain(..listed.len() - cap.max);
+            }
+        }
+        listed
     }
 
     /// How many tasks exist.
@@ -179,7 +214,7 @@ impl TaskStore {
     pub(crate) fn has_video(&self, id: &str) -> bool {
         self.table()
             .tasks
-            .get(id)
+            .get(self.canonical(id).as_ref())
             .is_some_and(|task| task.status == Status::Completed)
     }
 

@@ -37,6 +37,10 @@ pub(crate) struct Sender {
     pub(crate) secret: Arc<str>,
     pub(crate) stats: Arc<StatsCollector>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Fault: every event is delivered twice, with the same `webhook-id`.
+    pub(crate) duplicates: bool,
+    /// Fault: a task's events are held until the queue closes, then sent newest first.
+    pub(crate) reorder: bool,
 }
 
 impl Sender {
@@ -51,7 +55,16 @@ impl Sender {
         let mut shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let work = async {
+                let mut held = Vec::new();
                 while let Some(body) = events.recv().await {
+                    if sender.reorder {
+                        held.push(body);
+                    } else {
+                        sender.deliver(&url, body).await;
+                    }
+                }
+                // The queue closes once the terminal event is in: newest first.
+                for body in held.into_iter().rev() {
                     sender.deliver(&url, body).await;
                 }
             };
@@ -69,6 +82,14 @@ impl Sender {
     /// checks the timestamp against its clock.
     async fn deliver(&self, url: &str, body: Bytes) {
         let id = format!("msg_{}", crate::tasks::uuid_v4());
+        let times = if self.duplicates { 2 } else { 1 };
+        for _ in 0..times {
+            self.deliver_once(url, &id, &body).await;
+        }
+    }
+
+    /// One delivery of event `id`, with its retries.
+    async fn deliver_once(&self, url: &str, id: &str, body: &Bytes) {
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(BACKOFF_BASE * 2u32.pow(attempt - 1)).await;
@@ -76,13 +97,13 @@ impl Sender {
             let timestamp = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let signature = signature(&self.secret, &id, timestamp, &body);
+            let signature = signature(&self.secret, id, timestamp, body);
             self.stats.webhook_attempt();
             let result = self
                 .client
                 .post(url)
                 .header("content-type", "application/json")
-                .header("webhook-id", &id)
+                .header("webhook-id", id)
                 .header("webhook-timestamp", timestamp.to_string())
                 .header("webhook-signature", signature)
                 .body(body.clone())

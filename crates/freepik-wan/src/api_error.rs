@@ -31,6 +31,9 @@ pub(crate) async fn from_api(err: ApiError) -> Error {
         ApiError::UnexpectedResponse(response) => {
             let status = response.status();
             let headers = response.headers().clone();
+            if status.is_redirection() {
+                return redirected(status, headers);
+            }
             match error_body(response).await {
                 Ok(body) => from_bytes(status, headers, &body),
                 Err(source) => Error::Transport { source },
@@ -62,15 +65,43 @@ pub(crate) async fn error_body(response: reqwest::Response) -> reqwest::Result<V
 
 /// An error body of any shape: `{"message"}`, flat or wrapped problem+json,
 /// or something else entirely (kept as a snippet).
-pub(crate) fn from_bytes(status: StatusCode, headers: HeaderMap, body: &[u8]) -> Error {
+pub(crate) fn from_bytes(status: StatusCode, mut headers: HeaderMap, body: &[u8]) -> Error {
     match serde_json::from_slice::<types::Error>(body) {
         Ok(parsed) => from_body(status, headers, parsed),
-        Err(_) => Error::Api {
-            status,
-            message: snippet(body),
-            invalid_params: Vec::new(),
-            headers: Box::new(headers),
-        },
+        Err(_) => {
+            headers.insert(
+                freepik_wan_api::error_body::RESCUED_BODY_HEADER,
+                reqwest::header::HeaderValue::from_static("1"),
+            );
+            Error::Api {
+                status,
+                message: snippet(body),
+                invalid_params: Vec::new(),
+                headers: Box::new(headers),
+            }
+        }
+    }
+}
+
+/// A redirect, which API calls never follow: the key headers would go with
+/// it to wherever it points. The error names where (without its query, which
+/// may carry a token), so a misconfigured base URL is easy to fix.
+fn redirected(status: StatusCode, headers: HeaderMap) -> Error {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|raw| raw.split(['?', '#']).next().unwrap_or_default().to_owned());
+    let message = match location {
+        Some(to) => format!(
+            "redirected to {to}; API calls do not follow redirects, so the API key was not sent there"
+        ),
+        None => "a redirect without a Location; API calls do not follow redirects".to_owned(),
+    };
+    Error::Api {
+        status,
+        message,
+        invalid_params: Vec::new(),
+        headers: Box::new(headers),
     }
 }
 

@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     pub(crate) ledger: Ledger,
     /// The per-request timeout of API calls (30 s unless configured).
     pub(crate) request_timeout: Duration,
+    /// How long an uncertain create looks for its task.
+    pub(crate) uncertain_grace: Duration,
     /// For downloads: no overall timeout (videos can be large), and never the
     /// API key (the video URLs may point at a third-party CDN).
     pub(crate) download_http: reqwest::Client,
@@ -173,9 +175,10 @@ impl Client {
             })
             .await?
             .data;
-        self.shared.ledger.saw(&detail.task_id);
-        let task_id = TaskId::from(detail.task_id).with_resolution(id.resolution());
-        Ok(Task::new(task_id, detail.status, detail.generated))
+        // The id asked for, not the one answered: they are one task (ids are
+        // compared canonically), and waits are registered under the former.
+        self.shared.ledger.saw(&id);
+        Ok(Task::new(id, detail.status, detail.generated))
     }
 
     /// Lists this key's 580p tasks (without video URLs: fetch a task for
@@ -272,6 +275,8 @@ pub struct ClientBuilder {
     wait: Option<WaitOptions>,
     rate_limit: Option<RateLimit>,
     user_agent_suffix: Option<String>,
+    min_upload_rate: Option<u64>,
+    uncertain_grace: Option<Duration>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -320,6 +325,9 @@ impl ClientBuilder {
 
     /// Your own `reqwest::Client` (proxies, TLS roots, pools). Its timeouts
     /// are used as they are: [`timeout`](Self::timeout) does not apply to it.
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`: the
+    /// client's own never follows redirects on API calls, since the key
+    /// headers would follow them to another host.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -329,6 +337,24 @@ impl ClientBuilder {
     /// Downloads have no overall limit, only this one between reads.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The slowest upload a create allows for, in bytes per second (default
+    /// 64 KiB/s): a create's timeout is [`timeout`](Self::timeout) plus its
+    /// body's size at this rate, so a 13 MiB base64 image gets about 3.5
+    /// more minutes instead of being cut off, and its task left uncertain.
+    pub fn min_upload_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.min_upload_rate = Some(bytes_per_sec.max(1));
+        self
+    }
+
+    /// How long an uncertain create keeps looking for its task in the list
+    /// before reporting that none appeared (default 30 s): after a timeout
+    /// or a cut connection the service may still be making it, and a list
+    /// may lag behind creates.
+    pub fn uncertain_grace(mut self, grace: Duration) -> Self {
+        self.uncertain_grace = Some(grace);
         self
     }
 
@@ -397,6 +423,10 @@ impl ClientBuilder {
 
         let connect_timeout = self.connect_timeout.unwrap_or(Duration::from_secs(10));
         let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
+        let inner = inner.with_upload_timeout(freepik_wan_api::UploadTimeout {
+            base: timeout,
+            min_bytes_per_sec: self.min_upload_rate.unwrap_or(64 * 1024),
+        });
         let (api_http, download_http) = match self.http {
             Some(http) => (http.clone(), http),
             None => {
@@ -405,7 +435,13 @@ impl ClientBuilder {
                         .user_agent(agent.clone())
                         .connect_timeout(connect_timeout)
                 };
-                let api = base().timeout(timeout).build();
+                // Never follow a redirect with the key: reqwest drops
+                // `Authorization` on a cross-host redirect, but not the
+                // service's own key headers.
+                let api = base()
+                    .timeout(timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build();
                 let download = base().read_timeout(timeout).build();
                 match (api, download) {
                     (Ok(a), Ok(d)) => (a, d),
@@ -424,6 +460,7 @@ impl ClientBuilder {
                 waiters: Waiters::default(),
                 ledger: Ledger::default(),
                 request_timeout: timeout,
+                uncertain_grace: self.uncertain_grace.unwrap_or(Duration::from_secs(30)),
                 download_http,
                 retry: self.retry.unwrap_or_default(),
                 wait: self.wait.unwrap_or_default(),

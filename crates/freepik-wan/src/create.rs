@@ -378,7 +378,7 @@ impl ImageToVideo {
                     if let Ok(created) = &created {
                         // Before the ticket ends: a sibling's uncertain
                         // create waits for it, then must see this as ours.
-                        ledger.created(&created.data.task_id);
+                        ledger.created(&TaskId::from(created.data.task_id.as_str()));
                     }
                     drop(ticket);
                     created
@@ -435,24 +435,45 @@ fn check_webhook_url(raw: String) -> Result<String> {
 /// The error for a create that may have made a task: the candidates are the
 /// tasks a fresh list shows that are nobody's here and were not seen before
 /// the attempt began, once every sibling attempt that could have made one of
-/// them has ended.
+/// them has ended. While none shows, the list is read again for the client's
+/// uncertain grace: after a timeout or a cut the service may still be making
+/// the task, and a list may lag behind creates.
 async fn uncertain(client: &Client, resolution: Resolution, ticket: u64, cause: Error) -> Error {
     tracing::warn!(error = %cause, "the create may have made a task; looking for it");
-    let listed = client.tasks_at(resolution).await;
-    // A sibling create answered after this list may own one of its tasks.
     let ledger = &client.shared.ledger;
-    ledger.settle(client.shared.request_timeout).await;
-    let (listed, candidates) = match listed {
-        Ok(tasks) => (true, ledger.unclaimed_since(ticket, tasks)),
-        Err(error) => {
-            tracing::warn!(%error, "could not list the tasks to look for it");
-            (false, Vec::new())
+    let until = tokio::time::Instant::now() + client.shared.uncertain_grace;
+    let mut settled = false;
+    let (listed, candidates) = loop {
+        let listed = client.tasks_at(resolution).await;
+        if !settled {
+            // A sibling create answered after this list may own one of its tasks.
+            ledger.settle(client.shared.request_timeout).await;
+            settled = true;
+        }
+        match listed {
+            Ok(tasks) => {
+                let candidates = ledger.unclaimed_since(ticket, tasks);
+                let now = tokio::time::Instant::now();
+                if !candidates.is_empty() || now >= until {
+                    break (true, candidates);
+                }
+                tokio::time::sleep_until(until.min(now + UNCERTAIN_RELIST)).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not list the tasks to look for it");
+                break (false, Vec::new());
+            }
         }
     };
+    ledger.uncertain(ticket);
     Error::CreateUncertain(Box::new(UncertainCreate {
         resolution,
         candidates,
         listed,
         cause: Box::new(cause),
+        ticket,
     }))
 }
+
+/// How often an uncertain create lists again while it looks for its task.
+const UNCERTAIN_RELIST: std::time::Duration = std::time::Duration::from_secs(2);

@@ -227,6 +227,21 @@ impl Error {
 }
 
 /// The statuses worth a retry on an idempotent call.
+impl Error {
+    /// Whether this is an error answer whose body is the service's own JSON
+    /// (not a gateway's page rewritten by the raw client), so the service
+    /// itself answered.
+    pub(crate) fn is_service_answer(&self) -> bool {
+        self.headers().is_some_and(|headers| {
+            !headers.contains_key(freepik_wan_api::error_body::RESCUED_BODY_HEADER)
+                && headers
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("json"))
+        })
+    }
+}
+
 pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }

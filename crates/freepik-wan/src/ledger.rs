@@ -14,7 +14,7 @@
 //! its list was served, so a sibling create's task is claimed, not a
 //! candidate.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::resolution::Resolution;
-use crate::task::Task;
+use crate::task::{Task, TaskId};
 
 #[derive(Default)]
 pub(crate) struct Ledger {
@@ -31,14 +31,28 @@ pub(crate) struct Ledger {
     settled: Notify,
 }
 
+/// The most task ids the ledger remembers: past it the oldest seen are
+/// forgotten (with their claims), so a long-running server's client stays
+/// bounded. A forgotten task is one a list of the service no longer shows in
+/// practice (it shows a key's recent tasks).
+pub(crate) const LEDGER_KEPT: usize = 100_000;
+
+/// The most unsettled uncertain creates remembered.
+const OPEN_UNCERTAIN_KEPT: usize = 10_000;
+
 #[derive(Default)]
 struct State {
     /// Task id → the ticket count when this client first saw it.
     seen: HashMap<String, u64>,
+    /// The ids of `seen`, oldest first, for forgetting.
+    order: VecDeque<String>,
     /// The tasks that are this client's: it created them, or adopted them.
     claimed: HashSet<String>,
     baselined: HashSet<Resolution>,
     in_flight: BTreeSet<u64>,
+    /// Tickets of uncertain creates that adopted no task (yet): a task that
+    /// appears later may be any of theirs, so none of them may take it alone.
+    open_uncertain: BTreeSet<u64>,
     next_ticket: u64,
 }
 
@@ -55,22 +69,38 @@ impl Drop for CreateTicket<'_> {
     }
 }
 
+impl State {
+    fn note_seen(&mut self, id: &str, ticket: u64) {
+        if self.seen.contains_key(id) {
+            return;
+        }
+        self.seen.insert(id.to_owned(), ticket);
+        self.order.push_back(id.to_owned());
+        while self.order.len() > LEDGER_KEPT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.seen.remove(&oldest);
+                self.claimed.remove(&oldest);
+            }
+        }
+    }
+}
+
 impl Ledger {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Notes a task this client fetched.
-    pub(crate) fn saw(&self, id: &str) {
+    pub(crate) fn saw(&self, id: &TaskId) {
         let mut state = self.lock();
         let now = state.next_ticket;
-        state.seen.entry(id.to_owned()).or_insert(now);
+        state.note_seen(id.as_str(), now);
     }
 
     /// Notes a task this client created: it is its own.
-    pub(crate) fn created(&self, id: &str) {
+    pub(crate) fn created(&self, id: &TaskId) {
         self.saw(id);
-        self.lock().claimed.insert(id.to_owned());
+        self.lock().claimed.insert(id.as_str().to_owned());
     }
 
     /// Notes a list of `resolution`'s tasks, which is then the baseline.
@@ -79,7 +109,7 @@ impl Ledger {
         state.baselined.insert(resolution);
         let now = state.next_ticket;
         for task in tasks {
-            state.seen.entry(task.id.as_str().to_owned()).or_insert(now);
+            state.note_seen(task.id.as_str(), now);
         }
     }
 
@@ -97,6 +127,11 @@ impl Ledger {
             ledger: self,
             number,
         }
+    }
+
+    /// The ticket of the latest create attempt (0 before any).
+    pub(crate) fn latest_ticket(&self) -> u64 {
+        self.lock().next_ticket.saturating_sub(1)
     }
 
     /// Waits (at most `limit`) until every create attempt started before now
@@ -133,9 +168,42 @@ impl Ledger {
             .collect()
     }
 
+    /// Notes an uncertain create whose task is not known.
+    pub(crate) fn uncertain(&self, ticket: u64) {
+        let mut state = self.lock();
+        state.open_uncertain.insert(ticket);
+        while state.open_uncertain.len() > OPEN_UNCERTAIN_KEPT {
+            state.open_uncertain.pop_first();
+        }
+    }
+
+    /// Whether another open uncertain create than `ticket`'s could have made
+    /// `task`: one that began before the task was first seen.
+    pub(crate) fn contested(&self, ticket: u64, task: &Task) -> bool {
+        let state = self.lock();
+        let first_seen = state.seen.get(task.id.as_str()).copied();
+        state
+            .open_uncertain
+            .iter()
+            .any(|other| *other != ticket && first_seen.is_none_or(|at| at > *other))
+    }
+
+    /// Adopts `task` for the uncertain create `ticket`: it is this client's,
+    /// and that create is settled. False if it was claimed already.
+    pub(crate) fn adopt(&self, ticket: u64, task: &Task) -> bool {
+        let claimed = self.claim(task);
+        if claimed {
+            self.lock().open_uncertain.remove(&ticket);
+        }
+        claimed
+    }
+
     /// Claims `task` as this client's if nobody has yet: true once per task.
     pub(crate) fn claim(&self, task: &Task) -> bool {
-        self.lock().claimed.insert(task.id.as_str().to_owned())
+        let mut state = self.lock();
+        let now = state.next_ticket;
+        state.note_seen(task.id.as_str(), now);
+        state.claimed.insert(task.id.as_str().to_owned())
     }
 
     /// Whether `task` is this client's already.

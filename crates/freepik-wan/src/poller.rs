@@ -33,7 +33,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::resolution::Resolution;
 use crate::task::{Task, TaskId, TaskStatus};
-use crate::wait_options::WaitOptions;
+use crate::wait_options::{WaitOptions, later};
 use crate::webhook::WebhookEvent;
 
 /// The most task ids remembered as "created with a webhook URL": beyond it
@@ -73,6 +73,9 @@ struct State {
     /// then, nothing shows that webhooks reach this client.
     webhooks_arrive: bool,
     running: bool,
+    /// Which poller is the running one: a poller that ends (or is dropped,
+    /// or panics) clears `running` only if it is still the current one.
+    generation: u64,
 }
 
 struct Entry {
@@ -113,7 +116,48 @@ impl Drop for Registration {
     }
 }
 
+impl State {
+    /// Spawns a poller unless one runs.
+    fn start_poller(&mut self, client: &Client) {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        self.generation += 1;
+        let guard = PollerGuard {
+            client: client.clone(),
+            generation: self.generation,
+        };
+        tokio::spawn(async move { poll_forever(guard).await });
+    }
+}
+
+/// Held by a running poller: however it ends (returns, is dropped with its
+/// runtime, panics), the client no longer counts it as running, so the next
+/// wait starts another instead of waiting on a poller that is gone.
+struct PollerGuard {
+    client: Client,
+    generation: u64,
+}
+
+impl Drop for PollerGuard {
+    fn drop(&mut self) {
+        let mut state = self.client.shared.waiters.lock();
+        if state.generation == self.generation {
+            state.running = false;
+        }
+    }
+}
+
 impl Waiters {
+    /// Starts a poller if waits are pending and none runs.
+    pub(crate) fn ensure_poller(&self, client: &Client) {
+        let mut state = self.lock();
+        if state.entries.values().any(|entry| !entry.done) {
+            state.start_poller(client);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -181,7 +225,7 @@ impl Waiters {
                 state.groups.insert(
                     id.resolution(),
                     Schedule {
-                        due: now + first_poll,
+                        due: later(now, first_poll),
                         interval: options.initial_interval,
                     },
                 );
@@ -189,13 +233,9 @@ impl Waiters {
             // Otherwise the task joins the group's next poll, pulled in only
             // if it is further away than this task may go unpolled: a
             // stream of new waits does not make the lists any more often.
-            Some(group) => group.due = group.due.min(now + next_poll),
+            Some(group) => group.due = group.due.min(later(now, next_poll)),
         }
-        if !state.running {
-            state.running = true;
-            let client = client.clone();
-            tokio::spawn(async move { poll_forever(client).await });
-        }
+        state.start_poller(client);
         drop(state);
         self.wake.notify_one();
         Registration {
@@ -205,12 +245,17 @@ impl Waiters {
         }
     }
 
-    /// Publishes what was learned of a task to its waits.
+    /// Publishes what was learned of a task to its waits. A task that has
+    /// ended stays ended: a poll answered before a webhook (or a list that
+    /// lags) cannot take it back to a running status.
     fn publish(&self, task: Task) {
         let mut state = self.lock();
         let Some(entry) = state.entries.get_mut(&task.id) else {
             return;
         };
+        if entry.done && !task.status.is_terminal() {
+            return;
+        }
         if task.status.is_terminal() {
             entry.done = true;
         }
@@ -277,7 +322,7 @@ impl Waiters {
             } else {
                 tightest.next_interval(group.interval.min(tightest.max_interval))
             };
-            group.due = from + tightest.jittered(group.interval);
+            group.due = later(from, tightest.jittered(group.interval));
         }
     }
 }
@@ -356,7 +401,8 @@ impl Client {
 
 /// The poller: polls each resolution's pending tasks when due, until no
 /// wait is left.
-async fn poll_forever(client: Client) {
+async fn poll_forever(guard: PollerGuard) {
+    let client = &guard.client;
     let waiters = &client.shared.waiters;
     loop {
         let (due, next) = {
@@ -371,6 +417,8 @@ async fn poll_forever(client: Client) {
                 .groups
                 .retain(|resolution, _| live.contains(resolution));
             if state.groups.is_empty() {
+                // Under the lock that saw no work left: a wait registering
+                // next starts a new poller.
                 state.running = false;
                 return;
             }
@@ -394,7 +442,7 @@ async fn poll_forever(client: Client) {
         }
         for resolution in due {
             let began = Instant::now();
-            poll_group(&client, resolution).await;
+            poll_group(client, resolution).await;
             waiters.reschedule(resolution, began);
         }
     }

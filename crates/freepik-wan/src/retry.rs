@@ -15,9 +15,9 @@ use crate::error::{Error, Result};
 ///
 /// Status, list and download calls are retried on connection errors and on
 /// 408, 429, 500, 502, 503 and 504. A create is retried only when the service
-/// cannot have acted on it (429, 503, or a connection that failed before the
-/// request was written): repeating it after a timeout could start a second,
-/// paid task.
+/// cannot have acted on it (its own 429 or 503, or a connection that failed
+/// before the request was written): repeating it after a timeout, a gateway's
+/// error or a redirect could start a second, paid task.
 ///
 /// ```
 /// use std::time::Duration;
@@ -116,14 +116,20 @@ pub(crate) enum Idempotency {
 
 /// What a failed create says about whether the service acted on it: the
 /// one rule behind both retrying a create and calling it uncertain.
+///
+/// Only an answer that proves nothing was made counts as "not acted": the
+/// service's own 429, its own 503 (its JSON error, or one carrying
+/// `Retry-After`), or a connection that never opened. The service's 4xx
+/// refusals (other than 408) are refusals. Everything else may have made a
+/// task: any other 5xx (a gateway's 500/502/504, Cloudflare's 520/524, a 503
+/// from a proxy that forwarded first), a proxy's 408, a redirect, a success
+/// status the spec does not name, a cut or timed-out connection, or a success
+/// whose body could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CreateFailure {
-    /// It cannot have acted: refused before acting (429, 503), or nothing
-    /// was written to the wire (a failed connect). Safe to send again.
+    /// It cannot have acted. Safe to send again.
     NotActed,
-    /// It may have acted: a gateway's 500/502/504 (the backend's answer
-    /// lost), a connection broken after the request was on its way (a cut,
-    /// a timeout), or a success that came back unreadable.
+    /// It may have acted: the task may exist.
     MayHaveActed,
     /// Refused for what it asked, or failed before sending.
     Refused,
@@ -133,13 +139,19 @@ impl CreateFailure {
     pub(crate) fn of(error: &Error) -> CreateFailure {
         match error {
             Error::Api { status, .. } => match status.as_u16() {
-                429 | 503 => CreateFailure::NotActed,
-                500 | 502 | 504 => CreateFailure::MayHaveActed,
-                _ => CreateFailure::Refused,
+                429 => CreateFailure::NotActed,
+                503 if error.is_service_answer() || error.retry_after().is_some() => {
+                    CreateFailure::NotActed
+                }
+                408 | 499 => CreateFailure::MayHaveActed,
+                400..=499 => CreateFailure::Refused,
+                _ => CreateFailure::MayHaveActed,
             },
             Error::Transport { source } if source.is_connect() => CreateFailure::NotActed,
             Error::Transport { .. } => CreateFailure::MayHaveActed,
-            Error::Decode { status, .. } if status.is_success() => CreateFailure::MayHaveActed,
+            Error::Decode { status, .. } if !status.is_client_error() => {
+                CreateFailure::MayHaveActed
+            }
             _ => CreateFailure::Refused,
         }
     }

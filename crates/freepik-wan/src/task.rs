@@ -22,11 +22,13 @@ pub use freepik_wan_api::TaskStatus;
 /// let id = TaskId::from("046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// assert_eq!(id.as_str(), "046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// assert_eq!(id.resolution(), Resolution::P580);
+/// // UUIDs are case-insensitive: one task, one id.
+/// assert_eq!(TaskId::from("046B6C7F-0B8A-43B9-B35D-6489E6DAEE91"), id);
 /// let hd = id.with_resolution(Resolution::P720);
 /// assert_eq!(hd.resolution(), Resolution::P720);
 /// assert_eq!(hd.to_string(), "046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct TaskId {
@@ -67,11 +69,31 @@ impl From<&str> for TaskId {
 }
 
 impl From<String> for TaskId {
+    /// Takes the id as given, except that a UUID is written in lowercase:
+    /// UUIDs are case-insensitive, and the service issues them in lowercase,
+    /// so `3D27…` and `3d27…` are one task (and one wait).
     fn from(id: String) -> Self {
         TaskId {
-            id,
+            id: canonical(id),
             resolution: Resolution::default(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(TaskId::from)
+    }
+}
+
+/// A UUID-shaped id (hex digits and hyphens only) in lowercase; anything
+/// else as it is.
+pub(crate) fn canonical(id: String) -> String {
+    let uuid_like = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if uuid_like && id.bytes().any(|b| b.is_ascii_uppercase()) {
+        id.to_ascii_lowercase()
+    } else {
+        id
     }
 }
 

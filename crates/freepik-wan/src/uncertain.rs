@@ -30,6 +30,8 @@ pub struct UncertainCreate {
     pub listed: bool,
     /// What happened to the create.
     pub cause: Box<Error>,
+    /// The create attempt's ticket in the client's ledger.
+    pub(crate) ticket: u64,
 }
 
 impl fmt::Display for UncertainCreate {
@@ -58,13 +60,39 @@ pub enum Reconciled {
     /// Several unclaimed tasks appeared: which one is this create's cannot be
     /// told. None was adopted; decide yourself (wait for all, or cancel none).
     Ambiguous(Vec<Task>),
-    /// No unclaimed task appeared (or the list could not be read): the
-    /// create most likely did not happen. See [`Client::reconcile`] for when
-    /// that is wrong.
+    /// No unclaimed task appeared within the client's uncertain grace (or the
+    /// list could not be read). This does not prove that nothing was made: a
+    /// list that lags or pages may show the task later. Creating again may
+    /// pay twice; see [`Client::reconcile`].
     NotFound,
 }
 
 impl Client {
+    /// The tasks a fresh list of `resolution` shows that may have been made
+    /// by this client's latest create attempt: neither created nor adopted
+    /// by this client, and not seen by it before that attempt began. For a
+    /// create that was abandoned mid-flight (a deadline, Ctrl-C), where no
+    /// [`UncertainCreate`] was returned.
+    ///
+    /// ```no_run
+    /// # async fn run(client: freepik_wan::Client) -> freepik_wan::Result<()> {
+    /// use std::time::Duration;
+    /// use freepik_wan::Resolution;
+    ///
+    /// let create = client.image_to_video("cat.jpg").send();
+    /// if tokio::time::timeout(Duration::from_secs(5), create).await.is_err() {
+    ///     for task in client.unclaimed_tasks_at(Resolution::P580).await? {
+    ///         println!("may be ours: {}", task.id);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn unclaimed_tasks_at(&self, resolution: Resolution) -> crate::Result<Vec<Task>> {
+        let listed = self.tasks_at(resolution).await?;
+        let ledger = &self.shared.ledger;
+        Ok(ledger.unclaimed_since(ledger.latest_ticket(), listed))
+    }
+
     /// Settles an uncertain create by one rule: if **exactly one** of its
     /// candidates is still unclaimed (no other reconcile of this client took
     /// it), adopt that one; otherwise report.
@@ -74,11 +102,14 @@ impl Client {
     ///   task at the same moment: its task may be adopted as this one's, or
     ///   make the result ambiguous;
     /// - several uncertain creates of this client at once see each other's
-    ///   tasks: each is then ambiguous (none is adopted twice);
-    /// - a list that pages or lags may not show the task yet: `NotFound`
-    ///   then does not prove that nothing was made, and creating again may
-    ///   pay twice. Look again later (`client.tasks_at(resolution)`) when
-    ///   that matters.
+    ///   tasks: each is then ambiguous (none is adopted twice). A task that
+    ///   another uncertain create of this client, not settled by a reconcile,
+    ///   could have made is never adopted alone;
+    /// - a list that pages or lags may not show the task yet: the SDK lists
+    ///   again for [`ClientBuilder::uncertain_grace`](crate::ClientBuilder::uncertain_grace)
+    ///   (30 s) before it reports none, but `NotFound` still does not prove
+    ///   that nothing was made, and creating again may pay twice. Look again
+    ///   later (`client.tasks_at(resolution)`) when that matters.
     ///
     /// ```no_run
     /// # async fn run(client: freepik_wan::Client) -> freepik_wan::Result<freepik_wan::Task> {
@@ -103,7 +134,13 @@ impl Client {
             .collect();
         match open.as_slice() {
             [] => Reconciled::NotFound,
-            [one] if ledger.claim(one) => {
+            // Another uncertain create of this client, not settled, may have
+            // made it just as well: giving it to this one could hand it the
+            // other's video.
+            [one] if ledger.contested(uncertain.ticket, one) => {
+                Reconciled::Ambiguous(vec![(*one).clone()])
+            }
+            [one] if ledger.adopt(uncertain.ticket, one) => {
                 tracing::info!(task_id = %one.id, "adopted the task of an uncertain create");
                 Reconciled::Adopted((*one).clone())
             }

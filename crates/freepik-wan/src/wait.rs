@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::poller::{Registration, Seen};
 use crate::task::{Task, TaskId, TaskStatus};
-use crate::wait_options::WaitOptions;
+use crate::wait_options::{WaitOptions, later};
 
 impl Client {
     /// Waits until the task is `COMPLETED` and returns it (with its video
@@ -84,6 +84,9 @@ impl Client {
         })
     }
 }
+
+/// How often a wait that hears nothing checks that a poller serves it.
+const POLLER_CHECK: Duration = Duration::from_secs(5);
 
 impl Task {
     /// Waits for this task; the same as [`Client::wait`] with its id.
@@ -168,7 +171,7 @@ impl Watching {
     async fn next_change(&mut self) -> Result<Task> {
         let (started, deadline) = *self.started.get_or_insert_with(|| {
             let now = Instant::now();
-            (now, now + self.options.timeout)
+            (now, later(now, self.options.timeout))
         });
         let outcome = tokio::time::timeout_at(deadline, self.changed()).await;
         let outcome = outcome.unwrap_or_else(|_| {
@@ -216,14 +219,20 @@ impl Watching {
                 self.last = Some(task.status.clone());
                 return Ok(task);
             }
-            if registration.updates.changed().await.is_err() {
-                // The poller outlives every registration; this is unreachable
-                // unless it panicked.
-                return Err(Error::Timeout {
-                    task_id: self.id.clone(),
-                    last_status: self.last.clone(),
-                    waited: self.started.map(|(s, _)| s.elapsed()).unwrap_or_default(),
-                });
+            let changed = tokio::time::timeout(POLLER_CHECK, registration.updates.changed()).await;
+            match changed {
+                Ok(Ok(())) => {}
+                // Nothing new for a while: make sure a poller still runs (one
+                // that panicked, or whose runtime was shut down, is replaced).
+                Err(_) => self.client.shared.waiters.ensure_poller(&self.client),
+                // The entry outlives its registrations; unreachable.
+                Ok(Err(_)) => {
+                    return Err(Error::Timeout {
+                        task_id: self.id.clone(),
+                        last_status: self.last.clone(),
+                        waited: self.started.map(|(s, _)| s.elapsed()).unwrap_or_default(),
+                    });
+                }
             }
         }
     }

@@ -89,10 +89,24 @@ impl WaitOptions {
 
     pub(crate) fn jittered(&self, interval: Duration) -> Duration {
         let spread = (fastrand::f64() * 2.0 - 1.0) * self.jitter;
-        interval.mul_f64(1.0 + spread)
+        scaled(interval, 1.0 + spread)
     }
 
     pub(crate) fn next_interval(&self, current: Duration) -> Duration {
-        current.mul_f64(self.multiplier).min(self.max_interval)
+        scaled(current, self.multiplier).min(self.max_interval)
     }
+}
+
+/// `duration * factor`, saturating where `Duration::mul_f64` would panic
+/// (a `Duration::MAX` interval, say).
+fn scaled(duration: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+/// The instant `after` from `now`, or a far future (30 years) where the sum
+/// does not fit: `Duration::MAX` means "never", not a panic.
+pub(crate) fn later(now: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    now.checked_add(after.min(FAR))
+        .unwrap_or_else(|| now + Duration::from_secs(24 * 60 * 60))
 }

@@ -8,6 +8,16 @@
 //! back, so a row found in `sending` is one whose create may or may not have
 //! reached the service: it is reconciled against the task list, never simply
 //! sent again. Every write is its own committed transaction.
+//!
+//! Order is kept by a counter, not a clock: a claim takes the next number
+//! (`sent_seq`), and a task is noted as seen with the number current when
+//! the list that showed it had been read. A task seen before a row's claim
+//! cannot be that row's; any other may be.
+//!
+//! Only the run holding the lease writes a row's state: every write checks
+//! the lease in the same statement, so a run that lost it (paused past a
+//! takeover) changes nothing. A task such a run learns of is still recorded,
+//! in `orphans` under its row, so it is never lost nor paid for again.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -65,13 +75,23 @@ pub struct Entry {
     pub bytes: Option<u64>,
     pub sha256: Option<String>,
     pub reason: Option<String>,
+    /// The counter value its create was claimed at (`sending`), if ever.
+    pub sent_seq: Option<i64>,
+    /// When (Unix ms) its create was claimed, if ever.
+    pub sent_ms: Option<i64>,
 }
 
 /// The journal; one connection, used from one run.
 pub struct Journal {
     db: std::sync::Mutex<Connection>,
     path: PathBuf,
+    /// The lease this run holds, once it holds one: writes check it.
+    holder: std::sync::Mutex<Option<String>>,
 }
+
+/// A write was refused because this run no longer holds the journal's lease.
+pub const LOST_LEASE: &str = "this run lost the journal's lease to another run (was it paused?); \
+                              it stops here and changes nothing more";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rows (
@@ -93,10 +113,30 @@ CREATE TABLE IF NOT EXISTS lease (
     pid INTEGER NOT NULL,
     heartbeat_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counter (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO counter (id, seq) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS orphans (
+    task_id TEXT PRIMARY KEY,
+    line INTEGER NOT NULL,
+    noted_ms INTEGER NOT NULL
+);
 ";
 
+/// Columns later versions added to tables an older journal already has.
+const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
+    ("rows", "sent_seq", "INTEGER"),
+    ("rows", "sent_ms", "INTEGER"),
+    ("seen_tasks", "seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("lease", "host", "TEXT NOT NULL DEFAULT ''"),
+    ("lease", "start_time", "INTEGER NOT NULL DEFAULT 0"),
+];
+
 /// The columns [`read_entry`] reads, in its order.
-const ENTRY_COLUMNS: &str = "line, resolution, out, state, task_id, bytes, sha256, reason";
+const ENTRY_COLUMNS: &str =
+    "line, resolution, out, state, task_id, bytes, sha256, reason, sent_seq, sent_ms";
 
 fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
@@ -108,6 +148,8 @@ fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
         sha256: r.get(6)?,
         reason: r.get(7)?,
+        sent_seq: r.get(8)?,
+        sent_ms: r.get(9)?,
     })
 }
 
@@ -167,10 +209,37 @@ impl Journal {
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql("busy timeout"))?;
         db.execute_batch(SCHEMA).map_err(sql("schema"))?;
+        for (table, column, kind) in ADDED_COLUMNS {
+            let present: bool = db
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+                ))
+                .and_then(|mut q| q.exists(params![column]))
+                .map_err(sql("schema"))?;
+            if !present {
+                db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+                    .map_err(sql("schema"))?;
+            }
+        }
         Ok(Journal {
             db: std::sync::Mutex::new(db),
             path: path.to_path_buf(),
+            holder: std::sync::Mutex::new(None),
         })
+    }
+
+    /// From now on, writes are this lease holder's (and refused once it
+    /// holds the lease no more).
+    pub fn hold(&self, holder: &str) {
+        *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(holder.to_owned());
+    }
+
+    fn holder(&self) -> String {
+        self.holder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Opens an existing journal to read it.
@@ -255,16 +324,21 @@ impl Journal {
 
     /// Claims a pending row for its create: `false` when it is not pending
     /// any more, or this run no longer holds the journal's lease.
-    pub fn claim(&self, line: u64, holder: &str) -> Sql<bool> {
-        let changed = self
-            .db()
+    pub fn claim(&self, line: u64) -> Sql<bool> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(sql("claim"))?;
+        tx.execute("UPDATE counter SET seq = seq + 1 WHERE id = 1", [])
+            .map_err(sql("claim"))?;
+        let changed = tx
             .execute(
-                "UPDATE rows SET state = 'sending', updated_ms = ?3
+                "UPDATE rows SET state = 'sending', updated_ms = ?3, sent_ms = ?3,
+                        sent_seq = (SELECT seq FROM counter WHERE id = 1)
                  WHERE line = ?1 AND state = 'pending'
                    AND EXISTS (SELECT 1 FROM lease WHERE holder = ?2)",
-                params![line as i64, holder, now_ms()],
+                params![line as i64, self.holder(), now_ms()],
             )
             .map_err(sql("claim"))?;
+        tx.commit().map_err(sql("claim"))?;
         Ok(changed == 1)
     }
 
@@ -276,59 +350,117 @@ impl Journal {
         task_id: Option<&str>,
         reason: Option<&str>,
     ) -> Sql<()> {
-        self.db()
+        let changed = self
+            .db()
             .execute(
                 "UPDATE rows SET state = ?2, task_id = COALESCE(?3, task_id), reason = ?4,
                         updated_ms = ?5
-                 WHERE line = ?1",
-                params![line as i64, state.as_str(), task_id, reason, now_ms()],
+                 WHERE line = ?1 AND EXISTS (SELECT 1 FROM lease WHERE holder = ?6)",
+                params![
+                    line as i64,
+                    state.as_str(),
+                    task_id,
+                    reason,
+                    now_ms(),
+                    self.holder()
+                ],
             )
             .map_err(sql("update"))?;
+        if changed == 0 {
+            if let Some(id) = task_id {
+                // Whoever runs now must know this row's task.
+                self.orphan(line, id)?;
+            }
+            return Err(LOST_LEASE.to_owned());
+        }
         Ok(())
     }
 
-    pub fn downloaded(&self, line: u64, bytes: u64, sha256: &str) -> Sql<()> {
+    /// Records that `task_id` was made for `line` by a run that could not
+    /// write the row itself; the next recovery adopts it.
+    pub fn orphan(&self, line: u64, task_id: &str) -> Sql<()> {
         self.db()
             .execute(
-                "UPDATE rows SET state = 'downloaded', bytes = ?2, sha256 = ?3, reason = NULL,
-                        updated_ms = ?4
-                 WHERE line = ?1",
-                params![line as i64, bytes as i64, sha256, now_ms()],
+                "INSERT OR IGNORE INTO orphans (task_id, line, noted_ms) VALUES (?1, ?2, ?3)",
+                params![task_id, line as i64, now_ms()],
             )
-            .map_err(sql("update"))?;
+            .map_err(sql("orphan"))?;
         Ok(())
     }
 
-    /// Every task id some row holds.
-    pub fn task_ids(&self) -> Sql<Vec<String>> {
+    /// The tasks recorded as made for `line` by a run that lost its lease.
+    pub fn orphans_of(&self, line: u64) -> Sql<Vec<String>> {
         let db = self.db();
         let mut statement = db
-            .prepare("SELECT task_id FROM rows WHERE task_id IS NOT NULL")
+            .prepare("SELECT task_id FROM orphans WHERE line = ?1 ORDER BY noted_ms")
+            .map_err(sql("read"))?;
+        let ids = statement
+            .query_map(params![line as i64], |r| r.get(0))
+            .map_err(sql("read"))?;
+        ids.collect::<Result<_, _>>().map_err(sql("read"))
+    }
+
+    /// Every task recorded in `orphans`.
+    pub fn orphan_ids(&self) -> Sql<Vec<String>> {
+        let db = self.db();
+        let mut statement = db
+            .prepare("SELECT task_id FROM orphans")
             .map_err(sql("read"))?;
         let ids = statement.query_map([], |r| r.get(0)).map_err(sql("read"))?;
         ids.collect::<Result<_, _>>().map_err(sql("read"))
     }
 
-    /// Whether the task was listed before any create it could belong to.
-    pub fn seen(&self, task_id: &str) -> Sql<bool> {
+    /// Rows that failed without a task (refused, say) go back to pending,
+    /// for `--retry-failed`; returns how many.
+    pub fn retry_failed(&self) -> Sql<usize> {
+        self.db()
+            .execute(
+                "UPDATE rows SET state = 'pending', reason = 'failed before: sent again (--retry-failed)',
+                        updated_ms = ?1
+                 WHERE state = 'failed' AND task_id IS NULL
+                   AND EXISTS (SELECT 1 FROM lease WHERE holder = ?2)",
+                params![now_ms(), self.holder()],
+            )
+            .map_err(sql("retry failed"))
+    }
+
+    pub fn downloaded(&self, line: u64, bytes: u64, sha256: &str) -> Sql<()> {
+        let changed = self
+            .db()
+            .execute(
+                "UPDATE rows SET state = 'downloaded', bytes = ?2, sha256 = ?3, reason = NULL,
+                        updated_ms = ?4
+                 WHERE line = ?1 AND EXISTS (SELECT 1 FROM lease WHERE holder = ?5)",
+                params![line as i64, bytes as i64, sha256, now_ms(), self.holder()],
+            )
+            .map_err(sql("update"))?;
+        if changed == 0 {
+            return Err(LOST_LEASE.to_owned());
+        }
+        Ok(())
+    }
+
+    /// The counter value when `task_id` was first seen in a list, if ever.
+    pub fn seen_at(&self, task_id: &str) -> Sql<Option<i64>> {
         self.db()
             .query_row(
-                "SELECT 1 FROM seen_tasks WHERE task_id = ?1",
+                "SELECT seq FROM seen_tasks WHERE task_id = ?1",
                 params![task_id],
-                |_| Ok(()),
+                |r| r.get(0),
             )
             .optional()
-            .map(|found| found.is_some())
             .map_err(sql("read"))
     }
 
-    /// Records tasks that exist before this run's creates.
+    /// Records tasks a list showed, read to its end just now: they exist
+    /// before any claim that comes after (the first sighting is kept).
     pub fn saw(&self, task_ids: &[String]) -> Sql<()> {
         let mut db = self.db();
         let tx = db.transaction().map_err(sql("baseline"))?;
         for id in task_ids {
             tx.execute(
-                "INSERT OR IGNORE INTO seen_tasks (task_id) VALUES (?1)",
+                "INSERT OR IGNORE INTO seen_tasks (task_id, seq)
+                 VALUES (?1, (SELECT seq FROM counter WHERE id = 1))",
                 params![id],
             )
             .map_err(sql("baseline"))?;

@@ -32,7 +32,11 @@ const JOURNAL_FILE: &str = "freepik-wan-batch.db";
 pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Result<(), Failure> {
     let usage = |message: String| Failure::new(Code::Usage, message);
     let (rows, mut invalid) = manifest::read(&args.manifest, &args.out_dir).map_err(usage)?;
-    let client = connection.client(args.timeout)?;
+    // An uncertain create looks for its task as long as recovery would.
+    let client = connection
+        .builder(args.timeout)?
+        .uncertain_grace(args.list_grace)
+        .build()?;
     // The SDK's own checks (image format and size, prompt), before anything is sent.
     let (rows, more) = manifest::check(&client, rows).await;
     invalid.extend(more);
@@ -59,8 +63,17 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         .clone()
         .unwrap_or_else(|| args.out_dir.join(JOURNAL_FILE));
     let journal = Arc::new(Journal::open(&journal_path).map_err(usage)?);
-    journal.register(&rows).map_err(usage)?;
+    // The lease first: a run that is refused writes nothing.
     let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
+    journal.register(&rows).map_err(usage)?;
+    if args.retry_failed {
+        let again = journal.retry_failed().map_err(usage)?;
+        if again > 0 {
+            out.note(format!(
+                "{again} rows that failed without a task are sent again"
+            ));
+        }
+    }
 
     let service = |message: String| Failure::new(Code::Service, message);
     let done = Tally::of(&journal.entries().map_err(service)?).downloaded;
@@ -68,9 +81,11 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         // Its wait options carry `--timeout`, for each row's wait.
         client,
         journal: journal.clone(),
-        lease,
+        _lease: lease,
         display: display::Display::new(out, rows.len() as u64, done as u64),
         create_slot: tokio::sync::Mutex::new(()),
+        list_grace: args.list_grace,
+        stopped: std::sync::Mutex::new(None),
     };
     let work = async {
         run.recover().await?;
@@ -98,7 +113,7 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     };
     run.display.finish();
     finished.map_err(service)?;
-    report(&journal, &args.out_dir, &invalid, out)
+    report(&journal, &args.out_dir, &invalid, run.stopped(), out)
 }
 
 /// The summary, and the exit code: 0 only when every row is downloaded.
@@ -106,6 +121,7 @@ fn report(
     journal: &Journal,
     out_dir: &Path,
     invalid: &[manifest::Invalid],
+    stopped: Option<String>,
     out: Output,
 ) -> Result<(), Failure> {
     let entries = journal
@@ -125,6 +141,7 @@ fn report(
         "uncertain": uncertain,
         "pending": pending,
         "invalid": invalid_json(invalid),
+        "stopped": stopped,
         "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
     });
     let line = format!(
@@ -137,7 +154,14 @@ fn report(
         out.result(line, summary);
         return Ok(());
     }
-    let (code, next) = if failed > 0 {
+    let stop_note;
+    let (code, next) = if let Some(reason) = &stopped {
+        stop_note = format!(
+            "stopped creating: {reason}; the rows not sent stay pending: run the same command \
+             again once that is fixed"
+        );
+        (Code::Service, stop_note.as_str())
+    } else if failed > 0 {
         (Code::Failed, "see `freepik-wan batch status` for why")
     } else if uncertain > 0 {
         (

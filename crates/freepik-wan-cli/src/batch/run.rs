@@ -5,12 +5,13 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use freepik_wan::{Client, Error, Reconciled, Resolution, TaskId, UncertainCreate};
 use sha2::{Digest, Sha256};
 
 use super::display::Display;
-use super::journal::{Entry, Journal, State};
+use super::journal::{Entry, Journal, State, now_ms};
 use super::lease::Lease;
 use super::manifest::{self, Row};
 
@@ -18,21 +19,50 @@ use super::manifest::{self, Row};
 pub struct Run {
     pub client: Client,
     pub journal: Arc<Journal>,
-    pub lease: Lease,
+    /// Held for as long as the run lasts; released when dropped.
+    pub _lease: Lease,
     pub display: Display,
     /// Held for the length of a create: one row at a time is in `sending`.
     pub create_slot: tokio::sync::Mutex<()>,
+    /// How long a create's task may take to show in the list.
+    pub list_grace: Duration,
+    /// Why this run stopped creating, once it did (the account was refused,
+    /// a quota or a long rate-limit pause): rows not yet sent stay pending.
+    pub stopped: std::sync::Mutex<Option<String>>,
 }
 
 type Sql<T> = Result<T, String>;
 
+/// How often recovery reads the list again while it waits for a task.
+const RELIST: Duration = Duration::from_secs(2);
+
+/// What recovery decided for a row left `sending`.
+enum Settled {
+    /// This task is the row's.
+    Adopt(String, String),
+    /// The create never reached the service (or its task is not listed
+    /// within the grace): send it again.
+    SendAgain(String),
+    /// Its task cannot be told apart from another's, or the list cannot be
+    /// trusted to show it: never sent again.
+    Uncertain(String),
+    /// The list could not be read: left for the next run.
+    Later(String),
+}
+
 impl Run {
     /// Settles rows a killed run left in `sending`: the create may or may not
-    /// have reached the service. The task list says: a task nobody in the
-    /// journal holds, and that was not there before the run's creates, is
-    /// that create's (adopted); none means the create never arrived (sent
-    /// again, and said so); more than one cannot be told apart (`uncertain`,
-    /// never sent again).
+    /// have reached the service. Only what proves it decides:
+    /// - a task a run that lost its lease recorded for the row is the row's;
+    /// - a listed task that no row holds, that was not seen before the row's
+    ///   claim, and that no other unsettled row (sending or uncertain) could
+    ///   have made, is adopted;
+    /// - several such tasks, or one another row could have made, leave the
+    ///   row `uncertain` (never sent again, never given another row's task);
+    /// - none: the list is read again until `list_grace` has passed since
+    ///   the create, and only then is the row sent again, provided the list
+    ///   shows every task the journal holds at that endpoint (a list that
+    ///   pages or caps cannot prove an absence: the row is `uncertain`).
     pub async fn recover(&self) -> Sql<()> {
         let sending: Vec<Entry> = self
             .journal
@@ -41,52 +71,119 @@ impl Run {
             .filter(|e| e.state == State::Sending)
             .collect();
         for entry in &sending {
-            let resolution: Resolution = entry.resolution.parse().unwrap_or_default();
-            let listed = match self.client.tasks_at(resolution).await {
-                Ok(listed) => listed,
-                Err(error) => {
-                    self.display.note(format!(
-                        "line {}: its create may have been sent by the last run, and the task \
-                         list cannot be read to tell ({error}); it is left for the next run",
-                        entry.line
-                    ));
+            let line = entry.line;
+            let settled = self.settle(entry).await?;
+            let (state, task, note) = match settled {
+                Settled::Adopt(id, note) => (State::Created, Some(id), note),
+                Settled::SendAgain(note) => (State::Pending, None, note),
+                Settled::Uncertain(note) => (State::Uncertain, None, note),
+                Settled::Later(note) => {
+                    self.display.note(format!("line {line}: {note}"));
                     continue;
                 }
             };
-            let held: HashSet<String> = self.journal.task_ids()?.into_iter().collect();
-            let mut candidates = Vec::new();
-            for task in listed {
-                let id = task.id.as_str();
-                if !held.contains(id) && !self.journal.seen(id)? {
-                    candidates.push(id.to_owned());
-                }
-            }
-            let line = entry.line;
-            match candidates.as_slice() {
-                [one] => {
-                    let note = format!("adopted task {one}, made by the last run's create");
-                    self.journal
-                        .set(line, State::Created, Some(one), Some(&note))?;
-                    self.display.note(format!("line {line}: {note}"));
-                }
-                [] => {
-                    let note = "the last run's create is not in the task list: it never \
-                                reached the service, and is sent again";
-                    self.journal.set(line, State::Pending, None, Some(note))?;
-                    self.display.note(format!("line {line}: {note}"));
-                }
-                many => {
-                    let note = format!(
-                        "the last run's create may have made one of these tasks: {}",
-                        many.join(", ")
-                    );
-                    self.journal
-                        .set(line, State::Uncertain, None, Some(&note))?;
-                    self.display.note(format!("line {line}: {note}"));
-                }
-            }
+            self.journal
+                .set(line, state, task.as_deref(), Some(&note))?;
+            self.display.note(format!("line {line}: {note}"));
         }
         Ok(())
+    }
+
+    async fn settle(&self, entry: &Entry) -> Sql<Settled> {
+        if let Some(id) = self.journal.orphans_of(entry.line)?.into_iter().next() {
+            return Ok(Settled::Adopt(
+                id.clone(),
+                format!("adopted task {id}, made by a run that lost the journal to this one"),
+            ));
+        }
+        let resolution: Resolution = entry.resolution.parse().unwrap_or_default();
+        let sent_seq = entry.sent_seq.unwrap_or(0);
+        let grace_ms = i64::try_from(self.list_grace.as_millis()).unwrap_or(i64::MAX);
+        loop {
+            let listed = match self.client.tasks_at(resolution).await {
+                Ok(listed) => listed,
+                Err(error) => {
+                    return Ok(Settled::Later(format!(
+                        "its create may have been sent by the last run, and the task list cannot \
+                         be read to tell ({error}); it is left for the next run"
+                    )));
+                }
+            };
+            let ids: Vec<String> = listed.iter().map(|t| t.id.to_string()).collect();
+            self.journal.saw(&ids)?;
+            let entries = self.journal.entries()?;
+            let mut held: HashSet<String> =
+                entries.iter().filter_map(|e| e.task_id.clone()).collect();
+            held.extend(self.journal.orphan_ids()?);
+            // Rows whose create may have made a task nobody holds.
+            let unsettled: Vec<&Entry> = entries
+                .iter()
+                .filter(|e| e.line != entry.line)
+                .filter(|e| matches!(e.state, State::Sending | State::Uncertain))
+                .filter(|e| e.task_id.is_none() && e.resolution == entry.resolution)
+                .collect();
+            let mut candidates = Vec::new();
+            let mut contested = Vec::new();
+            for id in &ids {
+                if held.contains(id) {
+                    continue;
+                }
+                let seen = self.journal.seen_at(id)?;
+                if seen.is_some_and(|at| at < sent_seq) {
+                    continue;
+                }
+                // Could another unsettled row's create have made it?
+                let theirs = unsettled
+                    .iter()
+                    .any(|other| seen.is_none_or(|at| other.sent_seq.unwrap_or(0) <= at));
+                if theirs {
+                    contested.push(id.clone());
+                }
+                candidates.push(id.clone());
+            }
+            match (candidates.as_slice(), contested.is_empty()) {
+                ([one], true) => {
+                    return Ok(Settled::Adopt(
+                        one.clone(),
+                        format!("adopted task {one}, made by the last run's create"),
+                    ));
+                }
+                ([], _) => {}
+                (many, _) => {
+                    return Ok(Settled::Uncertain(format!(
+                        "the last run's create may have made one of these tasks, which other \
+                         unsettled rows may have made too: {}; not sent again",
+                        many.join(", ")
+                    )));
+                }
+            }
+            let since_ms = now_ms() - entry.sent_ms.unwrap_or(0);
+            if since_ms < grace_ms {
+                let left = Duration::from_millis((grace_ms - since_ms) as u64);
+                tokio::time::sleep(left.min(RELIST)).await;
+                continue;
+            }
+            // Absent for the whole grace: proof enough, if the list shows
+            // every task the journal holds there.
+            let shown: HashSet<&str> = ids.iter().map(String::as_str).collect();
+            let missing = entries
+                .iter()
+                .filter(|e| e.resolution == entry.resolution)
+                .filter_map(|e| e.task_id.as_deref())
+                .find(|id| !shown.contains(id));
+            return Ok(match missing {
+                Some(id) => Settled::Uncertain(format!(
+                    "the last run's create is not in the task list, but neither is task {id} \
+                     that another row holds: the list does not show every task, so it proves \
+                     nothing; not sent again"
+                )),
+                None => Settled::SendAgain(format!(
+                    "the last run's create is not in the task list {}s after it was sent: it \
+                     never reached the service, and is sent again",
+                    since_ms / 1000
+                )),
+            });
+        }
     }
 
     /// Lists the resolutions still to be created at, so that tasks already
@@ -138,14 +235,25 @@ impl Run {
     /// left in.
     async fn create(&self, row: &Row) -> Sql<Result<String, State>> {
         let _slot = self.create_slot.lock().await;
-        if !self.journal.claim(row.line, self.lease.holder())? {
+        if self.stopped().is_some() {
+            return Ok(Err(State::Pending));
+        }
+        if !self.journal.claim(row.line)? {
             return Ok(Err(self.journal.entry(row.line)?.state));
         }
         let line = row.line;
         match manifest::request(&self.client, row).send().await {
             Ok(task) => {
                 let id = task.id.to_string();
-                self.journal.set(line, State::Created, Some(&id), None)?;
+                if let Err(error) = self.journal.set(line, State::Created, Some(&id), None) {
+                    // The task exists and is paid for: whatever happens
+                    // next, its id must not be lost.
+                    self.display
+                        .note(format!("line {line}: created task {id}, but the journal could not record it: {error}"));
+                    return Err(format!(
+                        "{error} (line {line} made task {id}: `freepik-wan wait {id}`)"
+                    ));
+                }
                 Ok(Ok(id))
             }
             Err(Error::CreateUncertain(uncertain)) => match self.client.reconcile(&uncertain) {
@@ -168,6 +276,15 @@ impl Run {
             Err(error @ (Error::Validation { .. } | Error::Config(_))) => {
                 self.fail(line, &error.to_string())
             }
+            // Refused for the account (a revoked key, no credits, a quota),
+            // or asked to wait longer than this run can: not the row's
+            // fault. It stays pending, and no other row is sent.
+            Err(error) if stops_the_batch(&error) => {
+                let note = format!("not sent: {error}");
+                self.journal.set(line, State::Pending, None, Some(&note))?;
+                self.stop(format!("the service refused a create: {error}"));
+                Ok(Err(State::Pending))
+            }
             Err(error) if refused(&error) => self.fail(line, &error.to_string()),
             // Not acted on (the SDK retries those, and says so when it may
             // have been): the row waits for the next run.
@@ -177,6 +294,23 @@ impl Run {
                 self.display.note(format!("line {line}: {note}"));
                 Ok(Err(State::Pending))
             }
+        }
+    }
+
+    /// Why this run stopped creating, if it did.
+    pub fn stopped(&self) -> Option<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn stop(&self, reason: String) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if stopped.is_none() {
+            self.display
+                .note(format!("{reason}; no more rows are sent in this run"));
+            *stopped = Some(reason);
         }
     }
 
@@ -224,6 +358,15 @@ impl Run {
         self.journal.downloaded(line, bytes, &sha256)?;
         Ok(State::Downloaded)
     }
+}
+
+/// A create answer that says the account cannot create now, whatever the
+/// row: 401 (key), 402 (credits), 403 (forbidden), or a 429 the SDK gave up
+/// on (a quota, or a pause longer than its budget).
+fn stops_the_batch(error: &Error) -> bool {
+    error
+        .status()
+        .is_some_and(|s| matches!(s.as_u16(), 401 | 402 | 403 | 429))
 }
 
 /// A create refused for what it asks (4xx other than timeouts and limits).
