@@ -604,6 +604,9 @@ async fn soak(opts: Options) -> Result<ExitCode> {
             rate_create_cut: 0.03,
             rate_create_late: 0.02,
             create_late_by: Duration::from_secs(3),
+            // Gateways that may have forwarded the create, a lagging list.
+            create_gateway_statuses: vec![502, 504, 520, 524, 408, 503, 307],
+            list_lag: Duration::from_millis(500),
             ..Faults::none()
         })
         .start()
@@ -612,6 +615,7 @@ async fn soak(opts: Options) -> Result<ExitCode> {
     // 2 s request timeout, so that a late create answer comes after it.
     let client = sdk_client(&sim)
         .timeout(Duration::from_secs(2))
+        .uncertain_grace(Duration::from_secs(3))
         .retry(RetryPolicy::default().max_retries(retries))
         .build()?;
     let naive = opts.naive_create_retries;

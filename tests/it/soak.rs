@@ -70,6 +70,12 @@ async fn soak(tasks: usize, creates: Creates) -> Outcome {
             rate_create_cut: 0.06,
             rate_create_late: 0.06,
             create_late_by: Duration::from_millis(1500),
+            // Gateways as the field has them: each may have forwarded the
+            // create before failing it (a 503 here is HTML, no Retry-After).
+            create_gateway_statuses: vec![502, 504, 520, 524, 408, 503, 307],
+            // A list that lags behind creates, and ids in any case.
+            list_lag: Duration::from_millis(300),
+            case_insensitive_ids: true,
             ..Faults::none()
         })
         .start()
@@ -84,6 +90,8 @@ async fn soak(tasks: usize, creates: Creates) -> Outcome {
         .api_key(sim.api_key())
         .base_url(sim.base_url())
         .timeout(Duration::from_secs(1))
+        // Longer than the list's lag: an uncertain create finds its task.
+        .uncertain_grace(Duration::from_secs(2))
         .retry(
             RetryPolicy::default()
                 .max_retries(8)

@@ -1017,3 +1017,187 @@ async fn past_the_rate_limit_a_key_gets_429_with_retry_after_and_stats_count_it(
     assert_eq!(stats["tasks"], 0);
     sim.shutdown().await;
 }
+
+/// The ids a list shows, in its order.
+async fn listed_ids(sim: &SimHandle) -> Vec<String> {
+    let response = client()
+        .get(format!("{}{PATH}", sim.base_url()))
+        .header("x-freepik-api-key", sim.api_key())
+        .send()
+        .await
+        .expect("list request");
+    let json: Value = response.json().await.expect("json");
+    json["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|t| t["task_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lagging_list_shows_a_task_only_after_the_lag_and_get_finds_it_at_once() {
+    let sim = start(fast().faults(Faults {
+        list_lag: Duration::from_millis(400),
+        ..Faults::none()
+    }))
+    .await;
+    let id = create_ok(&sim, &json!({"image": sample_b64()})).await;
+    assert!(listed_ids(&sim).await.is_empty());
+    assert_eq!(get_task(&sim, &id).await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(listed_ids(&sim).await, vec![id]);
+}
+
+#[tokio::test]
+async fn a_capped_list_shows_the_newest_or_the_oldest() {
+    for newest in [true, false] {
+        let sim = start(fast().faults(Faults {
+            list_cap: Some(crate::ListCap { max: 2, newest }),
+            ..Faults::none()
+        }))
+        .await;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(create_ok(&sim, &json!({"image": sample_b64()})).await);
+        }
+        let shown = listed_ids(&sim).await;
+        let expected = if newest {
+            vec![ids[2].clone(), ids[1].clone()]
+        } else {
+            vec![ids[1].clone(), ids[0].clone()]
+        };
+        assert_eq!(shown, expected, "newest: {newest}");
+    }
+}
+
+#[tokio::test]
+async fn credits_run_out_with_a_402_that_makes_nothing_and_can_be_topped_up() {
+    let sim = start(fast().faults(Faults {
+        credits: Some(1),
+        ..Faults::none()
+    }))
+    .await;
+    create_ok(&sim, &json!({"image": sample_b64()})).await;
+    let refused = post_create(&sim, &json!({"image": sample_b64()})).await;
+    assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(sim.stats().creates_accepted, 1);
+    sim.add_credits(1);
+    create_ok(&sim, &json!({"image": sample_b64()})).await;
+    assert_eq!(sim.stats().creates_accepted, 2);
+}
+
+#[tokio::test]
+async fn ids_can_match_without_regard_to_case() {
+    let sim = start(fast().faults(Faults {
+        case_insensitive_ids: true,
+        ..Faults::none()
+    }))
+    .await;
+    let id = create_ok(&sim, &json!({"image": sample_b64()})).await;
+    let response = get_task(&sim, &id.to_ascii_uppercase()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let json: Value = response.json().await.unwrap();
+    assert_eq!(
+        json["data"]["task_id"],
+        id.as_str(),
+        "answered under the issued id"
+    );
+    let strict = start(fast()).await;
+    let id = create_ok(&strict, &json!({"image": sample_b64()})).await;
+    assert_eq!(
+        get_task(&strict, &id.to_ascii_uppercase()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_after_acting_points_where_it_is_told() {
+    let sim = start(fast().faults(Faults {
+        rate_create_gateway_error: 1.0,
+        create_gateway_statuses: vec![307],
+        redirect_to: "http://127.0.0.1:9/elsewhere".into(),
+        ..Faults::none()
+    }))
+    .await;
+    let no_redirects = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_redirects
+        .post(format!("{}{PATH}", sim.base_url()))
+        .header("x-freepik-api-key", sim.api_key())
+        .json(&json!({"image": sample_b64()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        response.headers()["location"],
+        "http://127.0.0.1:9/elsewhere"
+    );
+    assert_eq!(
+        sim.stats().creates_accepted,
+        1,
+        "the task exists all the same"
+    );
+}
+
+#[test]
+fn the_request_log_keeps_the_latest_and_counts_all() {
+    let stats = crate::stats::StatsCollector::default();
+    let extra = 5;
+    for i in 0..crate::REQUEST_LOG_KEPT + extra {
+        stats.record(crate::RequestRecord {
+            method: "GET".into(),
+            path: format!("/{i}"),
+            status: if i % 2 == 0 { 200 } else { 429 },
+        });
+    }
+    let snapshot = stats.snapshot(0);
+    assert_eq!(snapshot.requests.len(), crate::REQUEST_LOG_KEPT);
+    assert_eq!(
+        snapshot.requests_total,
+        (crate::REQUEST_LOG_KEPT + extra) as u64
+    );
+    assert_eq!(snapshot.requests[0].path, format!("/{extra}"));
+    let counts = snapshot.responses();
+    assert_eq!(counts[&200] + counts[&429], snapshot.requests_total);
+}
+
+#[tokio::test]
+async fn webhooks_can_come_twice_and_newest_first() {
+    let (url, mut deliveries) = receiver(0).await;
+    let sim = start(fast().faults(Faults {
+        webhook_duplicates: true,
+        webhook_reorder: true,
+        ..Faults::none()
+    }))
+    .await;
+    create_ok(&sim, &json!({"image": sample_b64(), "webhook_url": url})).await;
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        let delivery = next_delivery(&mut deliveries).await;
+        let body: Value = serde_json::from_slice(&delivery.body).unwrap();
+        seen.push((
+            body["status"].as_str().unwrap().to_owned(),
+            header(&delivery, "webhook-id").to_owned(),
+        ));
+    }
+    let statuses: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "COMPLETED",
+            "COMPLETED",
+            "IN_PROGRESS",
+            "IN_PROGRESS",
+            "CREATED",
+            "CREATED"
+        ]
+    );
+    for pair in seen.chunks(2) {
+        assert_eq!(pair[0].1, pair[1].1, "a repeat keeps its webhook-id");
+    }
+}

@@ -211,3 +211,27 @@ impl Ledger {
         self.lock().claimed.contains(task.id.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_forgets_the_oldest_tasks_past_its_bound() {
+        let ledger = Ledger::default();
+        let extra = 3;
+        for i in 0..LEDGER_KEPT + extra {
+            ledger.created(&TaskId::from(format!("task-{i}")));
+        }
+        let state = ledger.lock();
+        assert_eq!(state.seen.len(), LEDGER_KEPT);
+        assert_eq!(state.order.len(), LEDGER_KEPT);
+        assert!(state.claimed.len() <= LEDGER_KEPT);
+        assert!(!state.seen.contains_key("task-0"));
+        assert!(
+            state
+                .seen
+                .contains_key(&format!("task-{}", LEDGER_KEPT + extra - 1))
+        );
+    }
+}

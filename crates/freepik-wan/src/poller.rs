@@ -495,3 +495,29 @@ async fn fetch(client: &Client, id: TaskId) {
         Err(error) => client.shared.waiters.publish_broken(&id, Some(error)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_ended_task_is_not_taken_back_by_a_stale_poll() {
+        // Nothing listens there: the poller's own polls fail and change nothing.
+        let client = Client::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let id = TaskId::from("046b6c7f-0b8a-43b9-b35d-6489e6daee91");
+        let waiters = &client.shared.waiters;
+        let registration = waiters.register(&client, &id, &WaitOptions::default());
+        let url = vec!["https://cdn.example/v.mp4".to_owned()];
+        // A webhook said COMPLETED; a poll sent before it answers late.
+        waiters.publish(Task::new(id.clone(), TaskStatus::Completed, url));
+        waiters.publish(Task::new(id.clone(), TaskStatus::InProgress, Vec::new()));
+        match &*registration.updates.borrow() {
+            Seen::Task(task) => assert_eq!(task.status, TaskStatus::Completed),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -205,3 +205,53 @@ impl RetryPolicy {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn api(status: u16, content_type: &str, extra: &[(&'static str, &str)]) -> Error {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_str(content_type).unwrap());
+        for (name, value) in extra {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        Error::Api {
+            status: StatusCode::from_u16(status).unwrap(),
+            message: String::new(),
+            invalid_params: Vec::new(),
+            headers: Box::new(headers),
+        }
+    }
+
+    #[test]
+    fn only_an_answer_that_proves_nothing_was_made_counts_as_not_acted() {
+        let json = "application/json";
+        let rescued = [(freepik_wan_api::error_body::RESCUED_BODY_HEADER, "1")];
+        let cases = [
+            (api(429, json, &[]), CreateFailure::NotActed),
+            (api(503, json, &[]), CreateFailure::NotActed),
+            (api(503, json, &rescued), CreateFailure::MayHaveActed),
+            (
+                api(503, "text/html", &[("retry-after", "5")]),
+                CreateFailure::NotActed,
+            ),
+            (api(503, "text/html", &[]), CreateFailure::MayHaveActed),
+            (api(520, "text/html", &[]), CreateFailure::MayHaveActed),
+            (api(524, "text/html", &[]), CreateFailure::MayHaveActed),
+            (api(408, "text/html", &[]), CreateFailure::MayHaveActed),
+            (api(302, "text/html", &[]), CreateFailure::MayHaveActed),
+            (api(201, json, &[]), CreateFailure::MayHaveActed),
+            (api(500, json, &[]), CreateFailure::MayHaveActed),
+            (api(400, json, &[]), CreateFailure::Refused),
+            (api(401, json, &[]), CreateFailure::Refused),
+            (api(402, json, &[]), CreateFailure::Refused),
+            (api(403, json, &[]), CreateFailure::Refused),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(CreateFailure::of(&error), expected, "{error:?}");
+        }
+    }
+}

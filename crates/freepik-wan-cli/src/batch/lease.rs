@@ -49,7 +49,7 @@ impl Lease {
         if let Some(other) = try_take(&journal, &holder)? {
             let how = if other.host == this_host() {
                 match process_state(other.pid, other.start_time) {
-                    Some(state) if matches!(state, 'T' | 't') => " and is stopped (paused); \
+                    Some('T' | 't') => " and is stopped (paused); \
                         resume it (`fg`, or `kill -CONT`) or end it first"
                         .to_owned(),
                     _ => " and is running".to_owned(),

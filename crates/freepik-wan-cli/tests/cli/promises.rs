@@ -1,0 +1,340 @@
+//! The promises under faults the simulator's kind weather used to hide: a
+//! list that lags, a run paused mid-create, gateways that answer after
+//! acting, an account that runs out of credits, a long `Retry-After`. Each
+//! test here failed on the code before these faults were handled.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use freepik_wan_sim::Faults;
+use serde_json::Value;
+
+use super::{Killed, Sim, manifest, run, run_json, sample_image, spawn_logged, tempdir};
+
+/// `batch MANIFEST --out-dir OUT` with the given extra flags.
+fn batch(manifest: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "batch".to_owned(),
+        manifest.display().to_string(),
+        "--out-dir".to_owned(),
+        out.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+fn with_sim(sim: &Sim, args: Vec<String>) -> Vec<String> {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    sim.args(&refs)
+}
+
+/// The journal's rows, as `batch status --json` shows them.
+fn journal_rows(dir: &Path, out: &Path) -> Vec<Value> {
+    let status = run_json(dir, &["--json", "batch", "status", out.to_str().unwrap()]);
+    status["entries"].as_array().unwrap().clone()
+}
+
+/// The journal's rows, or none while there is no journal yet.
+fn journal_rows_if_any(dir: &Path, out: &Path) -> Vec<Value> {
+    let status = run(dir, &["--json", "batch", "status", out.to_str().unwrap()]);
+    if status.code != 0 {
+        return Vec::new();
+    }
+    status.json()["entries"].as_array().unwrap().clone()
+}
+
+/// Polls `check` until it holds, for at most `limit`.
+fn until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[test]
+fn a_row_left_sending_is_adopted_from_a_list_that_lags_20_s() {
+    // The create makes its task and answers 3 s later; the list shows a task
+    // only 20 s after it was made.
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_secs(3),
+            list_lag: Duration::from_secs(20),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 1);
+    let out = dir.path().join("videos");
+    let args = with_sim(&sim, batch(&manifest, &out, &[]));
+    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
+    until(
+        Duration::from_secs(20),
+        "the create reached the service",
+        || sim.handle.stats().creates_accepted == 1,
+    );
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // At once: the task is not in the list yet, and will not be for 20 s.
+    let resumed = run(dir.path(), &args);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    assert!(
+        resumed.stderr.contains("made by the last run's create"),
+        "{resumed:?}"
+    );
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        1,
+        "one task for one row"
+    );
+}
+
+#[test]
+fn a_paused_run_keeps_its_journal_and_every_row_is_made_once() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_secs(2),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 2);
+    let out = dir.path().join("videos");
+    let args = with_sim(&sim, batch(&manifest, &out, &["--list-grace", "2"]));
+    let first = Killed(spawn_logged(
+        dir.path(),
+        &args,
+        &dir.path().join("first.log"),
+    ));
+    let pid = first.0.id();
+    until(
+        Duration::from_secs(20),
+        "the first create reached the service",
+        || sim.handle.stats().creates_accepted == 1,
+    );
+    // Paused mid-create (its answer is on the way), well past any heartbeat.
+    signal(pid, "STOP");
+    std::thread::sleep(Duration::from_secs(4));
+    let second = run(dir.path(), &args);
+    signal(pid, "CONT");
+    assert_eq!(
+        second.code, 2,
+        "the paused run keeps the journal: {second:?}"
+    );
+    assert!(second.stderr.contains("stopped"), "{second:?}");
+    let mut first = first;
+    let status = first.0.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("first.log")).unwrap();
+    // Every row downloaded after at most one more run.
+    if !status.success() {
+        let again = run(dir.path(), &args);
+        assert_eq!(again.code, 0, "{again:?}\nfirst run: {log}");
+    }
+    let rows = journal_rows(dir.path(), &out);
+    assert!(rows.iter().all(|r| r["state"] == "downloaded"), "{rows:?}");
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        2,
+        "one task per row: {log}"
+    );
+}
+
+#[test]
+fn a_row_never_gets_the_task_of_an_uncertain_row() {
+    // Row A's create acts and answers 502 while the list lags (A ends
+    // uncertain); row B's create is held and never reaches the service.
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_gateway_error: 1.0,
+            create_gateway_statuses: vec![502],
+            list_lag: Duration::from_secs(5),
+            create_hold_from: Some(2),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 2);
+    let out = dir.path().join("videos");
+    let args = with_sim(
+        &sim,
+        batch(
+            &manifest,
+            &out,
+            &["--list-grace", "1", "--concurrency", "1"],
+        ),
+    );
+    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
+    until(Duration::from_secs(30), "row B is being sent", || {
+        let rows = journal_rows_if_any(dir.path(), &out);
+        rows.len() == 2 && rows[0]["state"] == "uncertain" && rows[1]["state"] == "sending"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // Until row A's task shows in the list: the one unclaimed task there.
+    std::thread::sleep(Duration::from_secs(5));
+    let resumed = run(dir.path(), &args);
+    assert_ne!(resumed.code, 0, "{resumed:?}");
+    let rows = journal_rows(dir.path(), &out);
+    assert_eq!(
+        rows[1]["task_id"],
+        Value::Null,
+        "row B was given row A's task: {rows:?}"
+    );
+    assert_eq!(rows[1]["state"], "uncertain", "{rows:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 1);
+}
+
+#[test]
+fn a_create_answered_524_after_acting_may_exist_and_is_made_once() {
+    let faults = || Faults {
+        rate_create_gateway_error: 1.0,
+        create_gateway_statuses: vec![524],
+        ..Faults::none()
+    };
+    let sim = Sim::start(Duration::from_millis(300), faults());
+    let dir = tempdir();
+    let image = sample_image();
+    let generate = run(
+        dir.path(),
+        &sim.args(&[
+            "--json",
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--no-wait",
+        ]),
+    );
+    assert_eq!(generate.code, 3, "{generate:?}");
+    let report: Value = serde_json::from_str(generate.stdout.trim())
+        .or_else(|_| serde_json::from_str(generate.stderr.trim()))
+        .unwrap_or_else(|e| panic!("{e}: {generate:?}"));
+    assert_eq!(report["may_exist"], true, "{report}");
+
+    let sim = Sim::start(Duration::from_millis(300), faults());
+    let manifest = manifest(dir.path(), 1);
+    let out = dir.path().join("videos");
+    let args = with_sim(&sim, batch(&manifest, &out, &["--list-grace", "2"]));
+    let first = run(dir.path(), &args);
+    if first.code != 0 {
+        let second = run(dir.path(), &args);
+        assert_eq!(second.code, 0, "{first:?}\n{second:?}");
+    }
+    assert_eq!(sim.handle.stats().creates_accepted, 1, "1 task for 1 row");
+    let rows = journal_rows(dir.path(), &out);
+    assert_eq!(rows[0]["state"], "downloaded", "{rows:?}");
+}
+
+#[test]
+fn a_long_retry_after_stops_generate_and_the_batch_soon() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            create_retry_after: Some(3600),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let started = Instant::now();
+    let generate = run(
+        dir.path(),
+        &sim.args(&["generate", "--image", image.to_str().unwrap()]),
+    );
+    assert_eq!(generate.code, 3, "{generate:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let manifest = manifest(dir.path(), 2);
+    let out = dir.path().join("videos");
+    let args = with_sim(&sim, batch(&manifest, &out, &[]));
+    let started = Instant::now();
+    let batch = run(dir.path(), &args);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_ne!(batch.code, 0, "{batch:?}");
+    assert!(batch.stderr.contains("stopped creating"), "{batch:?}");
+    let rows = journal_rows(dir.path(), &out);
+    assert!(rows.iter().all(|r| r["state"] == "pending"), "{rows:?}");
+}
+
+#[test]
+fn rows_refused_for_credits_are_made_once_the_account_is_topped_up() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            credits: Some(1),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 3);
+    let out = dir.path().join("videos");
+    let args = with_sim(&sim, batch(&manifest, &out, &["--concurrency", "1"]));
+    let refused = run(dir.path(), &args);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(refused.stderr.contains("402"), "{refused:?}");
+    let rows = journal_rows(dir.path(), &out);
+    let pending = rows.iter().filter(|r| r["state"] == "pending").count();
+    assert_eq!(
+        pending, 2,
+        "refused rows are not sent, not failed: {rows:?}"
+    );
+
+    sim.handle.add_credits(10);
+    let again = run(dir.path(), &args);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 3, "one task each");
+    let rows = journal_rows(dir.path(), &out);
+    assert!(rows.iter().all(|r| r["state"] == "downloaded"), "{rows:?}");
+}
+
+#[test]
+fn the_key_can_come_from_a_file_and_never_from_argv() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, format!("{}\n", super::KEY)).unwrap();
+    let url = sim.url();
+    let listed = run(
+        dir.path(),
+        &[
+            "--base-url",
+            &url,
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+            "list",
+        ],
+    );
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let missing = run(
+        dir.path(),
+        &[
+            "--base-url",
+            &url,
+            "--api-key-file",
+            "/nonexistent/key",
+            "list",
+        ],
+    );
+    assert_eq!(missing.code, 2, "{missing:?}");
+}
