@@ -4,7 +4,7 @@ use freepik_wan_api::types;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::error::{Error, InvalidParam};
+use crate::error::{Error, InvalidParam, is_quota_message};
 pub(crate) use freepik_wan_api::error_body::snippet;
 
 type ApiError = freepik_wan_api::Error<types::Error>;
@@ -65,12 +65,30 @@ pub(crate) async fn error_body(response: reqwest::Response) -> reqwest::Result<V
 pub(crate) fn from_bytes(status: StatusCode, headers: HeaderMap, body: &[u8]) -> Error {
     match serde_json::from_slice::<types::Error>(body) {
         Ok(parsed) => from_body(status, headers, parsed),
-        Err(_) => Error::Api {
+        Err(_) => api(status, snippet(body), Vec::new(), headers),
+    }
+}
+
+/// An [`Error::Api`], or an [`Error::QuotaExceeded`] for a `429` whose
+/// message says a quota is reached: waiting does not help with those.
+fn api(
+    status: StatusCode,
+    message: String,
+    invalid_params: Vec<InvalidParam>,
+    headers: HeaderMap,
+) -> Error {
+    if status == StatusCode::TOO_MANY_REQUESTS && is_quota_message(&message) {
+        return Error::QuotaExceeded {
             status,
-            message: snippet(body),
-            invalid_params: Vec::new(),
+            message,
             headers: Box::new(headers),
-        },
+        };
+    }
+    Error::Api {
+        status,
+        message,
+        invalid_params,
+        headers: Box::new(headers),
     }
 }
 
@@ -89,16 +107,17 @@ fn from_body(status: StatusCode, headers: HeaderMap, body: types::Error) -> Erro
     } else {
         invalid_params
     };
-    Error::Api {
+    let invalid_params = params
+        .into_iter()
+        .map(|p| InvalidParam {
+            name: p.name.unwrap_or_default(),
+            reason: p.reason.unwrap_or_default(),
+        })
+        .collect();
+    api(
         status,
-        message: message.or(problem_message).unwrap_or_default(),
-        invalid_params: params
-            .into_iter()
-            .map(|p| InvalidParam {
-                name: p.name.unwrap_or_default(),
-                reason: p.reason.unwrap_or_default(),
-            })
-            .collect(),
-        headers: Box::new(headers),
-    }
+        message.or(problem_message).unwrap_or_default(),
+        invalid_params,
+        headers,
+    )
 }
