@@ -26,6 +26,8 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
         rate_create_cut: args.fault_create_cut,
         rate_create_late: args.fault_create_late,
         create_late_by: Duration::from_secs(args.fault_create_late_secs),
+        expire_first_url: args.fault_expire_urls,
+        quota_after_creates: args.fault_quota_after,
     };
     let simulator = Simulator::builder()
         .port(args.port)

@@ -137,7 +137,10 @@ impl SimulatorBuilder {
             .build()
             .map_err(io::Error::other)?;
         let stats = Arc::new(StatsCollector::default());
-        let tasks = Arc::new(TaskStore::new(base_url.clone()));
+        let tasks = Arc::new(TaskStore::new(
+            base_url.clone(),
+            self.faults.expire_first_url,
+        ));
         let mut keys = vec![self.api_key.clone()];
         keys.extend(self.extra_api_keys);
         let state = Arc::new(AppState {

@@ -1,6 +1,7 @@
 //! Fault injection: what can go wrong, and the seeded dice that decide when.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The failures the simulator injects, so that retry, timeout and resume logic gets exercised.
@@ -47,6 +48,18 @@ pub struct Faults {
     pub rate_create_late: f64,
     /// How late a late create answers.
     pub create_late_by: Duration,
+    /// Video URLs that expire: each completed task's first URL (the one
+    /// status answers and its webhook carry) answers `403` with cloud
+    /// storage's XML `AccessDenied` page ("Request has expired"), and from
+    /// then on status answers hand out a fresh URL that works. URLs carry a
+    /// `?token=exp=…` query, as the real service's signed links do.
+    pub expire_first_url: bool,
+    /// A quota: after this many creates (counted from the first that gets
+    /// past authentication), every create is answered
+    /// `429 {"message":"Limit for free users reached."}` without a
+    /// `Retry-After`, as the service answers a plan whose limit is reached.
+    /// `Some(0)` refuses every create; `None` (the default) has no quota.
+    pub quota_after_creates: Option<u64>,
 }
 
 impl Faults {
@@ -65,6 +78,8 @@ impl Faults {
             rate_create_cut: 0.0,
             rate_create_late: 0.0,
             create_late_by: Duration::from_secs(35),
+            expire_first_url: false,
+            quota_after_creates: None,
         }
     }
 }
@@ -104,12 +119,26 @@ pub(crate) enum AfterCreate {
 pub(crate) struct Dice {
     faults: Faults,
     rng: Mutex<fastrand::Rng>,
+    /// Creates counted against [`Faults::quota_after_creates`].
+    creates: AtomicU64,
 }
 
 impl Dice {
     pub(crate) fn new(faults: Faults) -> Self {
         let rng = Mutex::new(fastrand::Rng::with_seed(faults.seed));
-        Self { faults, rng }
+        Self {
+            faults,
+            rng,
+            creates: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one create against the quota; whether it is over it.
+    pub(crate) fn over_quota(&self) -> bool {
+        let Some(limit) = self.faults.quota_after_creates else {
+            return false;
+        };
+        self.creates.fetch_add(1, Ordering::SeqCst) >= limit
     }
 
     pub(crate) fn faults(&self) -> &Faults {

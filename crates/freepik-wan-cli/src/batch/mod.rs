@@ -71,6 +71,7 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         lease,
         display: display::Display::new(out, rows.len() as u64, done as u64),
         create_slot: tokio::sync::Mutex::new(()),
+        quota: std::sync::OnceLock::new(),
     };
     let work = async {
         run.recover().await?;
@@ -98,7 +99,7 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     };
     run.display.finish();
     finished.map_err(service)?;
-    report(&journal, &args.out_dir, &invalid, out)
+    report(&journal, &args.out_dir, &invalid, run.quota.get(), out)
 }
 
 /// The summary, and the exit code: 0 only when every row is downloaded.
@@ -106,6 +107,7 @@ fn report(
     journal: &Journal,
     out_dir: &Path,
     invalid: &[manifest::Invalid],
+    quota: Option<&String>,
     out: Output,
 ) -> Result<(), Failure> {
     let entries = journal
@@ -125,6 +127,7 @@ fn report(
         "uncertain": uncertain,
         "pending": pending,
         "invalid": invalid_json(invalid),
+        "stopped": quota.map(|_| "quota"),
         "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
     });
     let line = format!(
@@ -137,7 +140,14 @@ fn report(
         out.result(line, summary);
         return Ok(());
     }
-    let (code, next) = if failed > 0 {
+    let quota_stop;
+    let (code, next) = if let Some(quota) = quota {
+        quota_stop = format!(
+            "stopped creating at the service's quota ({quota}); the rows not sent stay \
+             pending: run the same command again once the quota allows"
+        );
+        (Code::Service, quota_stop.as_str())
+    } else if failed > 0 {
         (Code::Failed, "see `freepik-wan batch status` for why")
     } else if uncertain > 0 {
         (

@@ -22,6 +22,8 @@ pub struct Run {
     pub display: Display,
     /// Held for the length of a create: one row at a time is in `sending`.
     pub create_slot: tokio::sync::Mutex<()>,
+    /// Set by the first quota answer: no create is sent after it.
+    pub quota: std::sync::OnceLock<String>,
 }
 
 type Sql<T> = Result<T, String>;
@@ -138,6 +140,10 @@ impl Run {
     /// left in.
     async fn create(&self, row: &Row) -> Sql<Result<String, State>> {
         let _slot = self.create_slot.lock().await;
+        if self.quota.get().is_some() {
+            // The quota is reached: the row stays pending for a later run.
+            return Ok(Err(State::Pending));
+        }
         if !self.journal.claim(row.line, self.lease.holder())? {
             return Ok(Err(self.journal.entry(row.line)?.state));
         }
@@ -164,6 +170,17 @@ impl Run {
                     Ok(Err(State::Uncertain))
                 }
             },
+            // Nothing was made, and no create will be until the quota
+            // allows: this row and those not yet sent wait for a later run.
+            Err(error @ Error::QuotaExceeded { .. }) => {
+                let note = format!("not sent: {error}");
+                self.journal.set(line, State::Pending, None, Some(&note))?;
+                if self.quota.set(error.to_string()).is_ok() {
+                    self.display
+                        .note(format!("line {line}: {note}; no more creates in this run"));
+                }
+                Ok(Err(State::Pending))
+            }
             // Refused for what the row asks: sending it again cannot help.
             Err(error @ (Error::Validation { .. } | Error::Config(_))) => {
                 self.fail(line, &error.to_string())
