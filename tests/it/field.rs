@@ -76,9 +76,11 @@ async fn video_host(
                 let n = socket.read(&mut buf).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]).into_owned();
                 let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let range = head
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("range:").map(|v| v.trim().to_owned()));
+                let range = head.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("range:")
+                        .map(|v| v.trim().to_owned())
+                });
                 let from = range
                     .as_deref()
                     .and_then(|r| r.strip_prefix("bytes="))
@@ -118,7 +120,11 @@ fn whole(video: &[u8], send: usize) -> (String, Vec<u8>) {
 fn rest(video: &[u8], from: u64, content_range: bool) -> (String, Vec<u8>) {
     let from = from as usize;
     let range = if content_range {
-        format!("content-range: bytes {from}-{}/{}\r\n", video.len() - 1, video.len())
+        format!(
+            "content-range: bytes {from}-{}/{}\r\n",
+            video.len() - 1,
+            video.len()
+        )
     } else {
         String::new()
     };
@@ -151,10 +157,13 @@ fn completed(url: &str) -> Reply {
 
 #[tokio::test]
 async fn an_expired_video_url_is_fetched_again_and_the_download_finishes() {
-    let sim = sim(Duration::from_millis(100), Faults {
-        expire_first_url: true,
-        ..Faults::none()
-    })
+    let sim = sim(
+        Duration::from_millis(100),
+        Faults {
+            expire_first_url: true,
+            ..Faults::none()
+        },
+    )
     .await;
     let client = sim_client(&sim);
     let task = client.image_to_video(png(640, 360, 2048)).await.unwrap();
@@ -172,7 +181,11 @@ async fn an_expired_video_url_is_fetched_again_and_the_download_finishes() {
         .count();
     assert_eq!(refused, 1);
     // A stream gets the same second chance.
-    let stale = Task::new(done.id.clone(), TaskStatus::Completed, done.generated.clone());
+    let stale = Task::new(
+        done.id.clone(),
+        TaskStatus::Completed,
+        done.generated.clone(),
+    );
     let mut stream = client.download_stream(&stale).await.unwrap();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -194,7 +207,11 @@ async fn a_fresh_url_goes_on_from_the_bytes_on_disk() {
     .await;
     let api = Scripted::start(vec![completed(&format!("{host}/new.mp4?sig=2"))]).await;
     let client = client_at(&api.url(), "k");
-    let task = Task::new(TASK, TaskStatus::Completed, vec![format!("{host}/old.mp4?sig=1")]);
+    let task = Task::new(
+        TASK,
+        TaskStatus::Completed,
+        vec![format!("{host}/old.mp4?sig=1")],
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("v.mp4");
     let mut progress = Vec::new();
@@ -240,7 +257,11 @@ async fn a_fresh_url_refused_too_is_video_url_expired_naming_the_task() {
         other => panic!("expected VideoUrlExpired, got {other:?}"),
     }
     assert!(err.to_string().contains(TASK), "{err}");
-    assert_eq!(seen.lock().unwrap().len(), 2, "each URL once: 403 is not retried");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "each URL once: 403 is not retried"
+    );
     assert_eq!(api.seen().len(), 1, "one fetch for a fresh URL");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     // A bare URL has no task to refresh from: the host's answer as it is.
@@ -248,7 +269,10 @@ async fn a_fresh_url_refused_too_is_video_url_expired_naming_the_task() {
         .download(format!("{host}/old.mp4"), dir.path().join("w.mp4"))
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Api { status, .. } if status.as_u16() == 403), "{err:?}");
+    assert!(
+        matches!(&err, Error::Api { status, .. } if status.as_u16() == 403),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -271,17 +295,28 @@ async fn a_206_without_content_range_is_not_taken_for_the_video() {
         .await
         .unwrap();
     assert_eq!(saved.bytes, video.len() as u64);
-    assert!(std::fs::read(&out).unwrap() == video, "a slice was taken for the video");
-    let ranges: Vec<Option<String>> = seen.lock().unwrap().iter().map(|(_, r)| r.clone()).collect();
+    assert!(
+        std::fs::read(&out).unwrap() == video,
+        "a slice was taken for the video"
+    );
+    let ranges: Vec<Option<String>> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, r)| r.clone())
+        .collect();
     assert_eq!(ranges, [None, Some("bytes=30000-".to_owned()), None]);
 }
 
 #[tokio::test]
 async fn a_quota_429_is_not_retried_and_does_not_pause_the_client() {
-    let sim = sim(Duration::from_millis(100), Faults {
-        quota_after_creates: Some(0),
-        ..Faults::none()
-    })
+    let sim = sim(
+        Duration::from_millis(100),
+        Faults {
+            quota_after_creates: Some(0),
+            ..Faults::none()
+        },
+    )
     .await;
     let client = sim_client(&sim);
     let started = Instant::now();
@@ -290,7 +325,9 @@ async fn a_quota_429_is_not_retried_and_does_not_pause_the_client() {
         .await
         .unwrap_err();
     match &err {
-        Error::QuotaExceeded { status, message, .. } => {
+        Error::QuotaExceeded {
+            status, message, ..
+        } => {
             assert_eq!(status.as_u16(), 429);
             assert_eq!(message, "Limit for free users reached.");
         }
@@ -301,16 +338,23 @@ async fn a_quota_429_is_not_retried_and_does_not_pause_the_client() {
     // Not paused: the next call goes out at once (a rate limit would hold
     // it for a second).
     client.tasks().await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(800), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn a_plain_too_many_requests_stays_a_rate_limit() {
-    let sim = sim(Duration::from_millis(100), Faults {
-        rate_429: 1.0,
-        retry_after_secs: 0,
-        ..Faults::none()
-    })
+    let sim = sim(
+        Duration::from_millis(100),
+        Faults {
+            rate_429: 1.0,
+            retry_after_secs: 0,
+            ..Faults::none()
+        },
+    )
     .await;
     let client = Client::builder()
         .api_key(sim.api_key())
@@ -417,7 +461,10 @@ async fn a_verified_event_becomes_the_task_to_download_on_any_replica() {
     assert_eq!(done.id.as_str(), id);
     assert!(done.video_url().is_some());
     let dir = tempfile::tempdir().unwrap();
-    replica.download(&done, dir.path().join("v.mp4")).await.unwrap();
+    replica
+        .download(&done, dir.path().join("v.mp4"))
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(dir.path().join("v.mp4")).unwrap(), SIM_VIDEO);
     let failed = replica
         .completed_task(&event("m3", id, "FAILED", &[]))

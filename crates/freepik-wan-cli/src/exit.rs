@@ -116,10 +116,7 @@ impl From<Error> for Failure {
                 task_id, status, ..
             } => Failure::new(
                 Code::Service,
-                format!(
-                    "{message}: `{} --out <file>`",
-                    wait_command(task_id)
-                ),
+                format!("{message}: `{} --out <file>`", wait_command(task_id)),
             )
             .with("task_id", json!(task_id))
             .with("http_status", json!(status.as_u16())),

@@ -73,11 +73,13 @@ pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failur
     out.note(format!(
         "listening on http://{address}/ (POST, any path); Ctrl-C to stop"
     ));
-    let app = Router::new().fallback(receive).with_state(Arc::new(Listener {
-        verifier,
-        out,
-        seen: RecentIds::default(),
-    }));
+    let app = Router::new()
+        .fallback(receive)
+        .with_state(Arc::new(Listener {
+            verifier,
+            out,
+            seen: RecentIds::default(),
+        }));
     axum::serve(listener, app)
         .with_graceful_shutdown(interrupted())
         .await

@@ -919,7 +919,10 @@ fn a_batch_stops_creating_at_the_first_quota_answer_and_keeps_the_rest_pending()
     let manifest = manifest(dir.path(), 10);
     let out = dir.path().join("videos");
     let mut args = vec!["--json"];
-    args.extend(batch_args(manifest.to_str().unwrap(), out.to_str().unwrap()));
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
     let run = sim.run(dir.path(), &args);
     assert_ne!(run.code, 0, "{run:?}");
     assert_eq!(run.code, 3, "{run:?}");
@@ -990,7 +993,8 @@ fn webhook_listen_shows_a_redelivered_webhook_once() {
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     };
     let first = r#"{"task_id":"t-1","status":"IN_PROGRESS","generated":[]}"#;
-    let second = r#"{"task_id":"t-1","status":"COMPLETED","generated":["https://cdn.example/v.mp4"]}"#;
+    let second =
+        r#"{"task_id":"t-1","status":"COMPLETED","generated":["https://cdn.example/v.mp4"]}"#;
     post("msg_1", first);
     post("msg_1", first); // the sender's retry
     line_matching(&stderr, "repeat of webhook msg_1");
@@ -1042,13 +1046,15 @@ fn a_download_killed_half_way_is_resumed_by_the_next_run() {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
             let len = e.metadata().unwrap().len();
-            (name.starts_with(".v.mp4.") && name.ends_with(".part") && len > 0)
-                .then(|| e.path())
+            (name.starts_with(".v.mp4.") && name.ends_with(".part") && len > 0).then(|| e.path())
         });
         if let Some(part) = part {
             break part;
         }
-        assert!(std::time::Instant::now() < deadline, "no part file appeared");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no part file appeared"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     child.kill().unwrap();

@@ -1033,7 +1033,10 @@ async fn an_expiring_first_url_answers_403_and_the_next_status_hands_out_a_fresh
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(refused.headers()["content-type"], "application/xml");
     let page = refused.text().await.unwrap();
-    assert!(page.contains("<Code>AccessDenied</Code>") && page.contains("expired"), "{page}");
+    assert!(
+        page.contains("<Code>AccessDenied</Code>") && page.contains("expired"),
+        "{page}"
+    );
     // Still refused, however often it is asked.
     let again = client().get(&first).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::FORBIDDEN);

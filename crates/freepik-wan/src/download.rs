@@ -257,10 +257,12 @@ impl Client {
         let response = match (first(url).await, source.task_id()) {
             (Err(error), Some(id)) if url_refused(&error) => {
                 let url = self.fresh_url(id, error).await?;
-                first(url).await.map_err(|error| match url_refused(&error) {
-                    true => expired(id, error),
-                    false => error,
-                })?
+                first(url)
+                    .await
+                    .map_err(|error| match url_refused(&error) {
+                        true => expired(id, error),
+                        false => error,
+                    })?
             }
             (response, _) => response?,
         };
@@ -571,12 +573,17 @@ async fn remove_stale_parts(dir: &Path, prefix: &str, keep: &Path) {
         let word = file_name
             .strip_prefix(prefix)
             .and_then(|rest| rest.strip_suffix(".part"));
-        let stale = word.is_some_and(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()));
+        let stale =
+            word.is_some_and(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()));
         let path = entry.path();
         if stale && path != keep {
             match tokio::fs::remove_file(&path).await {
-                Ok(()) => tracing::info!(part = %path.display(), "removed a download an earlier run left"),
-                Err(error) => tracing::warn!(part = %path.display(), %error, "could not remove a download an earlier run left"),
+                Ok(()) => {
+                    tracing::info!(part = %path.display(), "removed a download an earlier run left")
+                }
+                Err(error) => {
+                    tracing::warn!(part = %path.display(), %error, "could not remove a download an earlier run left")
+                }
             }
         }
     }
@@ -613,15 +620,15 @@ mod tests {
             Answer::Rest(1000)
         );
         for (range, body, from) in [
-            (None, Some(500), 500),                         // no Content-Range
-            (None, Some(1000), 0),                          // not even for the whole
-            (Some("bytes 0-499/1000"), Some(500), 500),     // another offset
-            (Some("bytes 500-799/1000"), Some(300), 500),   // stops short
-            (Some("bytes 500-999/*"), Some(500), 500),      // no total to check against
-            (Some("bytes 500-999/900"), Some(500), 500),    // past its own total
-            (Some("bytes 500-999/1000"), Some(400), 500),   // body disagrees
-            (Some("items 500-999/1000"), Some(500), 500),   // not bytes
-            (Some("bytes 0-499/1000"), Some(500), 0),       // only a slice of it
+            (None, Some(500), 500),                       // no Content-Range
+            (None, Some(1000), 0),                        // not even for the whole
+            (Some("bytes 0-499/1000"), Some(500), 500),   // another offset
+            (Some("bytes 500-799/1000"), Some(300), 500), // stops short
+            (Some("bytes 500-999/*"), Some(500), 500),    // no total to check against
+            (Some("bytes 500-999/900"), Some(500), 500),  // past its own total
+            (Some("bytes 500-999/1000"), Some(400), 500), // body disagrees
+            (Some("items 500-999/1000"), Some(500), 500), // not bytes
+            (Some("bytes 0-499/1000"), Some(500), 0),     // only a slice of it
         ] {
             assert!(
                 matches!(partial_answer(range, body, from), Answer::Unusable(_)),
@@ -637,7 +644,10 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, part_key(None, "https://cdn.example/w.mp4"));
         let id = TaskId::from("t-1");
-        assert_eq!(part_key(Some(&id), "https://x/1"), part_key(Some(&id), "https://y/2"));
+        assert_eq!(
+            part_key(Some(&id), "https://x/1"),
+            part_key(Some(&id), "https://y/2")
+        );
         assert_eq!(a.len(), 16);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
     }
@@ -657,8 +667,14 @@ mod tests {
         let partial = Partial::open(&dest, &key).await.unwrap();
         assert_eq!(partial.bytes, 300, "the same video's bytes are kept");
         assert!(!other.exists() && !old_temp.exists(), "other leftovers go");
-        assert!(not_ours.exists(), "another destination's part is not touched");
+        assert!(
+            not_ours.exists(),
+            "another destination's part is not touched"
+        );
         drop(partial);
-        assert!(!ours.exists(), "a part is removed when its download ends without a video");
+        assert!(
+            !ours.exists(),
+            "a part is removed when its download ends without a video"
+        );
     }
 }

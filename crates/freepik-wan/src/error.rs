@@ -149,7 +149,9 @@ pub enum Error {
     /// many requests`). Every other `429` (`"Too many requests"`, `"Rate
     /// limit exceeded"`, an empty or unreadable body) stays an
     /// [`Error::Api`] rate limit, retried with backoff.
-    #[error("the service's quota is reached (HTTP {status}): {message}; waiting will not help: check the plan or usage of this API key")]
+    #[error(
+        "the service's quota is reached (HTTP {status}): {message}; waiting will not help: check the plan or usage of this API key"
+    )]
     QuotaExceeded {
         /// The HTTP status (429).
         status: StatusCode,
@@ -163,7 +165,9 @@ pub enum Error {
     /// the task again too. The task and its video are still there: fetch
     /// it again later ([`Client::wait`](crate::Client::wait) or
     /// [`Client::task`](crate::Client::task)) for new URLs.
-    #[error("the video URL of task {task_id} was refused ({status}) even after fetching the task again for a fresh one: {message}; `wait` on the task later to fetch new URLs")]
+    #[error(
+        "the video URL of task {task_id} was refused ({status}) even after fetching the task again for a fresh one: {message}; `wait` on the task later to fetch new URLs"
+    )]
     VideoUrlExpired {
         /// The task whose video it is.
         task_id: TaskId,

@@ -69,8 +69,10 @@ impl Client {
             }
             TaskStatus::Completed => {
                 let task = self.task(&event.task_id).await?;
-                Ok((task.status == TaskStatus::Completed && task.video_url().is_some())
-                    .then_some(task))
+                Ok(
+                    (task.status == TaskStatus::Completed && task.video_url().is_some())
+                        .then_some(task),
+                )
             }
             TaskStatus::Failed => Err(Error::TaskFailed {
                 task: Box::new(event.clone().into_task()),
