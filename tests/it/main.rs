@@ -4,6 +4,7 @@
 mod api;
 mod bad_input;
 mod e2e;
+mod field;
 mod promises;
 mod resolution;
 mod scale;

@@ -335,6 +335,14 @@ pub struct Simulate {
     /// How late a late create answers, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 35)]
     pub fault_create_late_secs: u64,
+    /// Video URLs expire: each task's first URL answers 403 (an XML
+    /// AccessDenied page), and the next status answer hands out a fresh one.
+    #[arg(long)]
+    pub fault_expire_urls: bool,
+    /// A quota: after N creates, every create is answered 429 "Limit for
+    /// free users reached." (0: every create).
+    #[arg(long, value_name = "N")]
+    pub fault_quota_after: Option<u64>,
     /// Rate limits per key: `freepik` (the published 50/s over 5 s and 10/s
     /// over 2 min), `off`, or `N/s`.
     #[arg(long, value_name = "LIMIT", default_value = "freepik", value_parser = rate_limit)]

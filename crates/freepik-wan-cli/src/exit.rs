@@ -85,7 +85,8 @@ impl From<Error> for Failure {
             } => Failure::new(
                 Code::TimedOut,
                 format!(
-                    "{message}; it may still finish: `{}`",
+                    "{message}: Magnific has no cancel, so task {task_id} goes on and \
+                     `{}` picks it up (rather than paying for a new one)",
                     wait_command(task_id)
                 ),
             )
@@ -101,6 +102,24 @@ impl From<Error> for Failure {
                 failure
             }
             Error::CreateUncertain(uncertain) => uncertain_create(uncertain),
+            // Exit 3 like any refusal; `quota` tells scripts that retrying
+            // soon will not help.
+            Error::QuotaExceeded {
+                status,
+                message: said,
+                ..
+            } => Failure::new(Code::Service, message)
+                .with("http_status", json!(status.as_u16()))
+                .with("quota", json!(true))
+                .with("service_message", json!(said)),
+            Error::VideoUrlExpired {
+                task_id, status, ..
+            } => Failure::new(
+                Code::Service,
+                format!("{message}: `{} --out <file>`", wait_command(task_id)),
+            )
+            .with("task_id", json!(task_id))
+            .with("http_status", json!(status.as_u16())),
             // Transport, Decode, Io, and whatever later SDK versions add: the
             // request (or the file it fed) did not work out.
             _ => Failure::new(Code::Service, message),
@@ -168,5 +187,31 @@ mod tests {
         let failure = Failure::from(timeout);
         assert_eq!(failure.code, Code::TimedOut);
         assert_eq!(failure.to_json()["status"], "IN_PROGRESS");
+        // A deadline never cancels: the message says so and names the task.
+        assert!(
+            failure.message.contains("not cancelled")
+                && failure.message.contains("charged")
+                && failure.message.contains("freepik-wan wait t-2"),
+            "{}",
+            failure.message
+        );
+        let quota = Error::QuotaExceeded {
+            status: freepik_wan::reqwest::StatusCode::TOO_MANY_REQUESTS,
+            message: "Limit for free users reached.".into(),
+            headers: Box::default(),
+        };
+        let failure = Failure::from(quota);
+        assert_eq!(failure.code, Code::Service);
+        assert!(failure.message.contains("Limit for free users reached."));
+        assert_eq!(failure.to_json()["quota"], true);
+        let expired = Error::VideoUrlExpired {
+            task_id: "t-3".into(),
+            status: freepik_wan::reqwest::StatusCode::FORBIDDEN,
+            message: "<Error><Code>AccessDenied</Code></Error>".into(),
+        };
+        let failure = Failure::from(expired);
+        assert_eq!(failure.code, Code::Service);
+        assert_eq!(failure.to_json()["task_id"], "t-3");
+        assert!(failure.message.contains("freepik-wan wait t-3"));
     }
 }

@@ -37,6 +37,8 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
         webhook_duplicates: args.fault_webhook_duplicates,
         webhook_reorder: args.fault_webhook_reorder,
         credits: args.credits,
+        expire_first_url: args.fault_expire_urls,
+        quota_after_creates: args.fault_quota_after,
         ..Faults::none()
     };
     let simulator = Simulator::builder()

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
-use freepik_wan::webhook::{Verifier, WebhookEvent, WebhookSecret};
+use freepik_wan::webhook::{RecentIds, Verifier, WebhookEvent, WebhookSecret};
 use serde_json::{Value, json};
 
 use crate::args::Verify;
@@ -59,7 +59,9 @@ pub fn verify(args: Verify, out: Output) -> Result<(), Failure> {
 }
 
 /// `webhook listen`: serve `127.0.0.1:port` until Ctrl-C, printing each
-/// verified event and answering 401 to anything that does not verify.
+/// verified event once (a redelivery of a `webhook-id` already shown is
+/// acknowledged and noted on stderr as a repeat) and answering 401 to
+/// anything that does not verify.
 pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failure> {
     let verifier = Verifier::new(WebhookSecret::new(secret));
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
@@ -73,7 +75,11 @@ pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failur
     ));
     let app = Router::new()
         .fallback(receive)
-        .with_state(Arc::new(Listener { verifier, out }));
+        .with_state(Arc::new(Listener {
+            verifier,
+            out,
+            seen: RecentIds::default(),
+        }));
     axum::serve(listener, app)
         .with_graceful_shutdown(interrupted())
         .await
@@ -85,6 +91,8 @@ pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failur
 struct Listener {
     verifier: Verifier,
     out: Output,
+    /// Senders redeliver with the same id: an event is printed once.
+    seen: RecentIds,
 }
 
 /// Every request lands here: verified POSTs are printed and acknowledged.
@@ -98,6 +106,14 @@ async fn receive(
         return (StatusCode::METHOD_NOT_ALLOWED, "webhooks are POSTed\n");
     }
     match listener.verifier.verify(&headers, &body) {
+        Ok(event) if !listener.seen.first_time(&event.webhook_id) => {
+            // Acknowledged, so the sender stops; noted, never printed as an event.
+            listener.out.note(format!(
+                "repeat of webhook {} (task {} {}): already shown",
+                event.webhook_id, event.task_id, event.status
+            ));
+            (StatusCode::OK, "ok (repeat)\n")
+        }
         Ok(event) => {
             listener.out.event(plain(&event), event_json(&event));
             (StatusCode::OK, "ok\n")

@@ -837,6 +837,254 @@ fn webhook_listen_prints_each_verified_event_and_refuses_bad_signatures() {
 }
 
 #[test]
+fn generate_meets_an_expired_video_url_fetches_a_fresh_one_and_exits_0() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            expire_first_url: true,
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let run = sim
+        .run(
+            dir.path(),
+            &[
+                "generate",
+                "--image",
+                image.to_str().unwrap(),
+                "--out",
+                "v.mp4",
+            ],
+        )
+        .ok();
+    assert_eq!(run.stdout.trim(), "v.mp4");
+    assert_mp4(&dir.path().join("v.mp4"));
+    let stats = sim.handle.stats();
+    let refused = stats
+        .requests
+        .iter()
+        .filter(|r| r.path.starts_with("/files/") && r.status == 403)
+        .count();
+    assert_eq!(refused, 1, "the first URL was refused once: {run:?}");
+}
+
+#[test]
+fn a_quota_429_exits_3_at_once_showing_the_service_message() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            quota_after_creates: Some(0),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let started = std::time::Instant::now();
+    let run = sim.run(
+        dir.path(),
+        &["--json", "generate", "--image", image.to_str().unwrap()],
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}: {run:?}");
+    let posts = sim
+        .handle
+        .stats()
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert!(posts <= 2, "{posts} creates: {run:?}");
+    assert!(
+        run.stderr.contains("Limit for free users reached."),
+        "{run:?}"
+    );
+    let error = run.json();
+    assert_eq!(error["quota"], true, "{error}");
+    assert_eq!(error["http_status"], 429, "{error}");
+}
+
+#[test]
+fn a_batch_stops_creating_at_the_first_quota_answer_and_keeps_the_rest_pending() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            quota_after_creates: Some(0),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 10);
+    let out = dir.path().join("videos");
+    let mut args = vec!["--json"];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    let run = sim.run(dir.path(), &args);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
+    let posts = sim
+        .handle
+        .stats()
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert!(posts <= 3, "{posts} creates after a quota answer: {run:?}");
+    let summary = run.json();
+    assert_eq!(summary["stopped"], "quota", "{summary}");
+    assert_eq!(summary["pending"], 10, "{summary}");
+    let said = summary["error"].as_str().unwrap();
+    assert!(
+        said.contains("quota") && said.contains("Limit for free users reached."),
+        "{said}"
+    );
+    let status = run_json(
+        dir.path(),
+        &["--json", "batch", "status", out.to_str().unwrap()],
+    );
+    let entries = status["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 10);
+    assert!(entries.iter().all(|e| e["state"] == "pending"), "{status}");
+}
+
+#[test]
+fn webhook_listen_shows_a_redelivered_webhook_once() {
+    let dir = tempdir();
+    let mut listener = Killed(
+        command(dir.path())
+            .args([
+                "--json", "webhook", "listen", "--port", "0", "--secret", SECRET,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines(listener.0.stdout.take().unwrap());
+    let stderr = lines(listener.0.stderr.take().unwrap());
+    let listening = line_matching(&stderr, "listening on ");
+    let url = listening
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let post = |id: &str, body: &str| {
+        let signature = WebhookSecret::new(SECRET)
+            .sign(id, now(), body.as_bytes())
+            .unwrap();
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "POST /hook HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             webhook-id: {id}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {signature}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            now(),
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    };
+    let first = r#"{"task_id":"t-1","status":"IN_PROGRESS","generated":[]}"#;
+    let second =
+        r#"{"task_id":"t-1","status":"COMPLETED","generated":["https://cdn.example/v.mp4"]}"#;
+    post("msg_1", first);
+    post("msg_1", first); // the sender's retry
+    line_matching(&stderr, "repeat of webhook msg_1");
+    post("msg_2", second);
+    let shown: Vec<Value> = (0..2)
+        .map(|_| {
+            let line = stdout.recv_timeout(Duration::from_secs(15)).unwrap();
+            serde_json::from_str(&line).unwrap()
+        })
+        .collect();
+    assert_eq!(shown[0]["webhook_id"], "msg_1", "{shown:?}");
+    assert_eq!(
+        shown[1]["webhook_id"], "msg_2",
+        "the repeat was shown again: {shown:?}"
+    );
+}
+
+#[test]
+fn a_download_killed_half_way_is_resumed_by_the_next_run() {
+    let sim = Sim::start(
+        Duration::from_millis(200),
+        Faults {
+            download_bytes_per_sec: Some(8 * 1024),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let created = sim
+        .run(
+            dir.path(),
+            &[
+                "--json",
+                "generate",
+                "--no-wait",
+                "--image",
+                image.to_str().unwrap(),
+            ],
+        )
+        .ok()
+        .json();
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let args = sim.args(&["wait", &id, "--out", "v.mp4"]);
+    let mut child = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
+    // Until some of the video is on disk, then SIGKILL: no clean-up at all.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let part = loop {
+        let part = std::fs::read_dir(dir.path()).unwrap().find_map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let len = e.metadata().unwrap().len();
+            (name.starts_with(".v.mp4.") && name.ends_with(".part") && len > 0).then(|| e.path())
+        });
+        if let Some(part) = part {
+            break part;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no part file appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(part.exists(), "a killed run cannot clean up");
+
+    let run = sim.run(dir.path(), &["wait", &id, "--out", "v.mp4"]).ok();
+    let video = std::fs::read(dir.path().join("v.mp4")).unwrap();
+    assert!(
+        video == include_bytes!("../../freepik-wan-sim/assets/sample.mp4"),
+        "the resumed file is not the video"
+    );
+    let resumed = sim
+        .handle
+        .stats()
+        .requests
+        .iter()
+        .any(|r| r.path.starts_with("/files/") && r.status == 206);
+    assert!(resumed, "the second run did not resume: {run:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".part"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let created_again = sim.handle.stats().creates_accepted;
+    assert_eq!(created_again, 1);
+}
+
+#[test]
 fn simulate_prints_where_it_listens_and_serves_the_cli() {
     let dir = tempdir();
     let mut simulator = Killed(

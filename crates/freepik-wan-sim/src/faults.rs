@@ -1,6 +1,7 @@
 //! Fault injection: what can go wrong, and the seeded dice that decide when.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The failures the simulator injects, so that retry, timeout and resume logic gets exercised.
@@ -79,6 +80,18 @@ pub struct Faults {
     /// Every create is answered `429 {"message": "Too many requests"}` with this
     /// `Retry-After` (seconds) and makes nothing; other operations are served.
     pub create_retry_after: Option<u64>,
+    /// Video URLs that expire: each completed task's first URL (the one
+    /// status answers and its webhook carry) answers `403` with cloud
+    /// storage's XML `AccessDenied` page ("Request has expired"), and from
+    /// then on status answers hand out a fresh URL that works. URLs carry a
+    /// `?token=exp=…` query, as the real service's signed links do.
+    pub expire_first_url: bool,
+    /// A quota: after this many creates (counted from the first that gets
+    /// past authentication), every create is answered
+    /// `429 {"message":"Limit for free users reached."}` without a
+    /// `Retry-After`, as the service answers a plan whose limit is reached.
+    /// `Some(0)` refuses every create; `None` (the default) has no quota.
+    pub quota_after_creates: Option<u64>,
 }
 
 /// Which tasks a capped list shows.
@@ -117,6 +130,8 @@ impl Faults {
             credits: None,
             create_hold_from: None,
             create_retry_after: None,
+            expire_first_url: false,
+            quota_after_creates: None,
         }
     }
 }
@@ -158,7 +173,9 @@ pub(crate) struct Dice {
     faults: Faults,
     rng: Mutex<fastrand::Rng>,
     /// Creates admitted so far, for [`Faults::create_hold_from`].
-    creates: std::sync::atomic::AtomicU64,
+    held: AtomicU64,
+    /// Creates counted against [`Faults::quota_after_creates`].
+    creates: AtomicU64,
 }
 
 impl Dice {
@@ -167,8 +184,17 @@ impl Dice {
         Self {
             faults,
             rng,
-            creates: std::sync::atomic::AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            creates: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one create against the quota; whether it is over it.
+    pub(crate) fn over_quota(&self) -> bool {
+        let Some(limit) = self.faults.quota_after_creates else {
+            return false;
+        };
+        self.creates.fetch_add(1, Ordering::SeqCst) >= limit
     }
 
     pub(crate) fn faults(&self) -> &Faults {
@@ -190,9 +216,7 @@ impl Dice {
 
     /// Counts one more create; whether it is to be held unanswered.
     pub(crate) fn hold_create(&self) -> bool {
-        let nth = 1 + self
-            .creates
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nth = 1 + self.held.fetch_add(1, Ordering::Relaxed);
         self.faults.create_hold_from.is_some_and(|from| nth >= from)
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,7 @@ use crate::faults::{AfterCreate, Dice, Gate};
 use crate::lifecycle;
 use crate::rate_limit::Limiter;
 use crate::stats::{RequestRecord, StatsCollector};
-use crate::tasks::{Owner, Status, TaskStore, TaskSummary};
+use crate::tasks::{Owner, Status, TaskStore, TaskSummary, VideoAccess};
 use crate::validate::{self, Rejection};
 use crate::video::Video;
 use crate::webhook;
@@ -198,6 +198,13 @@ async fn create_task(
         Ok(owner) => owner,
         Err(response) => return response,
     };
+    if state.dice.over_quota() {
+        // A plan's limit: no Retry-After, since waiting does not help.
+        return message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Limit for free users reached.",
+        );
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -341,15 +348,20 @@ async fn list_tasks(
 async fn download(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     file: Result<Path<String>, PathRejection>,
 ) -> Response {
     let cut = state.dice.reset();
-    let found = file.ok().is_some_and(|Path(file)| {
+    let access = file.ok().map_or(VideoAccess::NotFound, |Path(file)| {
         file.strip_suffix(".mp4")
-            .is_some_and(|id| state.tasks.has_video(id))
+            .map_or(VideoAccess::NotFound, |id| {
+                state.tasks.video_access(id, query.as_deref())
+            })
     });
-    if !found {
-        return message(StatusCode::NOT_FOUND, "File not found");
+    match access {
+        VideoAccess::Granted => {}
+        VideoAccess::NotFound => return message(StatusCode::NOT_FOUND, "File not found"),
+        VideoAccess::Expired => return access_denied(),
     }
     let throttle = state.dice.faults().download_bytes_per_sec;
     let plan = state.video.plan(cut, throttle);
@@ -384,6 +396,18 @@ async fn download(
         .headers_mut()
         .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     response
+}
+
+/// What cloud storage answers a signed link past its expiry.
+fn access_denied() -> Response {
+    let page = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+                <Message>Request has expired</Message><X-Amz-Expires>3600</X-Amz-Expires></Error>";
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "application/xml")],
+        page,
+    )
+        .into_response()
 }
 
 async fn stats(State(state): State<Arc<AppState>>) -> Response {

@@ -67,6 +67,8 @@ struct Task {
     /// Queue of serialized webhook bodies for this task's delivery worker. Dropped once the
     /// terminal event is queued, which lets the worker finish.
     webhook: Option<UnboundedSender<Bytes>>,
+    /// Which of its video URLs is current, when URLs expire: 0 is the first.
+    url_generation: u32,
 }
 
 #[derive(Default)]
@@ -79,6 +81,8 @@ struct Table {
 /// All tasks of one simulator.
 pub(crate) struct TaskStore {
     base_url: String,
+    /// [`Faults::expire_first_url`](crate::Faults::expire_first_url).
+    expiring_urls: bool,
     table: Mutex<Table>,
     /// How the list operation misbehaves, when a fault says so.
     list_lag: Duration,
@@ -86,10 +90,22 @@ pub(crate) struct TaskStore {
     case_insensitive_ids: bool,
 }
 
+/// What a request for a task's video may get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VideoAccess {
+    /// The video.
+    Granted,
+    /// `403`: the URL has expired (a fresh one is handed out from now on).
+    Expired,
+    /// No such video.
+    NotFound,
+}
+
 impl TaskStore {
     pub(crate) fn new(base_url: String, faults: &Faults) -> Self {
         Self {
             base_url,
+            expiring_urls: faults.expire_first_url,
             table: Mutex::default(),
             list_lag: faults.list_lag,
             list_cap: faults.list_cap,
@@ -120,11 +136,12 @@ impl TaskStore {
             status: Status::Created,
             completed_at: None,
             webhook,
+            url_generation: 0,
         };
         let body = task
             .webhook
             .as_ref()
-            .map(|_| self.webhook_body(&id, Status::Created));
+            .map(|_| self.webhook_body(&id, Status::Created, 0));
         let mut table = self.table();
         // Queued under the table lock, held until the task is inserted: a receiver that
         // fetches the task as soon as its CREATED webhook arrives always finds it.
@@ -142,11 +159,11 @@ impl TaskStore {
     /// The webhook is queued under the lock so that events reach the queue in the order
     /// the statuses changed.
     pub(crate) fn set_status(&self, id: &str, status: Status) {
-        let body = self.webhook_body(id, status);
         let mut table = self.table();
         let Some(task) = table.tasks.get_mut(id) else {
             return;
         };
+        let body = self.webhook_body(id, status, task.url_generation);
         task.status = status;
         if status.is_terminal() {
             task.completed_at = Some(Instant::now());
@@ -162,13 +179,13 @@ impl TaskStore {
     /// The task as `owner` may see it: `None` if it does not exist or is someone else's.
     pub(crate) fn detail(&self, owner: Owner, id: &str) -> Option<TaskDetail> {
         let id = self.canonical(id);
-        let status = self
+        let (status, generation) = self
             .table()
             .tasks
             .get(id.as_ref())
             .filter(|task| task.owner == owner)
-            .map(|task| task.status)?;
-        Some(self.detail_of(&id, status))
+            .map(|task| (task.status, task.url_generation))?;
+        Some(self.detail_of(&id, status, generation))
     }
 
     /// `owner`'s tasks, newest first: those made at least the list lag ago, and of
@@ -210,19 +227,42 @@ impl TaskStore {
         self.table().tasks.get(id)?.completed_at
     }
 
-    /// Whether the task exists and has a video to download.
-    pub(crate) fn has_video(&self, id: &str) -> bool {
-        self.table()
-            .tasks
-            .get(self.canonical(id).as_ref())
-            .is_some_and(|task| task.status == Status::Completed)
+    /// Whether the task's video may be downloaded with the URL whose query is
+    /// `query`. With expiring URLs, a task's first URL is refused once and
+    /// a fresh one handed out; an older URL than the current one stays
+    /// refused.
+    pub(crate) fn video_access(&self, id: &str, query: Option<&str>) -> VideoAccess {
+        let mut table = self.table();
+        let Some(task) = table.tasks.get_mut(self.canonical(id).as_ref()) else {
+            return VideoAccess::NotFound;
+        };
+        if task.status != Status::Completed {
+            return VideoAccess::NotFound;
+        }
+        if !self.expiring_urls {
+            return VideoAccess::Granted;
+        }
+        let asked = query.and_then(url_generation);
+        match asked {
+            Some(0) if task.url_generation == 0 => {
+                task.url_generation = 1;
+                VideoAccess::Expired
+            }
+            Some(generation) if generation == task.url_generation => VideoAccess::Granted,
+            _ => VideoAccess::Expired,
+        }
     }
 
-    fn detail_of(&self, id: &str, status: Status) -> TaskDetail {
-        let generated = if status == Status::Completed {
-            vec![format!("{}/files/{id}.mp4", self.base_url)]
-        } else {
+    fn detail_of(&self, id: &str, status: Status, generation: u32) -> TaskDetail {
+        let generated = if status != Status::Completed {
             Vec::new()
+        } else if self.expiring_urls {
+            vec![format!(
+                "{}/files/{id}.mp4?token=exp={generation}~hmac=sim",
+                self.base_url
+            )]
+        } else {
+            vec![format!("{}/files/{id}.mp4", self.base_url)]
         };
         TaskDetail {
             task_id: id.to_owned(),
@@ -231,10 +271,19 @@ impl TaskStore {
         }
     }
 
-    fn webhook_body(&self, id: &str, status: Status) -> Bytes {
-        let detail = self.detail_of(id, status);
+    fn webhook_body(&self, id: &str, status: Status, generation: u32) -> Bytes {
+        let detail = self.detail_of(id, status, generation);
         Bytes::from(serde_json::to_vec(&detail).expect("a TaskDetail always serializes"))
     }
+}
+
+/// The URL generation a video URL's query (`token=exp=<n>~hmac=sim`) names.
+fn url_generation(query: &str) -> Option<u32> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token=exp="))
+        .and_then(|token| token.split('~').next())
+        .and_then(|n| n.parse().ok())
 }
 
 /// A random (version 4) UUID in its lowercase hyphenated form.

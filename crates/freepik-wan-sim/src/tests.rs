@@ -1201,3 +1201,64 @@ async fn webhooks_can_come_twice_and_newest_first() {
         assert_eq!(pair[0].1, pair[1].1, "a repeat keeps its webhook-id");
     }
 }
+
+#[tokio::test]
+async fn an_expiring_first_url_answers_403_and_the_next_status_hands_out_a_fresh_one() {
+    let faults = Faults {
+        expire_first_url: true,
+        ..Faults::none()
+    };
+    let sim = start(fast().faults(faults)).await;
+    let id = create_ok(&sim, &json!({"image": sample_b64()})).await;
+    let (_, body) = poll_until_done(&sim, &id).await;
+    let first = body["data"]["generated"][0].as_str().unwrap().to_owned();
+    assert!(first.contains("?token=exp="), "{first}");
+    let refused = client().get(&first).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.headers()["content-type"], "application/xml");
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("<Code>AccessDenied</Code>") && page.contains("expired"),
+        "{page}"
+    );
+    // Still refused, however often it is asked.
+    let again = client().get(&first).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+
+    let (_, body) = poll_until_done(&sim, &id).await;
+    let fresh = body["data"]["generated"][0].as_str().unwrap().to_owned();
+    assert_ne!(fresh, first);
+    let video = client().get(&fresh).send().await.unwrap();
+    assert_eq!(video.status(), StatusCode::OK);
+    assert_eq!(&video.bytes().await.unwrap()[..], FIXTURE);
+}
+
+#[tokio::test]
+async fn without_the_fault_urls_carry_no_token_and_never_expire() {
+    let (sim, url) = completed_video(fast()).await;
+    for _ in 0..2 {
+        let video = client().get(&url).send().await.unwrap();
+        assert_eq!(video.status(), StatusCode::OK);
+    }
+    drop(sim);
+}
+
+#[tokio::test]
+async fn past_the_quota_every_create_gets_a_429_without_retry_after_and_makes_nothing() {
+    let faults = Faults {
+        quota_after_creates: Some(2),
+        ..Faults::none()
+    };
+    let sim = start(fast().faults(faults)).await;
+    let body = json!({"image": sample_b64()});
+    create_ok(&sim, &body).await;
+    create_ok(&sim, &body).await;
+    for _ in 0..3 {
+        let refused = post_create(&sim, &body).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.headers().get("retry-after").is_none());
+        let json: Value = refused.json().await.unwrap();
+        assert_eq!(json["message"], "Limit for free users reached.");
+    }
+    assert_eq!(sim.stats().creates_accepted, 2);
+}

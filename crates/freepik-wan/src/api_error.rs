@@ -4,7 +4,7 @@ use freepik_wan_api::types;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::error::{Error, InvalidParam};
+use crate::error::{Error, InvalidParam, is_quota_message};
 pub(crate) use freepik_wan_api::error_body::snippet;
 
 type ApiError = freepik_wan_api::Error<types::Error>;
@@ -73,12 +73,7 @@ pub(crate) fn from_bytes(status: StatusCode, mut headers: HeaderMap, body: &[u8]
                 freepik_wan_api::error_body::RESCUED_BODY_HEADER,
                 reqwest::header::HeaderValue::from_static("1"),
             );
-            Error::Api {
-                status,
-                message: snippet(body),
-                invalid_params: Vec::new(),
-                headers: Box::new(headers),
-            }
+            api(status, snippet(body), Vec::new(), headers)
         }
     }
 }
@@ -105,6 +100,29 @@ fn redirected(status: StatusCode, headers: HeaderMap) -> Error {
     }
 }
 
+/// An [`Error::Api`], or an [`Error::QuotaExceeded`] for a `429` whose
+/// message says a quota is reached: waiting does not help with those.
+fn api(
+    status: StatusCode,
+    message: String,
+    invalid_params: Vec<InvalidParam>,
+    headers: HeaderMap,
+) -> Error {
+    if status == StatusCode::TOO_MANY_REQUESTS && is_quota_message(&message) {
+        return Error::QuotaExceeded {
+            status,
+            message,
+            headers: Box::new(headers),
+        };
+    }
+    Error::Api {
+        status,
+        message,
+        invalid_params,
+        headers: Box::new(headers),
+    }
+}
+
 fn from_body(status: StatusCode, headers: HeaderMap, body: types::Error) -> Error {
     let types::Error {
         message,
@@ -120,16 +138,17 @@ fn from_body(status: StatusCode, headers: HeaderMap, body: types::Error) -> Erro
     } else {
         invalid_params
     };
-    Error::Api {
+    let invalid_params = params
+        .into_iter()
+        .map(|p| InvalidParam {
+            name: p.name.unwrap_or_default(),
+            reason: p.reason.unwrap_or_default(),
+        })
+        .collect();
+    api(
         status,
-        message: message.or(problem_message).unwrap_or_default(),
-        invalid_params: params
-            .into_iter()
-            .map(|p| InvalidParam {
-                name: p.name.unwrap_or_default(),
-                reason: p.reason.unwrap_or_default(),
-            })
-            .collect(),
-        headers: Box::new(headers),
-    }
+        message.or(problem_message).unwrap_or_default(),
+        invalid_params,
+        headers,
+    )
 }

@@ -211,7 +211,8 @@ impl Client {
 
 impl Client {
     /// One API call: paced, retried as the policy says, and a `429` pauses
-    /// every call of this client for its `Retry-After` (1 s without one).
+    /// every call of this client for its `Retry-After` (1 s without one);
+    /// a quota `429` ([`Error::QuotaExceeded`]) neither retries nor pauses.
     /// Downloads from video URLs are not API calls and do not come here.
     pub(crate) async fn api_call<T, F, Fut>(
         &self,
@@ -235,8 +236,10 @@ impl Client {
                 async move {
                     pacer.ready(priority).await;
                     let result = attempt.await;
+                    // A quota answer is no reason to slow the others down.
                     if let Err(error) = &result
                         && error.status().is_some_and(|s| s.as_u16() == 429)
+                        && !error.is_quota()
                     {
                         pacer.pause(error.retry_after().unwrap_or(Duration::from_secs(1)));
                     }

@@ -7,22 +7,36 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::api_error::{error_body, from_bytes};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::retry::Idempotency;
-use crate::task::Task;
+use crate::task::{Task, TaskId};
 
 /// Where a video can be fetched from: a completed [`Task`] (its first
 /// generated URL) or a URL string.
+///
+/// A [`Task`] is the better source: its id lets a download whose signed URL
+/// has expired fetch the task again for a fresh URL.
 pub trait VideoSource {
     /// The URL to fetch, or why there is none.
     fn video_url(&self) -> Result<&str>;
+
+    /// The task the video belongs to, when known (`None` for a bare URL).
+    fn task_id(&self) -> Option<&TaskId> {
+        None
+    }
 }
 
 impl VideoSource for Task {
+    fn task_id(&self) -> Option<&TaskId> {
+        Some(&self.id)
+    }
+
     fn video_url(&self) -> Result<&str> {
         Task::video_url(self).ok_or_else(|| Error::Validation {
             field: "task",
@@ -49,6 +63,10 @@ impl VideoSource for String {
 impl<T: VideoSource + ?Sized> VideoSource for &T {
     fn video_url(&self) -> Result<&str> {
         (**self).video_url()
+    }
+
+    fn task_id(&self) -> Option<&TaskId> {
+        (**self).task_id()
     }
 }
 
@@ -77,14 +95,29 @@ pub struct Downloaded {
 impl Client {
     /// Downloads the video to `path`.
     ///
-    /// The bytes go to a temporary file beside `path`, renamed into place
-    /// only when complete: an error leaves no partial file, and an existing
-    /// file at `path` is replaced only by a whole video. Memory stays flat
-    /// whatever the size. Retried on connection errors, 408, 429 and 5xx; a
-    /// download cut half-way resumes from the bytes already on disk with a
-    /// `Range` request when the server answers it (`206`), and starts over
-    /// when it does not. The finished file must have the length the server
-    /// stated. The API key is never sent to the video URL.
+    /// The bytes go to a hidden `.part` file beside `path`, renamed into
+    /// place only when complete: an error leaves no partial file, and an
+    /// existing file at `path` is replaced only by a whole video. Memory
+    /// stays flat whatever the size. Retried on connection errors, 408, 429
+    /// and 5xx; a download cut half-way resumes from the bytes already on
+    /// disk with a `Range` request when the server answers it (a `206` whose
+    /// `Content-Range` starts there and states the whole length), and starts
+    /// over when it does not. The finished file must have the length the
+    /// server stated. The API key is never sent to the video URL.
+    ///
+    /// **Expired URLs.** The video URLs are signed links that expire. When
+    /// the video host refuses one (401, 403 or 410) and `source` is a
+    /// [`Task`], the task is fetched again, once, for a fresh URL, and the
+    /// download goes on from the bytes already on disk. If the fresh URL is
+    /// refused too, the error is [`Error::VideoUrlExpired`], naming the
+    /// task. A bare URL cannot be refreshed: its refusal is an
+    /// [`Error::Api`].
+    ///
+    /// **Killed runs.** A process killed mid-download cannot remove its
+    /// `.part` file. The next download to the same `path` resumes from it
+    /// when it is the same video (the same task, or the same URL less its
+    /// query), and removes it otherwise. Two downloads to one `path` at the
+    /// same time are not supported.
     ///
     /// ```no_run
     /// # async fn run(client: freepik_wan::Client, task: freepik_wan::Task) -> freepik_wan::Result<()> {
@@ -107,21 +140,49 @@ impl Client {
         path: impl AsRef<Path>,
         progress: impl FnMut(Progress) + Send,
     ) -> Result<Downloaded> {
-        let url = source.video_url()?.to_owned();
+        let mut url = source.video_url()?.to_owned();
+        let task_id = source.task_id().cloned();
         let path = path.as_ref().to_path_buf();
         let progress = Mutex::new(progress);
-        // One temporary file for every attempt, so a retry can resume it.
-        let partial = tokio::sync::Mutex::new(Partial::beside(&path)?);
-        let total = self
-            .shared
-            .retry
-            .run("download", Idempotency::Idempotent, || {
-                self.download_into(&url, &partial, &progress)
-            })
-            .await?;
-        let saved = partial.into_inner().finish(&path, total).await?;
+        // One part file for every attempt (and every run), so that a retry,
+        // a fresh URL or a later run can resume it.
+        let key = part_key(task_id.as_ref(), &url);
+        let partial = tokio::sync::Mutex::new(Partial::open(&path, &key).await?);
+        let mut refreshed = false;
+        let total = loop {
+            let attempt = self
+                .shared
+                .retry
+                .run("download", Idempotency::Idempotent, || {
+                    self.download_into(&url, &partial, &progress)
+                })
+                .await;
+            match (attempt, &task_id) {
+                (Ok(total), _) => break total,
+                (Err(error), Some(id)) if url_refused(&error) => {
+                    if refreshed {
+                        return Err(expired(id, error));
+                    }
+                    refreshed = true;
+                    url = self.fresh_url(id, error).await?;
+                }
+                (Err(error), _) => return Err(error),
+            }
+        };
+        let saved = partial.into_inner().finish(total).await?;
         tracing::info!(path = %path.display(), bytes = saved.bytes, "video downloaded");
         Ok(saved)
+    }
+
+    /// Fetches the task again for a fresh video URL, after the video host
+    /// refused the old one with `refusal`.
+    async fn fresh_url(&self, id: &TaskId, refusal: Error) -> Result<String> {
+        tracing::info!(task_id = %id, error = %refusal, "the video URL was refused; fetching the task for a fresh one");
+        let task = self.task(id).await?;
+        match task.video_url() {
+            Some(url) => Ok(url.to_owned()),
+            None => Err(expired(id, refusal)),
+        }
     }
 
     /// One attempt: fetches what is missing from `partial` (all of it, or
@@ -134,16 +195,25 @@ impl Client {
         progress: &Mutex<impl FnMut(Progress) + Send>,
     ) -> Result<Option<u64>> {
         let mut partial = partial.lock().await;
-        let from = partial.bytes;
-        let response = self.get_video(url, from).await?;
-        let total = match resumed_total(&response, from) {
-            Some(total) => total,
-            None => {
-                if from > 0 {
-                    tracing::info!(kept = from, "the server did not resume: starting over");
+        let (response, total) = loop {
+            let from = partial.bytes;
+            let response = self.get_video(url, from).await?;
+            match answer(&response, from) {
+                Answer::Rest(total) => break (response, Some(total)),
+                Answer::Whole(total) => {
+                    if from > 0 {
+                        tracing::info!(kept = from, "the server did not resume: starting over");
+                        partial.restart().await?;
+                    }
+                    break (response, total);
+                }
+                Answer::Unusable(reason) if from > 0 => {
+                    // Whatever it sent, it is not the rest of these bytes:
+                    // ask for the whole video instead.
+                    tracing::info!(kept = from, reason, "unusable range answer: starting over");
                     partial.restart().await?;
                 }
-                response.content_length()
+                Answer::Unusable(reason) => return Err(partial.invalid(reason)),
             }
         };
         let mut body = response.bytes_stream();
@@ -157,8 +227,9 @@ impl Client {
     }
 
     /// The video as a stream of byte chunks, for sending it elsewhere
-    /// without touching the disk. The first request is retried; a stream cut
-    /// half-way ends with an error item (start over, or use
+    /// without touching the disk. The first request is retried (and, for a
+    /// [`Task`] whose URL has expired, made again once with a fresh URL); a
+    /// stream cut half-way ends with an error item (start over, or use
     /// [`download`](Self::download), which retries whole).
     ///
     /// ```no_run
@@ -175,13 +246,26 @@ impl Client {
     /// ```
     pub async fn download_stream(&self, source: impl VideoSource) -> Result<VideoStream> {
         let url = source.video_url()?.to_owned();
-        let response = self
-            .shared
-            .retry
-            .run("download", Idempotency::Idempotent, || {
-                self.get_video(&url, 0)
-            })
-            .await?;
+        let first = |url: String| async move {
+            self.shared
+                .retry
+                .run("download", Idempotency::Idempotent, || {
+                    self.get_video(&url, 0)
+                })
+                .await
+        };
+        let response = match (first(url).await, source.task_id()) {
+            (Err(error), Some(id)) if url_refused(&error) => {
+                let url = self.fresh_url(id, error).await?;
+                first(url)
+                    .await
+                    .map_err(|error| match url_refused(&error) {
+                        true => expired(id, error),
+                        false => error,
+                    })?
+            }
+            (response, _) => response?,
+        };
         Ok(VideoStream {
             total: response.content_length(),
             inner: Box::pin(
@@ -192,7 +276,9 @@ impl Client {
         })
     }
 
-    /// GETs the video, from byte `from` on when it is not 0.
+    /// GETs the video, from byte `from` on when it is not 0. A `416` to a
+    /// range request is an answer too (the bytes on disk are not a prefix
+    /// of this video).
     async fn get_video(&self, url: &str, from: u64) -> Result<reqwest::Response> {
         let parsed = crate::http_url::parse(url, "url")?;
         let mut request = self.shared.download_http.get(parsed);
@@ -204,12 +290,33 @@ impl Client {
             .await
             .map_err(|source| Error::Transport { source })?;
         let status = response.status();
-        if status.is_success() {
+        if status.is_success() || (from > 0 && status == StatusCode::RANGE_NOT_SATISFIABLE) {
             return Ok(response);
         }
         let headers = response.headers().clone();
         let body = error_body(response).await.unwrap_or_default();
         Err(from_bytes(status, headers, &body))
+    }
+}
+
+/// Whether the video host refused the URL itself: what an expired signed
+/// link gets (cloud storage answers 403 `AccessDenied`, some CDNs 401 or
+/// 410).
+fn url_refused(error: &Error) -> bool {
+    matches!(error, Error::Api { status, .. } if matches!(status.as_u16(), 401 | 403 | 410))
+}
+
+/// [`Error::VideoUrlExpired`] from the host's last refusal.
+fn expired(id: &TaskId, refusal: Error) -> Error {
+    match refusal {
+        Error::Api {
+            status, message, ..
+        } => Error::VideoUrlExpired {
+            task_id: id.clone(),
+            status,
+            message,
+        },
+        other => other,
     }
 }
 
@@ -242,121 +349,243 @@ impl Stream for VideoStream {
     }
 }
 
-/// The video's whole length if `response` resumes at byte `from`: a `206`
-/// whose `Content-Range` starts there. `None` for anything else, which then
-/// counts as the whole video from the start.
-fn resumed_total(response: &reqwest::Response, from: u64) -> Option<Option<u64>> {
-    if from == 0 || response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
-        return None;
-    }
-    // `bytes <first>-<last>/<length or *>`
-    let range = response
-        .headers()
-        .get(reqwest::header::CONTENT_RANGE)?
-        .to_str()
-        .ok()?
-        .strip_prefix("bytes ")?;
-    let (span, length) = range.split_once('/')?;
-    let first: u64 = span.split_once('-')?.0.trim().parse().ok()?;
-    (first == from).then(|| length.trim().parse().ok())
+/// What a response to a video request holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    /// The whole video (a `200`), of the stated length if any.
+    Whole(Option<u64>),
+    /// The rest of it from the requested byte on (a `206` whose
+    /// `Content-Range` starts there and runs to the end), and the whole
+    /// video's length.
+    Rest(u64),
+    /// Neither: a `206` without a usable `Content-Range`, or a `416`.
+    Unusable(&'static str),
 }
 
-/// A download in progress: a temporary file beside the destination, kept
-/// across attempts, and how much of the video it holds.
+/// Classifies `response` to a request for the bytes from `from` on (the
+/// whole video when `from` is 0). A `206` is only ever taken for what its
+/// `Content-Range` says: without one, its body could be any slice.
+fn answer(response: &reqwest::Response, from: u64) -> Answer {
+    match response.status() {
+        StatusCode::PARTIAL_CONTENT => {
+            let content_range = response
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok());
+            partial_answer(content_range, response.content_length(), from)
+        }
+        status if status.is_success() => Answer::Whole(response.content_length()),
+        _ => Answer::Unusable("the server cannot serve the bytes from there on"),
+    }
+}
+
+/// A `206`'s `Content-Range` (`bytes <first>-<last>/<length>`) checked
+/// against the request (from `from` to the end) and the body's length.
+fn partial_answer(content_range: Option<&str>, body_len: Option<u64>, from: u64) -> Answer {
+    let Some(range) = content_range else {
+        return Answer::Unusable("a 206 without a Content-Range");
+    };
+    let parsed = (|| {
+        let (span, length) = range.trim().strip_prefix("bytes ")?.split_once('/')?;
+        let (first, last) = span.split_once('-')?;
+        let first: u64 = first.trim().parse().ok()?;
+        let last: u64 = last.trim().parse().ok()?;
+        // `*` (length unknown) fails here: without the length, the
+        // finished file cannot be checked.
+        let length: u64 = length.trim().parse().ok()?;
+        Some((first, last, length))
+    })();
+    let Some((first, last, length)) = parsed else {
+        return Answer::Unusable("a 206 whose Content-Range is not `bytes first-last/length`");
+    };
+    if first != from {
+        return Answer::Unusable("a 206 that does not start at the requested byte");
+    }
+    if last < first || last.checked_add(1) != Some(length) {
+        return Answer::Unusable("a 206 that does not run to the end of the video");
+    }
+    if body_len.is_some_and(|len| len != last - first + 1) {
+        return Answer::Unusable("a 206 whose body length disagrees with its Content-Range");
+    }
+    Answer::Rest(length)
+}
+
+/// Names a download's part file after what it holds: the task (whose URLs
+/// change as they expire), or the URL without its query (a signature).
+fn part_key(task_id: Option<&TaskId>, url: &str) -> String {
+    let identity = match task_id {
+        Some(id) => format!("task:{id}"),
+        None => format!("url:{}", url.split(['?', '#']).next().unwrap_or(url)),
+    };
+    let digest = Sha256::digest(identity.as_bytes());
+    format!("{:x}", digest)[..16].to_owned()
+}
+
+/// A download in progress: a hidden `.part` file beside the destination,
+/// kept across attempts, and how much of the video it holds. Removed when
+/// dropped unless finished: only a killed process leaves one behind, for
+/// the next download to the same destination.
 struct Partial {
-    /// Deleted when dropped: an error leaves nothing behind.
-    temp: tempfile::NamedTempFile,
-    file: tokio::fs::File,
+    dest: PathBuf,
+    part: PathBuf,
+    file: Option<tokio::fs::File>,
     bytes: u64,
 }
 
 impl Partial {
-    fn beside(path: &Path) -> Result<Partial> {
-        let dir = match path.parent() {
+    /// Opens the part file for `dest` and `key`, resuming what an earlier
+    /// (killed) download of the same video left, and removing the parts
+    /// other videos left for `dest`.
+    async fn open(dest: &Path, key: &str) -> Result<Partial> {
+        let dir = match dest.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = path
+        let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "video".into());
         let prefix = format!(".{name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".part");
-        // Temporary files are private (0600); the video should get the mode
-        // any new file gets (0666 less the umask), as `File::create` would.
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let temp = builder
-            .tempfile_in(&dir)
+        let part = dir.join(format!("{prefix}{key}.part"));
+        remove_stale_parts(&dir, &prefix, &part).await;
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&part)
+            .await
             .map_err(io("creating a temporary file in", &dir))?;
-        let file = tokio::fs::File::from_std(
-            temp.as_file()
-                .try_clone()
-                .map_err(io("opening", temp.path()))?,
-        );
-        Ok(Partial {
-            temp,
-            file,
+        let mut partial = Partial {
+            dest: dest.to_path_buf(),
+            part,
+            file: Some(file),
             bytes: 0,
-        })
+        };
+        let kept = partial
+            .file()
+            .seek(std::io::SeekFrom::End(0))
+            .await
+            .map_err(io("opening", &partial.part))?;
+        if kept > 0 {
+            tracing::info!(kept, part = %partial.part.display(), "resuming a download an earlier run left");
+        }
+        partial.bytes = kept;
+        Ok(partial)
+    }
+
+    fn file(&mut self) -> &mut tokio::fs::File {
+        self.file.as_mut().expect("open until finished")
     }
 
     async fn append(&mut self, chunk: &[u8]) -> Result<()> {
-        self.file
+        let part = self.part.clone();
+        self.file()
             .write_all(chunk)
             .await
-            .map_err(io("writing", self.temp.path()))?;
+            .map_err(io("writing", &part))?;
         self.bytes += chunk.len() as u64;
         Ok(())
     }
 
     /// Drops what was kept, for a server that sends the whole video again.
     async fn restart(&mut self) -> Result<()> {
-        let path = self.temp.path().to_path_buf();
-        self.file.flush().await.map_err(io("writing", &path))?;
-        self.file
-            .set_len(0)
-            .await
-            .map_err(io("truncating", &path))?;
-        self.file
-            .seek(std::io::SeekFrom::Start(0))
+        let path = self.part.clone();
+        let file = self.file();
+        file.flush().await.map_err(io("writing", &path))?;
+        file.set_len(0).await.map_err(io("truncating", &path))?;
+        file.seek(std::io::SeekFrom::Start(0))
             .await
             .map_err(io("rewinding", &path))?;
         self.bytes = 0;
         Ok(())
     }
 
+    /// The error for a server answer that cannot be used.
+    fn invalid(&self, reason: &str) -> Error {
+        Error::Io {
+            action: "checking the server's answer for",
+            path: self.dest.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason.to_owned()),
+        }
+    }
+
     /// Checks the length, syncs, and moves the file into place.
-    async fn finish(mut self, path: &Path, total: Option<u64>) -> Result<Downloaded> {
-        let temp_path = self.temp.path().to_path_buf();
+    async fn finish(mut self, total: Option<u64>) -> Result<Downloaded> {
+        let dest = self.dest.clone();
         if let Some(total) = total
             && total != self.bytes
         {
             return Err(Error::Io {
                 action: "checking the length of",
-                path: path.to_path_buf(),
+                path: dest,
                 source: std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     format!("the server stated {total} bytes, {} arrived", self.bytes),
                 ),
             });
         }
-        self.file.flush().await.map_err(io("writing", &temp_path))?;
-        self.file
-            .sync_all()
-            .await
-            .map_err(io("writing", &temp_path))?;
-        drop(self.file);
-        self.temp.persist(path).map_err(|e| Error::Io {
-            action: "moving the finished download to",
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
+        let part = self.part.clone();
+        let mut file = self.file.take().expect("open until finished");
+        file.flush().await.map_err(io("writing", &part))?;
+        file.sync_all().await.map_err(io("writing", &part))?;
+        drop(file);
+        if let Err(source) = tokio::fs::rename(&part, &dest).await {
+            // Dropping `self` removes the part file.
+            return Err(Error::Io {
+                action: "moving the finished download to",
+                path: dest,
+                source,
+            });
+        }
+        // Renamed: nothing left for `drop` to remove.
+        self.part = PathBuf::new();
         Ok(Downloaded {
-            path: path.to_path_buf(),
+            path: dest,
             bytes: self.bytes,
         })
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.part.as_os_str().is_empty() {
+            // Drop the handle first (Windows cannot remove an open file).
+            self.file.take();
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
+}
+
+/// Removes the part files other videos (or this crate's earlier, randomly
+/// named temporary files) left for the same destination: a download to it
+/// replaces whatever they would have become. `.{name}.<word>.part` only, so
+/// that `name.x`'s parts (`.{name}.x.<word>.part`) are not touched.
+async fn remove_stale_parts(dir: &Path, prefix: &str, keep: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let word = file_name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(".part"));
+        let stale =
+            word.is_some_and(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()));
+        let path = entry.path();
+        if stale && path != keep {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {
+                    tracing::info!(part = %path.display(), "removed a download an earlier run left")
+                }
+                Err(error) => {
+                    tracing::warn!(part = %path.display(), %error, "could not remove a download an earlier run left")
+                }
+            }
+        }
     }
 }
 
@@ -367,5 +596,85 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error
         action,
         path,
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_206_is_taken_only_for_what_its_content_range_says() {
+        // The rest of the video, from the requested byte to the end.
+        assert_eq!(
+            partial_answer(Some("bytes 500-999/1000"), Some(500), 500),
+            Answer::Rest(1000)
+        );
+        assert_eq!(
+            partial_answer(Some("bytes 500-999/1000"), None, 500),
+            Answer::Rest(1000)
+        );
+        // A 206 to a whole-video request that is in fact the whole video.
+        assert_eq!(
+            partial_answer(Some("bytes 0-999/1000"), Some(1000), 0),
+            Answer::Rest(1000)
+        );
+        for (range, body, from) in [
+            (None, Some(500), 500),                       // no Content-Range
+            (None, Some(1000), 0),                        // not even for the whole
+            (Some("bytes 0-499/1000"), Some(500), 500),   // another offset
+            (Some("bytes 500-799/1000"), Some(300), 500), // stops short
+            (Some("bytes 500-999/*"), Some(500), 500),    // no total to check against
+            (Some("bytes 500-999/900"), Some(500), 500),  // past its own total
+            (Some("bytes 500-999/1000"), Some(400), 500), // body disagrees
+            (Some("items 500-999/1000"), Some(500), 500), // not bytes
+            (Some("bytes 0-499/1000"), Some(500), 0),     // only a slice of it
+        ] {
+            assert!(
+                matches!(partial_answer(range, body, from), Answer::Unusable(_)),
+                "{range:?} {body:?} {from}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_part_file_is_named_after_the_video_not_its_signature() {
+        let a = part_key(None, "https://cdn.example/v.mp4?token=exp=1~hmac=a");
+        let b = part_key(None, "https://cdn.example/v.mp4?token=exp=2~hmac=b");
+        assert_eq!(a, b);
+        assert_ne!(a, part_key(None, "https://cdn.example/w.mp4"));
+        let id = TaskId::from("t-1");
+        assert_eq!(
+            part_key(Some(&id), "https://x/1"),
+            part_key(Some(&id), "https://y/2")
+        );
+        assert_eq!(a.len(), 16);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[tokio::test]
+    async fn a_part_left_by_a_killed_run_is_resumed_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("v.mp4");
+        let key = part_key(Some(&TaskId::from("t-1")), "https://x/v.mp4");
+        let ours = dir.path().join(format!(".v.mp4.{key}.part"));
+        let other = dir.path().join(".v.mp4.0123456789abcdef.part");
+        let old_temp = dir.path().join(".v.mp4.Ab12Cd.part");
+        let not_ours = dir.path().join(".v.mp4.x.0123456789abcdef.part");
+        for (path, bytes) in [(&ours, 300), (&other, 10), (&old_temp, 20), (&not_ours, 5)] {
+            std::fs::write(path, vec![7u8; bytes]).unwrap();
+        }
+        let partial = Partial::open(&dest, &key).await.unwrap();
+        assert_eq!(partial.bytes, 300, "the same video's bytes are kept");
+        assert!(!other.exists() && !old_temp.exists(), "other leftovers go");
+        assert!(
+            not_ours.exists(),
+            "another destination's part is not touched"
+        );
+        drop(partial);
+        assert!(
+            !ours.exists(),
+            "a part is removed when its download ends without a video"
+        );
     }
 }

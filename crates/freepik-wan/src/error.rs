@@ -78,7 +78,13 @@ pub enum Error {
         task: Box<Task>,
     },
     /// The deadline passed before the task finished.
-    #[error("gave up on task {task_id} after {:.1}s; last status: {}", waited.as_secs_f64(), last_status.as_ref().map_or("unknown", |s| s.as_str()))]
+    ///
+    /// **The deadline stops the wait, never the task.** Magnific has no way
+    /// to cancel a task: it goes on running on the service, and is charged,
+    /// whether or not anyone waits for it. Wait for `task_id` again later
+    /// ([`Client::wait`](crate::Client::wait)) to get its video rather than
+    /// creating a new one.
+    #[error("gave up waiting on task {task_id} after {:.1}s (last status: {}); the task is not cancelled and is still charged", waited.as_secs_f64(), last_status.as_ref().map_or("unknown", |s| s.as_str()))]
     Timeout {
         /// The task waited on.
         task_id: TaskId,
@@ -131,6 +137,45 @@ pub enum Error {
     /// adopts one by a stated rule.
     #[error("{0}")]
     CreateUncertain(Box<UncertainCreate>),
+    /// A `429` that is a quota, not a rate limit: the service says a limit
+    /// of the account or plan is reached (`"Limit for free users
+    /// reached."`, `"... the download limits has been reached"`). Waiting
+    /// a few seconds does not help, so it is never retried and does not
+    /// pause the client; nothing was made.
+    ///
+    /// The rule: a `429` whose message (case-insensitive) names a limit or
+    /// a quota (`limit`, `quota`) as reached or exceeded (`reached`,
+    /// `exceeded`), unless it speaks of a *rate* limit (`rate limit`, `too
+    /// many requests`). Every other `429` (`"Too many requests"`, `"Rate
+    /// limit exceeded"`, an empty or unreadable body) stays an
+    /// [`Error::Api`] rate limit, retried with backoff.
+    #[error(
+        "the service's quota is reached (HTTP {status}): {message}; waiting will not help: check the plan or usage of this API key"
+    )]
+    QuotaExceeded {
+        /// The HTTP status (429).
+        status: StatusCode,
+        /// The service's message, e.g. `"Limit for free users reached."`.
+        message: String,
+        /// The response headers.
+        headers: Box<HeaderMap>,
+    },
+    /// The video host refused the task's video URL (401, 403 or 410: a
+    /// signed link that expired), and refused the fresh URL fetched from
+    /// the task again too. The task and its video are still there: fetch
+    /// it again later ([`Client::wait`](crate::Client::wait) or
+    /// [`Client::task`](crate::Client::task)) for new URLs.
+    #[error(
+        "the video URL of task {task_id} was refused ({status}) even after fetching the task again for a fresh one: {message}; `wait` on the task later to fetch new URLs"
+    )]
+    VideoUrlExpired {
+        /// The task whose video it is.
+        task_id: TaskId,
+        /// The video host's last answer (401, 403 or 410).
+        status: StatusCode,
+        /// A snippet of its body (often an XML `AccessDenied` page).
+        message: String,
+    },
 }
 
 /// reqwest's message names the URL but not why ("connection refused", "body
@@ -168,6 +213,9 @@ impl Error {
             Error::Api { status, .. } | Error::Decode { status, .. } => Some(*status),
             Error::Transport { source } => source.status(),
             Error::CreateUncertain(uncertain) => uncertain.cause.status(),
+            Error::QuotaExceeded { status, .. } | Error::VideoUrlExpired { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }
@@ -194,10 +242,17 @@ impl Error {
         }
     }
 
-    /// The response headers of an [`Error::Api`].
+    /// Whether this is a quota answer ([`Error::QuotaExceeded`]): a limit
+    /// of the account is reached, and only a later run (or another plan)
+    /// can go on.
+    pub fn is_quota(&self) -> bool {
+        matches!(self, Error::QuotaExceeded { .. })
+    }
+
+    /// The response headers of an [`Error::Api`] or [`Error::QuotaExceeded`].
     pub fn headers(&self) -> Option<&HeaderMap> {
         match self {
-            Error::Api { headers, .. } => Some(&**headers),
+            Error::Api { headers, .. } | Error::QuotaExceeded { headers, .. } => Some(&**headers),
             _ => None,
         }
     }
@@ -226,6 +281,19 @@ impl Error {
     }
 }
 
+/// Whether a `429`'s message says a quota or limit is reached, rather than
+/// that requests come too fast (the rule [`Error::QuotaExceeded`] documents).
+pub(crate) fn is_quota_message(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    let rate = ["rate limit", "rate-limit", "ratelimit", "too many requests"];
+    if rate.iter().any(|r| message.contains(r)) {
+        return false;
+    }
+    let limit = message.contains("limit") || message.contains("quota");
+    let reached = message.contains("reached") || message.contains("exceeded");
+    limit && reached
+}
+
 /// The statuses worth a retry on an idempotent call.
 impl Error {
     /// Whether this is an error answer whose body is the service's own JSON
@@ -244,4 +312,32 @@ impl Error {
 
 pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_quota_message;
+
+    #[test]
+    fn quota_messages_are_told_from_rate_limits() {
+        for quota in [
+            "Limit for free users reached.",
+            "Your daily limit has been reached, the download limits has been reached",
+            "You exceeded your current quota, please check your plan and billing details.",
+            "Monthly QUOTA EXCEEDED",
+        ] {
+            assert!(is_quota_message(quota), "{quota}");
+        }
+        for rate in [
+            "Too many requests",
+            "Rate limit exceeded. Please slow down.",
+            "Rate limit reached for requests",
+            "Too many requests: limit reached",
+            "",
+            "<html>429</html>",
+            "Slow down",
+        ] {
+            assert!(!is_quota_message(rate), "{rate}");
+        }
+    }
 }

@@ -59,6 +59,8 @@ pub(crate) struct Waiters {
     state: Mutex<State>,
     /// Wakes the poller when a wait registers or a webhook asks for a poll.
     wake: Notify,
+    /// The webhook ids delivered lately: a redelivery changes nothing.
+    delivered: crate::webhook::RecentIds,
 }
 
 #[derive(Default)]
@@ -339,6 +341,11 @@ impl Client {
     /// webhook that arrives before anyone waits on its task is kept for the
     /// wait that comes later.
     ///
+    /// A redelivery (a `webhook-id` delivered before, among the last
+    /// [`DEFAULT_RECENT_IDS`](crate::webhook::DEFAULT_RECENT_IDS)) is ignored
+    /// and returns `false`: a sender's retry never wakes a wait twice, nor
+    /// takes it back to a status it has left.
+    ///
     /// ```no_run
     /// # fn handler(client: &freepik_wan::Client, verifier: &freepik_wan::webhook::Verifier,
     /// #            headers: &freepik_wan::reqwest::header::HeaderMap, body: &[u8]) {
@@ -349,6 +356,12 @@ impl Client {
     /// ```
     pub fn deliver(&self, event: &WebhookEvent) -> bool {
         let waiters = &self.shared.waiters;
+        if !waiters.delivered.first_time(&event.webhook_id) {
+            // Senders redeliver a message they think was lost; by now an
+            // older status may be stale, so the repeat is not replayed.
+            tracing::debug!(webhook_id = %event.webhook_id, task_id = %event.task_id, "webhook delivered again: ignored");
+            return false;
+        }
         let mut slowed = Vec::new();
         let targets: Vec<TaskId> = {
             let mut state = waiters.lock();

@@ -121,7 +121,7 @@ fn report(
     journal: &Journal,
     out_dir: &Path,
     invalid: &[manifest::Invalid],
-    stopped: Option<String>,
+    stopped: Option<(run::Stop, String)>,
     out: Output,
 ) -> Result<(), Failure> {
     let entries = journal
@@ -141,7 +141,7 @@ fn report(
         "uncertain": uncertain,
         "pending": pending,
         "invalid": invalid_json(invalid),
-        "stopped": stopped,
+        "stopped": stopped.as_ref().map(|(kind, _)| kind.as_str()),
         "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
     });
     let line = format!(
@@ -155,7 +155,7 @@ fn report(
         return Ok(());
     }
     let stop_note;
-    let (code, next) = if let Some(reason) = &stopped {
+    let (code, next) = if let Some((_, reason)) = &stopped {
         stop_note = format!(
             "stopped creating: {reason}; the rows not sent stay pending: run the same command \
              again once that is fixed"

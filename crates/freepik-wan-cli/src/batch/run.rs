@@ -28,10 +28,29 @@ pub struct Run {
     pub list_grace: Duration,
     /// Why this run stopped creating, once it did (the account was refused,
     /// a quota or a long rate-limit pause): rows not yet sent stay pending.
-    pub stopped: std::sync::Mutex<Option<String>>,
+    pub stopped: std::sync::Mutex<Option<(Stop, String)>>,
 }
 
 type Sql<T> = Result<T, String>;
+
+/// Why a run stopped creating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The service's quota is reached (a 429 that waiting does not help).
+    Quota,
+    /// The account was refused (401/402/403), or the service asked to wait
+    /// longer than the run's budget (429).
+    Refused,
+}
+
+impl Stop {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stop::Quota => "quota",
+            Stop::Refused => "refused",
+        }
+    }
+}
 
 /// How often recovery reads the list again while it waits for a task.
 const RELIST: Duration = Duration::from_secs(2);
@@ -272,6 +291,17 @@ impl Run {
                     Ok(Err(State::Uncertain))
                 }
             },
+            // Nothing was made, and no create will be until the quota
+            // allows: this row and those not yet sent wait for a later run.
+            Err(error @ Error::QuotaExceeded { .. }) => {
+                let note = format!("not sent: {error}");
+                self.journal.set(line, State::Pending, None, Some(&note))?;
+                self.stop(
+                    Stop::Quota,
+                    format!("the service's quota is reached ({error})"),
+                );
+                Ok(Err(State::Pending))
+            }
             // Refused for what the row asks: sending it again cannot help.
             Err(error @ (Error::Validation { .. } | Error::Config(_))) => {
                 self.fail(line, &error.to_string())
@@ -282,7 +312,10 @@ impl Run {
             Err(error) if stops_the_batch(&error) => {
                 let note = format!("not sent: {error}");
                 self.journal.set(line, State::Pending, None, Some(&note))?;
-                self.stop(format!("the service refused a create: {error}"));
+                self.stop(
+                    Stop::Refused,
+                    format!("the service refused a create: {error}"),
+                );
                 Ok(Err(State::Pending))
             }
             Err(error) if refused(&error) => self.fail(line, &error.to_string()),
@@ -298,19 +331,19 @@ impl Run {
     }
 
     /// Why this run stopped creating, if it did.
-    pub fn stopped(&self) -> Option<String> {
+    pub fn stopped(&self) -> Option<(Stop, String)> {
         self.stopped
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    fn stop(&self, reason: String) {
+    fn stop(&self, kind: Stop, reason: String) {
         let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         if stopped.is_none() {
             self.display
                 .note(format!("{reason}; no more rows are sent in this run"));
-            *stopped = Some(reason);
+            *stopped = Some((kind, reason));
         }
     }
 

@@ -48,6 +48,7 @@
 
 mod error;
 mod event;
+mod recent;
 mod secret;
 mod signature;
 mod verifier;
@@ -58,6 +59,7 @@ use reqwest::header::HeaderMap;
 
 pub use error::WebhookError;
 pub use event::WebhookEvent;
+pub use recent::{DEFAULT_RECENT_IDS, RecentIds};
 pub use secret::WebhookSecret;
 pub use verifier::Verifier;
 
