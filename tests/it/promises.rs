@@ -257,3 +257,42 @@ fn a_wait_is_served_after_the_pollers_runtime_is_gone() {
     assert!(done.video_url().is_some());
     drop(sim);
 }
+
+#[tokio::test]
+async fn a_timed_out_create_keeps_looking_for_its_task_over_the_grace() {
+    // The create answers after the client's timeout, and the list shows the
+    // task only a second after it was made.
+    let sim = sim(
+        Duration::from_secs(30),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_secs(5),
+            list_lag: Duration::from_secs(1),
+            ..Faults::none()
+        },
+    )
+    .await;
+    let client = Client::builder()
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .rate_limit(RateLimit::none())
+        .timeout(Duration::from_millis(300))
+        .uncertain_grace(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let Err(Error::CreateUncertain(uncertain)) =
+        client.image_to_video(png(320, 320, 2048)).send().await
+    else {
+        panic!("the create is uncertain");
+    };
+    assert_eq!(
+        uncertain.candidates.len(),
+        1,
+        "the task appeared after the first list: {uncertain}"
+    );
+    assert!(matches!(
+        client.reconcile(&uncertain),
+        Reconciled::Adopted(_)
+    ));
+    assert_eq!(sim.stats().creates_accepted, 1);
+}
