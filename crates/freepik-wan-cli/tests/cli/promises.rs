@@ -338,3 +338,41 @@ fn the_key_can_come_from_a_file_and_never_from_argv() {
     );
     assert_eq!(missing.code, 2, "{missing:?}");
 }
+
+#[test]
+fn ctrl_c_during_the_create_lets_it_answer_and_names_the_task() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_secs(2),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let args = sim.args(&["--json", "generate", "--image", image.to_str().unwrap()]);
+    let log = dir.path().join("generate.log");
+    let child = super::command(dir.path())
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    until(
+        Duration::from_secs(20),
+        "the create reached the service",
+        || sim.handle.stats().creates_accepted == 1,
+    );
+    signal(child.id(), "INT");
+    let output = child.wait_with_output().unwrap();
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let task = report["task_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(said.contains(&format!("freepik-wan wait {task}")), "{said}");
+    assert_eq!(sim.handle.stats().creates_accepted, 1);
+}
