@@ -1,7 +1,11 @@
 //! Generates the raw client from `openapi/freepik-wan.json` (written by
-//! `cargo xtask codegen`) with progenitor, into OUT_DIR.
+//! `cargo xtask codegen`) with progenitor, into OUT_DIR, and the table of
+//! models (`models.rs`) from the same spec.
 
 include!("codegen_settings.rs");
+
+#[path = "build/models.rs"]
+mod models;
 
 fn main() {
     let spec = load_spec(env!("CARGO_MANIFEST_DIR"));
@@ -19,6 +23,11 @@ fn main() {
         .unwrap_or_else(|e| panic!("progenitor could not generate the client: {e}"));
     write_generated(tokens, "codegen.rs");
     write_error_statuses(&spec);
+    let spec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC);
+    models::write(
+        &std::fs::read_to_string(&spec_path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", spec_path.display())),
+    );
 }
 
 /// The error statuses the spec's operations declare, as a Rust slice for

@@ -42,6 +42,7 @@
 
 pub mod error_body;
 mod hooks;
+pub mod models;
 mod task_status;
 
 pub use hooks::{API_KEY_HEADER, DefaultHeaders, InvalidApiKey, MAGNIFIC_API_KEY_HEADER};

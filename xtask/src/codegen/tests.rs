@@ -4,6 +4,12 @@ use serde_json::{Value, json};
 
 use super::*;
 
+/// The build script's table of models (crates/freepik-wan-api), run here on
+/// specs made from changed documents.
+#[allow(dead_code)]
+#[path = "../../../crates/freepik-wan-api/build/models.rs"]
+mod models_table;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -338,6 +344,23 @@ fn a_new_tier_of_a_known_family_needs_no_code() {
     assert_eq!(doc["paths"][new]["post"]["x-wan-model"]["tier"], "1440p");
     // Same body as its siblings: the same type, no new one.
     assert_eq!(body_type(&doc, new), "Wan25T2vRequest");
+    // The SDK's table of models (written by the client's build script) has it.
+    let table = models_table::table(&render(&doc).unwrap());
+    let before = models_table::table(&render(&vendored()).unwrap());
+    assert!(!before.contains("wan-2-5-t2v-1440p"));
+    let entry = table
+        .lines()
+        .find(|l| l.contains("segment: \"wan-2-5-t2v-1440p\""))
+        .expect("the new tier is a model");
+    for fact in [
+        "family: \"2.5\"",
+        "kind: \"text-to-video\"",
+        "tier: \"1440p\"",
+        "create_operation: \"create_video_wan_25_t2v_1440p\"",
+        "name: \"duration\", required: false, ty: \"string\", values: &[\"5\", \"10\"]",
+    ] {
+        assert!(entry.contains(fact), "{fact} in {entry}");
+    }
     assert_eq!(
         doc["components"]["schemas"].as_object().unwrap().len(),
         vendored()["components"]["schemas"]
