@@ -88,7 +88,7 @@ pub use create::{AspectRatio, ImageToVideo, MAX_PROMPT_CHARS, VideoDuration};
 pub use download::{Downloaded, Progress, VideoSource, VideoStream};
 pub use error::{Error, InvalidParam, Result};
 pub use image_input::ImageInput;
-pub use model::{Durations, Kind, Model};
+pub use model::{CreateBody, Durations, Kind, MAX_REFERENCES, Model, VideoRequest};
 pub use pace::RateLimit;
 pub use resolution::Resolution;
 pub use retry::RetryPolicy;

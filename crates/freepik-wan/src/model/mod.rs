@@ -4,6 +4,8 @@
 
 mod durations;
 mod kind;
+mod request;
+mod rules;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -17,6 +19,8 @@ use crate::resolution::Resolution;
 
 pub use durations::Durations;
 pub use kind::Kind;
+pub use request::{CreateBody, VideoRequest};
+pub use rules::MAX_REFERENCES;
 
 /// One Wan model: an endpoint `/v1/ai/{kind}/{segment}`, named by that path
 /// under `/v1/ai/` (`image-to-video/wan-v2-6-1080p`, `video-edit/wan-2-7`).
@@ -215,3 +219,5 @@ impl<'de> Deserialize<'de> for Model {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_request;
