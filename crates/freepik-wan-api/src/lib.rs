@@ -15,6 +15,10 @@
 //! | `GET /v1/ai/{kind}/{segment}/{task-id}` | [`Client::get_wan_25_t2v_720p_task`] |
 //! | `GET /v1/ai/{kind}/{segment}` | [`Client::list_wan_25_t2v_720p_tasks`] |
 //!
+//! Each family's methods and types come with its cargo feature (`wan-2-2`,
+//! `wan-2-5`, `wan-2-6`, `wan-2-7`; all on by default); [`models::MODELS`]
+//! lists every model whatever the features.
+//!
 //! Tiers of a family that take the same body share one type
 //! ([`types::Wan25T2vRequest`] for 480p, 720p and 1080p); Wan 2.6's tiers
 //! differ in `size`, so each has its own ([`types::Wan26T2v720pRequest`]).
@@ -39,6 +43,16 @@
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Built with no family, the generated builder module imports types it no longer uses.
+#![cfg_attr(
+    not(any(
+        feature = "wan-2-2",
+        feature = "wan-2-5",
+        feature = "wan-2-6",
+        feature = "wan-2-7"
+    )),
+    allow(unused_imports)
+)]
 
 pub mod error_body;
 mod hooks;

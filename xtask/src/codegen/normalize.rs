@@ -252,9 +252,9 @@ fn strip_body(mut content: Value) -> Value {
 }
 
 /// Upstream schema names become Rust type names: `{Family}{Name}` for a
-/// schema only one family uses (`aspect-ratio` → `Wan27AspectRatio`, so
-/// families never clash), the plain name for one several share (`task` →
-/// `Task`); then [`LEGACY_NAMES`].
+/// schema some families use, after the first of them (`aspect-ratio` →
+/// `Wan27AspectRatio`, so families never clash), the plain name for one every
+/// family uses (`task` → `Task`); then [`LEGACY_NAMES`].
 fn type_names(
     schemas: &BTreeMap<String, Value>,
     upstream: &BTreeSet<String>,
@@ -270,28 +270,49 @@ fn type_names(
                 && let Some(schema) = schemas.get(&name)
             {
                 collect_schema_refs(schema, &mut wanted);
-                users.entry(name).or_default().insert(family);
+                users
+                    .entry(original(&name, upstream))
+                    .or_default()
+                    .insert(family);
             }
         }
     }
     let legacy: BTreeMap<&str, &str> = LEGACY_NAMES.iter().copied().collect();
+    let all: BTreeSet<&str> = operations.iter().map(|(f, _)| f.as_str()).collect();
     schemas
         .keys()
         .map(|name| {
-            let new = match users.get(name) {
-                Some(families) if upstream.contains(name) && families.len() == 1 => format!(
+            let new = match users.get(&original(name, upstream)) {
+                _ if !upstream.contains(name) => name.clone(),
+                // Used by some families only: named for the first (a later
+                // family sharing 2.7's `aspect-ratio` keeps `Wan27AspectRatio`).
+                Some(families) if *families != all => format!(
                     "{}{}",
-                    families.first().expect("one"),
+                    families.first().expect("used"),
                     pascal(without_family(name))
                 ),
-                _ if upstream.contains(name) => pascal(name),
-                _ => name.clone(),
+                _ => pascal(name),
             };
             let new = legacy.get(new.as_str()).map_or(new, |n| n.to_string());
             (name.clone(), new)
         })
         .filter(|(old, new)| old != new)
         .collect()
+}
+
+/// The schema a numbered copy copies (`task-detail_1` → `task-detail`), or
+/// `name`: a copy's users count as the original's.
+fn original(name: &str, upstream: &BTreeSet<String>) -> String {
+    match name.rsplit_once('_') {
+        Some((base, n))
+            if !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && upstream.contains(base) =>
+        {
+            base.to_owned()
+        }
+        _ => name.to_owned(),
+    }
 }
 
 /// Merges schemas of the same shape into one type named by the shortest of

@@ -10,6 +10,11 @@ use super::*;
 #[path = "../../../crates/freepik-wan-api/build/models.rs"]
 mod models_table;
 
+/// The build script's choice of families (by cargo feature), run here where
+/// no `CARGO_FEATURE_WAN_*` is set: every family with a feature is off.
+#[path = "../../../crates/freepik-wan-api/build/families.rs"]
+mod families;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -492,4 +497,42 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("xtask-copies-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn a_family_without_its_feature_costs_no_generated_code_and_a_new_family_is_kept() {
+    let none = families::select(vendored());
+    assert!(none["paths"].as_object().unwrap().is_empty());
+    let kept: Vec<&String> = none["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        kept,
+        ["Error", "InvalidParam", "Problem"],
+        "what the hooks decode"
+    );
+
+    // A family the build script has no feature for (a regenerated spec's) is kept.
+    let newer = with_tier(
+        excerpt(),
+        "/v1/ai/text-to-video/wan-2-7",
+        "/v1/ai/text-to-video/wan-2-8",
+    );
+    let selected = families::select(normalized(&newer).unwrap());
+    let paths: Vec<&String> = selected["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/ai/text-to-video/wan-2-8",
+            "/v1/ai/text-to-video/wan-2-8/{task-id}"
+        ]
+    );
+    // Its body is 2.7's, so it shares 2.7's type, which stays although 2.7 is off.
+    let body = body_type(&selected, "/v1/ai/text-to-video/wan-2-8");
+    assert_eq!(body, "Wan27T2vRequest");
+    assert!(selected["components"]["schemas"][&body].is_object());
+    assert!(selected["components"]["schemas"]["TaskStatus"].is_object());
+    assert!(selected["components"]["schemas"]["CreateTaskRequest"].is_null());
 }

@@ -83,7 +83,8 @@ impl CreateBody {
 
     /// The body as the raw client's generated type for the model (named by
     /// [`ModelInfo::body`](freepik_wan_api::models::ModelInfo::body), e.g.
-    /// [`Wan25T2vRequest`](freepik_wan_api::types::Wan25T2vRequest)).
+    /// `Wan25T2vRequest`; a family's types are there with its
+    /// `freepik-wan-api` feature, e.g. `wan-2-5`).
     ///
     /// # Errors
     ///
