@@ -1,10 +1,21 @@
 //! Generates the raw client from `openapi/freepik-wan.json` (written by
-//! `cargo xtask codegen`) with progenitor, into OUT_DIR.
+//! `cargo xtask codegen`) with progenitor, into OUT_DIR, and the table of
+//! models (`models.rs`) from the same spec. Only the families whose cargo
+//! feature is on get methods and types (`build/families.rs`).
 
 include!("codegen_settings.rs");
 
+#[path = "build/families.rs"]
+mod families;
+#[path = "build/models.rs"]
+mod models;
+
 fn main() {
-    let spec = load_spec(env!("CARGO_MANIFEST_DIR"));
+    let full = load_spec(env!("CARGO_MANIFEST_DIR"));
+    let spec: openapiv3::OpenAPI = serde_json::to_value(&full)
+        .map(families::select)
+        .and_then(serde_json::from_value)
+        .expect("the spec round-trips through JSON");
     let mut settings = base_settings("crate::TaskStatus");
     settings
         // The key header, tracing and the non-JSON error-body rescue live in
@@ -18,7 +29,14 @@ fn main() {
         .generate_tokens(&spec)
         .unwrap_or_else(|e| panic!("progenitor could not generate the client: {e}"));
     write_generated(tokens, "codegen.rs");
-    write_error_statuses(&spec);
+    // From every operation: the same set, whichever families are generated.
+    write_error_statuses(&full);
+    // Every model is in the table, whichever families have generated code.
+    let spec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC);
+    models::write(
+        &std::fs::read_to_string(&spec_path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", spec_path.display())),
+    );
 }
 
 /// The error statuses the spec's operations declare, as a Rust slice for

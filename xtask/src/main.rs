@@ -2,7 +2,10 @@
 //!
 //! - `codegen [--check] [--from FILE]`: rebuild `openapi/freepik-wan.json` (and its
 //!   copies inside the crates that build from it), the
-//!   normalized spec that `crates/freepik-wan-api/build.rs` feeds to progenitor.
+//!   normalized spec that `crates/freepik-wan-api/build.rs` feeds to progenitor,
+//!   from the vendored excerpt `openapi/upstream/magnific-wan.yaml`; `--from`
+//!   first re-vendors that excerpt from a published document (with `--check`:
+//!   fails when the vendored excerpt is not that document's).
 //! - `bench [args]`: benchmarks against the simulator (`freepik-wan-bench`).
 //! - `soak [args]`: the long fault-injected soak (`freepik-wan-bench`).
 //! - `buildtime`: clean release build of a hello-world on `freepik-wan` vs
@@ -58,24 +61,48 @@ fn codegen_command(args: &[String]) -> Result<ExitCode> {
         }
     }
     let root = workspace_root();
-    let sources = match &from {
-        Some(file) => codegen::Sources::published(file)?,
-        None => codegen::Sources::vendored(&root.join("openapi/upstream"))?,
-    };
-    let wanted = codegen::normalize(sources)?;
+    let mut ok = true;
+    if let Some(file) = &from {
+        let excerpt = codegen::excerpt_of(file)?;
+        let target = root.join(codegen::EXCERPT);
+        if check {
+            let vendored = std::fs::read_to_string(&target)
+                .map_err(anyhow::Error::from)
+                .and_then(|text| codegen::parse_excerpt(&text));
+            if vendored.ok().as_ref() != Some(&excerpt) {
+                eprintln!(
+                    "{} is not the Wan part of {}: run `cargo xtask codegen --from {}` and commit the result",
+                    codegen::EXCERPT,
+                    file.display(),
+                    file.display()
+                );
+                ok = false;
+            }
+        } else {
+            let name = file.file_name().map_or_else(
+                || file.display().to_string(),
+                |f| f.to_string_lossy().into(),
+            );
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&target, codegen::render_excerpt(&excerpt, &name)?)
+                .with_context(|| format!("writing {}", target.display()))?;
+            println!("wrote {}", codegen::EXCERPT);
+        }
+    }
+    let wanted = codegen::normalize(codegen::Sources::vendored(&root)?)?;
     let target = root.join(codegen::NORMALIZED);
     if check {
         let current = std::fs::read_to_string(&target).unwrap_or_default();
-        let mut ok = match codegen::check(&current, &wanted, from.is_none())? {
-            Ok(verdict) => {
-                println!("{verdict}");
-                true
-            }
+        match codegen::check(&current, &wanted)? {
+            Ok(verdict) => println!("{verdict}"),
             Err(problem) => {
                 eprintln!("{problem}");
-                false
+                ok = false;
             }
-        };
+        }
         for stale in codegen::copies::stale(&root)? {
             eprintln!("{stale}: run `cargo xtask codegen` and commit the result");
             ok = false;

@@ -95,6 +95,8 @@ pub enum Command {
     Webhook(WebhookCommand),
     /// Run the offline simulator of the API until Ctrl-C (no key, no network).
     Simulate(Simulate),
+    /// List every model (from the spec): kind, inputs, durations, resolutions.
+    Models,
     /// Many videos from a manifest, resumable after a crash or a kill without
     /// paying twice: `batch MANIFEST --out-dir DIR`; `batch status DIR`
     /// prints its journal.

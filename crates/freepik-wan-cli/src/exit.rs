@@ -70,7 +70,7 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let message = error.to_string();
         match &error {
-            Error::Validation { field, .. } => {
+            Error::Validation { field, .. } | Error::UrlRequired { field, .. } => {
                 Failure::new(Code::Usage, message).with("field", json!(field))
             }
             Error::Config(_) => Failure::new(Code::Usage, message),
@@ -213,5 +213,15 @@ mod tests {
         assert_eq!(failure.code, Code::Service);
         assert_eq!(failure.to_json()["task_id"], "t-3");
         assert!(failure.message.contains("freepik-wan wait t-3"));
+    }
+
+    #[test]
+    fn a_local_file_for_a_url_only_model_is_a_usage_error_naming_the_field() {
+        let failure = Failure::from(Error::UrlRequired {
+            field: "video_url",
+            model: "video-edit/wan-2-7".parse().unwrap(),
+        });
+        assert_eq!(failure.code, Code::Usage);
+        assert_eq!(failure.to_json()["field"], "video_url");
     }
 }

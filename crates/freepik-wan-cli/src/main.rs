@@ -10,6 +10,7 @@ mod batch;
 mod connect;
 mod exit;
 mod generate;
+mod models_cmd;
 mod output;
 mod progress;
 mod signal;
@@ -81,6 +82,10 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
             webhook_cmd::listen(port, secret, out).await
         }
         Command::Simulate(args) => simulate::simulate(args, out).await,
+        Command::Models => {
+            models_cmd::models(out);
+            Ok(())
+        }
         Command::Batch(args) => match (args.command, args.manifest, args.out_dir) {
             (Some(BatchCommand::Status { dir, journal }), _, _) => {
                 batch::status(&dir, journal, out)

@@ -71,6 +71,17 @@ pub enum Error {
         /// The rule it broke, in words.
         reason: String,
     },
+    /// A local file or bytes for a model that takes only public URLs (every
+    /// model but Wan 2.2): nothing was uploaded and nothing was sent.
+    #[error(
+        "{model} takes {field} only as a public http(s) URL; a local file or bytes cannot be sent (nothing was uploaded)"
+    )]
+    UrlRequired {
+        /// The field, named as on the wire (`image`, `start_image_url`, `video_url`, ...).
+        field: &'static str,
+        /// The model that needs the URL.
+        model: crate::Model,
+    },
     /// The task ended `FAILED`.
     #[error("task {} failed on the service", task.id)]
     TaskFailed {

@@ -1,49 +1,62 @@
-//! Makes upstream operations and schemas fit progenitor 0.15: fixed
-//! operationIds, schemas named by their role, one shared error schema,
-//! `application/json` only, `allOf` flattened, no `additionalProperties:
-//! false`, the task status hoisted into one `TaskStatus` schema, the API key
-//! not declared (the client crate attaches it).
+//! Makes upstream operations and schemas fit progenitor 0.15: operationIds
+//! derived from the path, schemas named by their role and family, one shared
+//! error schema, `application/json` only, `allOf` flattened, no
+//! `additionalProperties: false` and no empty `anyOf`, the task status hoisted
+//! into one `TaskStatus` schema, identical schemas merged into one type, the
+//! API key not declared (the client crate attaches it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Map, Value, json};
 
 use super::Sources;
+use super::endpoint::{self, pascal, without_family};
 use super::published::collect_schema_refs;
 use super::schema::check_standard;
 
-/// `(method, path, operationId, name of the 200 body schema)`.
-const OPERATIONS: &[(&str, &str, &str, &str)] = &[
-    (
-        "post",
-        "/v1/ai/image-to-video/wan-v2-2-580p",
-        "create_video_wan_v22_580p",
-        "CreateTaskResponse",
-    ),
-    (
-        "get",
-        "/v1/ai/image-to-video/wan-v2-2-580p/{task-id}",
-        "get_wan_v22_580p_task",
-        "GetTaskResponse",
-    ),
-    (
-        "get",
-        "/v1/ai/image-to-video/wan-v2-2-580p",
-        "list_wan_v22_580p_tasks",
-        "ListTasksResponse",
-    ),
+/// Names Wan 2.2's types had before the other families came: kept, because
+/// the SDK and its users compile against them.
+const LEGACY_NAMES: &[(&str, &str)] = &[
+    ("Wan22I2vRequest", "CreateTaskRequest"),
+    ("Wan22AspectRatio", "AspectRatio"),
 ];
 
-/// The create body's schema name.
-const REQUEST_BODY: &str = "CreateTaskRequest";
+/// What an operation does, from its method and path.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    Create,
+    Get,
+    List,
+}
 
-/// Upstream schema names and the names the generated Rust types take.
-const RENAMES: &[(&str, &str)] = &[
-    ("task", "Task"),
-    ("task-detail", "TaskDetail"),
-    ("wan-v22-aspect-ratio", "AspectRatio"),
-];
+impl Role {
+    fn of(method: &str, status: bool) -> Option<Role> {
+        match (method, status) {
+            ("post", false) => Some(Role::Create),
+            ("get", true) => Some(Role::Get),
+            ("get", false) => Some(Role::List),
+            _ => None,
+        }
+    }
+
+    fn operation_id(self, stem: &str) -> String {
+        match self {
+            Role::Create => format!("create_video_{stem}"),
+            Role::Get => format!("get_{stem}_task"),
+            Role::List => format!("list_{stem}_tasks"),
+        }
+    }
+
+    /// The 200 body's name, shared by every model whose answer has that shape.
+    fn response_name(self) -> &'static str {
+        match self {
+            Role::Create => "CreateTaskResponse",
+            Role::Get => "GetTaskResponse",
+            Role::List => "ListTasksResponse",
+        }
+    }
+}
 
 /// Error statuses every operation declares, with the body the service sends.
 /// The contract lists 400/401/500/503; 404 (unknown task) and 429 (rate
@@ -72,30 +85,81 @@ pub fn normalize(sources: Sources) -> Result<Value> {
     }
     let mut schemas: BTreeMap<String, Value> =
         schemas.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    let upstream: BTreeSet<String> = schemas.keys().cloned().collect();
+
+    let mut operations = Vec::new();
+    for (path, method, op) in sources.operations {
+        let Some((endpoint, status)) = endpoint::parse(&path) else {
+            bail!("{method} {path}: not a Wan path the codegen knows");
+        };
+        let role = Role::of(&method, status).with_context(|| {
+            format!("{method} {path}: only create (POST), list (GET) and status (GET {{task-id}}) are supported")
+        })?;
+        operations.push((path, method, endpoint, role, op));
+    }
+    let ambiguous = endpoint::ambiguous_segments(operations.iter().map(|o| &o.2));
+
+    // Tiers of one family and kind that take the same body share one type;
+    // where their bodies differ (Wan 2.6's `size`), each tier has its own.
+    let mut body_shapes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, method, endpoint, _, op) in &operations {
+        if let Some(body) = op.get("requestBody") {
+            let schema = json_schema(body, "requestBody")
+                .and_then(|s| body_shape(s, &schemas))
+                .with_context(|| format!("{method} {path}"))?;
+            body_shapes
+                .entry(endpoint.family_kind_rust())
+                .or_default()
+                .insert(schema);
+        }
+    }
 
     let mut paths: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-    for (path, method, mut op) in sources.operations {
+    let mut families: Vec<(String, Value)> = Vec::new();
+    for (path, method, endpoint, role, mut op) in operations {
         hoist_status(&mut op, &mut statuses);
-        let Some(&(_, _, id, response_name)) = OPERATIONS
-            .iter()
-            .find(|(m, p, _, _)| *m == method && *p == path)
-        else {
-            bail!("{method} {path}: not a Wan v2.2 580p operation the codegen knows");
-        };
         let at = format!("{method} {path}");
-        let op = operation(&op, id, response_name, &mut schemas).with_context(|| at.clone())?;
+        let shared_body = body_shapes
+            .get(&endpoint.family_kind_rust())
+            .is_none_or(|s| s.len() == 1);
+        let names = Names {
+            id: role.operation_id(&endpoint.stem(ambiguous.contains(&endpoint.segment))),
+            body: if shared_body {
+                format!("{}Request", endpoint.family_kind_rust())
+            } else {
+                format!("{}Request", endpoint.tier_rust())
+            },
+            response: role.response_name(),
+            qualified_response: format!("{}{}", endpoint.tier_rust(), role.response_name()),
+        };
+        let mut op = operation(&op, &names, &mut schemas).with_context(|| at.clone())?;
+        if role == Role::Create {
+            op["x-wan-model"] = json!({
+                "family": endpoint.family,
+                "kind": endpoint.kind,
+                "segment": endpoint.segment,
+                "tier": endpoint.tier(),
+            });
+        }
+        families.push((endpoint.family_rust(), op.clone()));
         let item = paths.entry(path.clone()).or_default();
         ensure!(item.insert(method, op).is_none(), "{at}: defined twice");
     }
-    for (method, path, _, _) in OPERATIONS {
+    for (path, item) in &paths {
+        let (endpoint, status) = endpoint::parse(path).expect("parsed above");
+        let wanted: &[&str] = if status { &["get"] } else { &["get", "post"] };
+        for method in wanted {
+            ensure!(
+                item.contains_key(*method),
+                "{method} {path}: missing from the sources (every Wan model has create, list and status)"
+            );
+        }
+        let child = format!("{}/{{task-id}}", endpoint.collection());
         ensure!(
-            paths
-                .get(*path)
-                .is_some_and(|item| item.contains_key(*method)),
-            "{method} {path}: missing from the sources"
+            status || paths.contains_key(&child),
+            "get {child}: missing from the sources (every Wan model has create, list and status)"
         );
     }
-    super::siblings::add(&mut paths)?;
 
     let names: Vec<String> = schemas.keys().cloned().collect();
     for name in names {
@@ -117,10 +181,18 @@ pub fn normalize(sources: Sources) -> Result<Value> {
         schemas.insert(name.into(), schema);
     }
 
+    let family_list: BTreeSet<String> = paths
+        .keys()
+        .filter_map(|p| endpoint::parse(p))
+        .map(|(e, _)| e.family)
+        .collect();
     let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
-            "title": "Magnific (formerly Freepik) Wan v2.2 image-to-video: 480p, 580p, 720p (normalized)",
+            "title": format!(
+                "Magnific (formerly Freepik) Wan video models {} (normalized)",
+                family_list.into_iter().collect::<Vec<_>>().join(", ")
+            ),
             "version": "1.0.0",
             "description": "Generated by `cargo xtask codegen`: do not edit by hand. Authentication: the API key in header x-magnific-api-key (and x-freepik-api-key, its name before the rename) on every request.",
             "x-sources": origin,
@@ -129,32 +201,189 @@ pub fn normalize(sources: Sources) -> Result<Value> {
         "paths": paths,
         "components": { "schemas": {} },
     });
-    let renames: BTreeMap<&str, &str> = RENAMES.iter().copied().collect();
+    let schemas = reachable(&doc, schemas);
+    let renames = type_names(&schemas, &upstream, &families);
     rename_refs(&mut doc, &renames);
     let mut renamed = BTreeMap::new();
     for (name, mut schema) in schemas {
         rename_refs(&mut schema, &renames);
-        let name = renames
-            .get(name.as_str())
-            .map_or(name.clone(), |n| n.to_string());
+        let name = renames.get(&name).cloned().unwrap_or(name);
         ensure!(
             renamed.insert(name.clone(), schema).is_none(),
             "two schemas end up named `{name}`"
         );
     }
-    doc["components"]["schemas"] = Value::Object(reachable(&doc, renamed).into_iter().collect());
+    // Type name → the upstream schema name it was made from.
+    let origins: BTreeMap<String, String> = upstream
+        .iter()
+        .map(|old| (renames.get(old).unwrap_or(old).clone(), old.clone()))
+        .collect();
+    dedupe(&mut doc, &mut renamed, &origins);
+    doc["components"]["schemas"] = Value::Object(renamed.into_iter().collect());
     Ok(doc)
 }
 
-/// One operation, normalized.
-fn operation(
-    op: &Value,
-    id: &str,
-    response_name: &str,
+/// The names one operation's id and schemas take.
+struct Names {
+    id: String,
+    /// The request body's type (its family and kind, or tier).
+    body: String,
+    /// The 200 body's type where it has the role's usual shape ...
+    response: &'static str,
+    /// ... and where it does not (Wan 2.7's create answers with the detail
+    /// envelope; [`dedupe`] then finds it the same as the status answer).
+    qualified_response: String,
+}
+
+/// A create body without the keys that say nothing for a request (Wan 2.7's
+/// `anyOf: []` and `nullable: true`: a body that may be null would make
+/// progenitor take an `Option`), flattened, as a comparable text.
+fn body_shape(schema: &Value, schemas: &BTreeMap<String, Value>) -> Result<String> {
+    let content = resolve(schema, schemas, "requestBody")?;
+    let flat = flatten(&strip_body(content), schemas, "requestBody", true)?;
+    Ok(canonical(&flat))
+}
+
+fn strip_body(mut content: Value) -> Value {
+    if let Some(map) = content.as_object_mut() {
+        map.remove("nullable");
+    }
+    content
+}
+
+/// Upstream schema names become Rust type names: `{Family}{Name}` for a
+/// schema some families use, after the first of them (`aspect-ratio` →
+/// `Wan27AspectRatio`, so families never clash), the plain name for one every
+/// family uses (`task` → `Task`); then [`LEGACY_NAMES`].
+fn type_names(
+    schemas: &BTreeMap<String, Value>,
+    upstream: &BTreeSet<String>,
+    operations: &[(String, Value)],
+) -> BTreeMap<String, String> {
+    let mut users: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (family, op) in operations {
+        let mut wanted = Vec::new();
+        collect_schema_refs(op, &mut wanted);
+        let mut seen = BTreeSet::new();
+        while let Some(name) = wanted.pop() {
+            if seen.insert(name.clone())
+                && let Some(schema) = schemas.get(&name)
+            {
+                collect_schema_refs(schema, &mut wanted);
+                users
+                    .entry(original(&name, upstream))
+                    .or_default()
+                    .insert(family);
+            }
+        }
+    }
+    let legacy: BTreeMap<&str, &str> = LEGACY_NAMES.iter().copied().collect();
+    let all: BTreeSet<&str> = operations.iter().map(|(f, _)| f.as_str()).collect();
+    schemas
+        .keys()
+        .map(|name| {
+            let new = match users.get(&original(name, upstream)) {
+                _ if !upstream.contains(name) => name.clone(),
+                // Used by some families only: named for the first (a later
+                // family sharing 2.7's `aspect-ratio` keeps `Wan27AspectRatio`).
+                Some(families) if *families != all => format!(
+                    "{}{}",
+                    families.first().expect("used"),
+                    pascal(without_family(name))
+                ),
+                _ => pascal(name),
+            };
+            let new = legacy.get(new.as_str()).map_or(new, |n| n.to_string());
+            (name.clone(), new)
+        })
+        .filter(|(old, new)| old != new)
+        .collect()
+}
+
+/// The schema a numbered copy copies (`task-detail_1` → `task-detail`), or
+/// `name`: a copy's users count as the original's.
+fn original(name: &str, upstream: &BTreeSet<String>) -> String {
+    match name.rsplit_once('_') {
+        Some((base, n))
+            if !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && upstream.contains(base) =>
+        {
+            base.to_owned()
+        }
+        _ => name.to_owned(),
+    }
+}
+
+/// Merges schemas of the same shape into one type named by the shortest of
+/// their names: the `task-detail` copies, Wan 2.7's create answer and the
+/// status answer. Two upstream schemas that say different things
+/// (`reference-character-image` and `-video`) stay apart; only a numbered
+/// copy (`task-detail_1`) joins its original. Repeated until nothing
+/// changes, since merging two schemas can make the ones that refer to them equal.
+fn dedupe(
+    doc: &mut Value,
     schemas: &mut BTreeMap<String, Value>,
-) -> Result<Value> {
+    origins: &BTreeMap<String, String>,
+) {
+    loop {
+        let mut by_shape: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+        for (name, schema) in schemas.iter() {
+            by_shape.entry(canonical(schema)).or_default().push(name);
+        }
+        let mut renames = BTreeMap::new();
+        for names in by_shape.values().filter(|n| n.len() > 1) {
+            let keep = names
+                .iter()
+                .min_by_key(|n| (n.len(), n.as_str()))
+                .expect("more than one");
+            for name in names.iter().filter(|n| *n != keep) {
+                let merge = match (origins.get(*name), origins.get(*keep)) {
+                    (Some(copy), Some(original)) => copy
+                        .strip_prefix(original.as_str())
+                        .and_then(|rest| rest.strip_prefix('_'))
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+                    _ => true,
+                };
+                if merge {
+                    renames.insert((*name).clone(), (*keep).clone());
+                }
+            }
+        }
+        if renames.is_empty() {
+            return;
+        }
+        for name in renames.keys() {
+            schemas.remove(name);
+        }
+        rename_refs(doc, &renames);
+        for schema in schemas.values_mut() {
+            rename_refs(schema, &renames);
+        }
+    }
+}
+
+/// A schema's wire shape as text with sorted keys, for grouping.
+fn canonical(schema: &Value) -> String {
+    sort_keys(&structure(schema)).to_string()
+}
+
+fn sort_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, sort_keys(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// One operation, normalized.
+fn operation(op: &Value, names: &Names, schemas: &mut BTreeMap<String, Value>) -> Result<Value> {
     let mut out = Map::new();
-    out.insert("operationId".into(), json!(id));
+    out.insert("operationId".into(), json!(names.id));
     for key in ["summary", "description", "deprecated"] {
         if let Some(v) = op.get(key) {
             out.insert(key.into(), v.clone());
@@ -181,7 +410,9 @@ fn operation(
     }
     if let Some(body) = op.get("requestBody") {
         let schema = json_schema(body, "requestBody")?;
-        let schema = role_schema(schema, REQUEST_BODY, schemas)?;
+        check_standard(schema, "requestBody")?;
+        let content = strip_body(resolve(schema, schemas, "requestBody")?);
+        let schema = role_schema(content, &names.body, None, schemas)?;
         out.insert(
             "requestBody".into(),
             json!({
@@ -197,11 +428,17 @@ fn operation(
     let mut out_responses = Map::new();
     let ok = responses.get("200").context("no 200 response")?;
     let schema = json_schema(ok, "responses.200")?;
+    check_standard(schema, "responses.200")?;
     out_responses.insert(
         "200".into(),
         json!({
             "description": ok.get("description").cloned().unwrap_or(json!("OK")),
-            "content": { "application/json": { "schema": role_schema(schema, response_name, schemas)? } }
+            "content": { "application/json": { "schema": role_schema(
+                resolve(schema, schemas, "responses.200")?,
+                names.response,
+                Some(&names.qualified_response),
+                schemas,
+            )? } }
         }),
     );
     for status in responses.keys() {
@@ -247,30 +484,57 @@ fn json_schema<'a>(entry: &'a Value, at: &str) -> Result<&'a Value> {
         .with_context(|| format!("{at}: no application/json schema"))
 }
 
-/// Stores a request or response schema under its role's name and returns a
-/// `$ref` to it, so generated types are named for what they are
-/// (`CreateTaskRequest`) rather than after upstream names
-/// (`create_image_from_text_flux_200_response`).
-fn role_schema(schema: &Value, name: &str, schemas: &mut BTreeMap<String, Value>) -> Result<Value> {
-    check_standard(schema, name)?;
-    let content = match schema.get("$ref").and_then(Value::as_str) {
+/// The schema `schema` stands for: the target of its `$ref`, or itself.
+fn resolve(schema: &Value, schemas: &BTreeMap<String, Value>, at: &str) -> Result<Value> {
+    Ok(match schema.get("$ref").and_then(Value::as_str) {
         Some(r) => {
             let target = r
                 .strip_prefix("#/components/schemas/")
-                .with_context(|| format!("{name}: unsupported $ref {r}"))?;
+                .with_context(|| format!("{at}: unsupported $ref {r}"))?;
             schemas
                 .get(target)
-                .with_context(|| format!("{name}: $ref to undefined schema {target}"))?
+                .with_context(|| format!("{at}: $ref to undefined schema {target}"))?
                 .clone()
         }
         None => schema.clone(),
-    };
-    ensure!(
-        !schemas.contains_key(name),
-        "a source already defines a schema named {name}"
-    );
-    schemas.insert(name.into(), content);
-    Ok(json!({ "$ref": format!("#/components/schemas/{name}") }))
+    })
+}
+
+/// Stores a request or response schema under its role's name and returns a
+/// `$ref` to it, so generated types are named for what they are
+/// (`Wan25T2vRequest`, `GetTaskResponse`) rather than after upstream names
+/// (`create_image_from_text_flux_200_response`). A name already taken by a
+/// schema of the same shape is shared; by another shape, `fallback` is used.
+fn role_schema(
+    content: Value,
+    name: &str,
+    fallback: Option<&str>,
+    schemas: &mut BTreeMap<String, Value>,
+) -> Result<Value> {
+    let mut chosen = None;
+    for candidate in std::iter::once(name).chain(fallback) {
+        match schemas.get(candidate) {
+            None => {
+                schemas.insert(candidate.into(), content.clone());
+                chosen = Some(candidate);
+                break;
+            }
+            Some(existing) if same_shape(existing, &content, schemas)? => {
+                chosen = Some(candidate);
+                break;
+            }
+            Some(_) => {}
+        }
+    }
+    let chosen = chosen
+        .with_context(|| format!("{name}: two schemas of different shapes would take this name"))?;
+    Ok(json!({ "$ref": format!("#/components/schemas/{chosen}") }))
+}
+
+fn same_shape(a: &Value, b: &Value, schemas: &BTreeMap<String, Value>) -> Result<bool> {
+    let a = flatten(a, schemas, "", true)?;
+    let b = flatten(b, schemas, "", true)?;
+    Ok(canonical(&a) == canonical(&b))
 }
 
 /// Adds a named schema, merging it with a same-named one from another source.
@@ -300,17 +564,23 @@ fn merge_named(
 
 const DESCRIPTIVE: &[&str] = &["description", "example", "title", "summary"];
 
-/// A schema without its descriptive keys, for comparing shapes.
+/// A schema without its descriptive keys, for comparing shapes. The names
+/// under `properties` are field names, kept whatever they are.
 pub(super) fn structure(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .filter(|(k, _)| !DESCRIPTIVE.contains(&k.as_str()))
                 .map(|(k, v)| {
-                    let v = if k == "required" && v.is_array() {
-                        sorted(v)
-                    } else {
-                        structure(v)
+                    let v = match v {
+                        Value::Array(_) if k == "required" => sorted(v),
+                        Value::Object(props) if k == "properties" => Value::Object(
+                            props
+                                .iter()
+                                .map(|(name, p)| (name.clone(), structure(p)))
+                                .collect(),
+                        ),
+                        _ => structure(v),
                     };
                     (k.clone(), v)
                 })
@@ -447,7 +717,9 @@ fn error_schemas() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// Flattens `allOf`, drops `additionalProperties: false` (it would make new
+/// Flattens `allOf`, drops an empty `anyOf` (it says nothing; progenitor
+/// drops it too, but a typify reading it would see "no value is valid"),
+/// `additionalProperties: false` (it would make new
 /// server fields fail decoding) and `format: uuid` (task ids stay opaque
 /// strings: a differently shaped id must not break decoding).
 fn flatten(
@@ -466,6 +738,7 @@ fn flatten(
     for (k, v) in map {
         match k.as_str() {
             "allOf" => {}
+            "anyOf" if v.as_array().is_some_and(Vec::is_empty) => {}
             "additionalProperties" if v == &Value::Bool(false) => {}
             "format" if v == "uuid" => {}
             "properties" => {
@@ -560,7 +833,7 @@ fn merge_member(out: &mut Map<String, Value>, member: &Value, at: &str) -> Resul
     Ok(())
 }
 
-fn rename_refs(value: &mut Value, renames: &BTreeMap<&str, &str>) {
+fn rename_refs(value: &mut Value, renames: &BTreeMap<String, String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {

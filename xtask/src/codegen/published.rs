@@ -1,6 +1,6 @@
-//! Plain OpenAPI 3.0 documents: Freepik's full published description (from
-//! which the three Wan v2.2 580p operations are extracted) and the project's
-//! own document for the GET operations.
+//! Magnific's published OpenAPI 3.0 document: the excerpt of it the project
+//! vendors (the Wan paths and every component they reference), and the Wan
+//! operations and schemas taken from a document or an excerpt.
 
 use std::collections::BTreeSet;
 
@@ -8,13 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 
 use super::schema::check_standard;
-use super::{Sources, object, only_keys};
-
-/// The Wan v2.2 580p paths; every other path of a full document is skipped.
-pub const WAN_PATHS: &[&str] = &[
-    "/v1/ai/image-to-video/wan-v2-2-580p",
-    "/v1/ai/image-to-video/wan-v2-2-580p/{task-id}",
-];
+use super::{Sources, endpoint, object, only_keys};
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
 
@@ -23,22 +17,120 @@ pub fn parse_yaml(text: &str) -> Result<Value> {
     serde_yaml::from_str(text).context("not valid YAML")
 }
 
-/// The Wan v2.2 580p operations of an OpenAPI 3.0 document and every schema
-/// they reference, directly or through other schemas.
-pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
-    let top = object(doc, "document")?;
+fn check_version(top: &Map<String, Value>) -> Result<()> {
     let version = top.get("openapi").and_then(Value::as_str).unwrap_or("");
     if !version.starts_with("3.0") {
         bail!("openapi: `{version}`; only OpenAPI 3.0.x is supported (progenitor reads 3.0)");
     }
+    Ok(())
+}
+
+/// The Wan paths of a document, in its order (selected by path: see
+/// [`endpoint::parse`]).
+fn wan_paths(top: &Map<String, Value>) -> Result<Vec<(&String, &Value)>> {
     let paths = object(top.get("paths").context("no `paths`")?, "paths")?;
+    let wan: Vec<_> = paths
+        .iter()
+        .filter(|(path, _)| endpoint::parse(path).is_some())
+        .collect();
+    if wan.is_empty() {
+        bail!(
+            "no Wan path (/v1/ai/{{{}}}/wan-<major>-<minor>...) is in the document",
+            endpoint::KINDS
+                .iter()
+                .map(|(k, _, _)| *k)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    Ok(wan)
+}
+
+/// The part of a published document the codegen reads: its version, info,
+/// servers and security, the Wan path items as published, and every component
+/// they reference (schemas, examples, parameters, responses, request bodies),
+/// directly or through other components, plus the security schemes. Keys keep
+/// the document's order, so the same document gives the same excerpt.
+pub fn excerpt(doc: &Value) -> Result<Value> {
+    let top = object(doc, "document")?;
+    check_version(top)?;
+    let paths: Map<String, Value> = wan_paths(top)?
+        .into_iter()
+        .map(|(p, v)| (p.clone(), v.clone()))
+        .collect();
+    let components = top.get("components").and_then(Value::as_object);
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    collect_component_refs(&Value::Object(paths.clone()), &mut wanted);
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    while let Some((kind, name)) = wanted.pop() {
+        if !seen.insert((kind.clone(), name.clone())) {
+            continue;
+        }
+        let target = components
+            .and_then(|c| c.get(&kind))
+            .and_then(|c| c.get(&name))
+            .with_context(|| format!("$ref to components.{kind}.{name}, which is not defined"))?;
+        collect_component_refs(target, &mut wanted);
+    }
+    let mut out_components = Map::new();
+    for (kind, entries) in components.into_iter().flatten() {
+        let Some(entries) = entries.as_object() else {
+            continue;
+        };
+        let kept: Map<String, Value> = entries
+            .iter()
+            .filter(|(name, _)| {
+                kind == "securitySchemes" || seen.contains(&(kind.clone(), (*name).clone()))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !kept.is_empty() {
+            out_components.insert(kind.clone(), Value::Object(kept));
+        }
+    }
+    let mut out = Map::new();
+    for key in ["openapi", "info", "servers", "security"] {
+        if let Some(v) = top.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    out.insert("paths".into(), Value::Object(paths));
+    out.insert("components".into(), Value::Object(out_components));
+    Ok(Value::Object(out))
+}
+
+/// `(kind, name)` of every `#/components/{kind}/{name}` reference in `value`.
+fn collect_component_refs(value: &Value, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "$ref" {
+                    if let Some((kind, name)) = v
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/"))
+                        .and_then(|r| r.split_once('/'))
+                    {
+                        out.push((kind.to_owned(), name.to_owned()));
+                    }
+                } else {
+                    collect_component_refs(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_component_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// The Wan operations of an OpenAPI 3.0 document (or of its [`excerpt`]) and
+/// every schema they reference, directly or through other schemas.
+pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
+    let top = object(doc, "document")?;
+    check_version(top)?;
     let components = top.get("components").cloned().unwrap_or(Value::Null);
 
     let mut sources = Sources::default();
-    for path in WAN_PATHS {
-        let Some(item) = paths.get(*path) else {
-            continue;
-        };
+    for (path, item) in wan_paths(top)? {
         let at = format!("paths.{path}");
         let item = object(item, &at)?;
         only_keys(
@@ -81,12 +173,6 @@ pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
                 .operations
                 .push((path.to_string(), method.to_string(), op));
         }
-    }
-    if sources.operations.is_empty() {
-        bail!(
-            "none of the Wan v2.2 580p paths ({}) is in the document",
-            WAN_PATHS.join(", ")
-        );
     }
 
     // Every schema reachable from the operations, then from those schemas.

@@ -1,8 +1,7 @@
-//! Schema objects: the docs-rendering dialect converted to plain OpenAPI, and
-//! the set of schema keywords the codegen understands.
+//! The schema keywords the codegen understands.
 
-use anyhow::Result;
-use serde_json::{Map, Value};
+use anyhow::{Result, bail};
+use serde_json::Value;
 
 use super::{object, only_keys};
 
@@ -36,57 +35,17 @@ pub const SCHEMA_KEYS: &[&str] = &[
     "deprecated",
 ];
 
-/// Converts one schema of the docs rendering into a plain OpenAPI schema.
-///
-/// The rendering writes `requiredProperties` for `required`, tags hoisted
-/// schemas with `refIdentifier` (dropped: the normalizer names schemas by their
-/// role), and marks a required request body with `required: true` on the schema
-/// itself (returned as the second value).
-pub fn from_docs_rendering(value: &Value, at: &str) -> Result<(Value, bool)> {
-    let map = object(value, at)?;
-    let mut known: Vec<&str> = SCHEMA_KEYS.to_vec();
-    known.extend(["requiredProperties", "refIdentifier"]);
-    only_keys(map, &known, at)?;
-    let mut out = Map::new();
-    let mut body_required = false;
-    for (key, v) in map {
-        match key.as_str() {
-            "refIdentifier" => {}
-            "requiredProperties" => {
-                out.insert("required".into(), v.clone());
-            }
-            "required" if v.is_boolean() => body_required = v == &Value::Bool(true),
-            "properties" => {
-                let mut props = Map::new();
-                for (name, prop) in object(v, &format!("{at}.properties"))? {
-                    let (prop, _) = from_docs_rendering(prop, &format!("{at}.properties.{name}"))?;
-                    props.insert(name.clone(), prop);
-                }
-                out.insert(key.clone(), Value::Object(props));
-            }
-            "items" => {
-                let (items, _) = from_docs_rendering(v, &format!("{at}.items"))?;
-                out.insert(key.clone(), items);
-            }
-            "allOf" => {
-                let mut members = Vec::new();
-                for (i, member) in v.as_array().into_iter().flatten().enumerate() {
-                    members.push(from_docs_rendering(member, &format!("{at}.allOf[{i}]"))?.0);
-                }
-                out.insert(key.clone(), Value::Array(members));
-            }
-            _ => {
-                out.insert(key.clone(), v.clone());
-            }
-        }
-    }
-    Ok((Value::Object(out), body_required))
-}
-
 /// Checks that a plain OpenAPI schema uses only keywords the codegen knows.
 pub fn check_standard(value: &Value, at: &str) -> Result<()> {
     let map = object(value, at)?;
-    only_keys(map, SCHEMA_KEYS, at)?;
+    only_keys(map, &[SCHEMA_KEYS, &["anyOf"]].concat(), at)?;
+    // Wan 2.7's i2v and r2v bodies carry `anyOf: []`, which says nothing
+    // (the normalizer drops it); a real choice of shapes is not supported.
+    if let Some(any_of) = map.get("anyOf")
+        && any_of.as_array().is_none_or(|a| !a.is_empty())
+    {
+        bail!("{at}: `anyOf` with members is not supported (only the empty `anyOf: []`)");
+    }
     if let Some(props) = map.get("properties") {
         for (name, prop) in object(props, &format!("{at}.properties"))? {
             check_standard(prop, &format!("{at}.properties.{name}"))?;

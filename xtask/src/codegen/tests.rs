@@ -1,38 +1,85 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::*;
 
-fn upstream(file: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../openapi/upstream")
-            .join(file),
-    )
-    .unwrap()
+/// The build script's table of models (crates/freepik-wan-api), run here on
+/// specs made from changed documents.
+#[allow(dead_code)]
+#[path = "../../../crates/freepik-wan-api/build/models.rs"]
+mod models_table;
+
+/// The build script's choice of families (by cargo feature), run here where
+/// no `CARGO_FEATURE_WAN_*` is set: every family with a feature is off.
+#[path = "../../../crates/freepik-wan-api/build/families.rs"]
+mod families;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn from_texts(seed_text: &str, tasks_text: &str) -> Result<Value> {
-    normalize(Sources::from_texts(seed_text, tasks_text)?)
+/// The vendored excerpt, parsed.
+fn excerpt() -> Value {
+    parse_excerpt(&std::fs::read_to_string(root().join(EXCERPT)).unwrap()).unwrap()
+}
+
+fn normalized(doc: &Value) -> Result<Value> {
+    normalize(Sources::from_excerpt(doc)?)
 }
 
 fn vendored() -> Value {
-    from_texts(&upstream(SEED_FILE), &upstream(TASKS_FILE)).unwrap()
+    normalized(&excerpt()).unwrap()
 }
 
 fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
     &doc["components"]["schemas"][name]
 }
 
+/// `(path, method, operationId)` of every operation.
+fn operation_ids(doc: &Value) -> Vec<(String, String, String)> {
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object().unwrap().iter().map(move |(method, op)| {
+                (
+                    path.clone(),
+                    method.clone(),
+                    op["operationId"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The create operation's request body type at `collection`.
+fn body_type(doc: &Value, collection: &str) -> String {
+    doc["paths"][collection]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/components/schemas/")
+        .to_owned()
+}
+
+/// `collection` of `excerpt` copied to `new` (path, `{task-id}` child), as a
+/// new tier of the same family would be published.
+fn with_tier(mut excerpt: Value, collection: &str, new: &str) -> Value {
+    let paths = excerpt["paths"].as_object_mut().unwrap();
+    for suffix in ["", "/{task-id}"] {
+        let mut item = paths[&format!("{collection}{suffix}")].clone();
+        if let Some(id) = item["post"]["operationId"].as_str() {
+            item["post"]["operationId"] = json!(format!("{id}_copy"));
+        }
+        paths.insert(format!("{new}{suffix}"), item);
+    }
+    excerpt
+}
+
 #[test]
-fn the_checked_in_document_is_what_the_sources_give() {
-    let checked_in = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(NORMALIZED),
-    )
-    .unwrap();
+fn the_checked_in_document_is_what_the_excerpt_gives() {
+    let checked_in = std::fs::read_to_string(root().join(NORMALIZED)).unwrap();
     assert_eq!(
         render(&vendored()).unwrap(),
         checked_in,
@@ -41,41 +88,59 @@ fn the_checked_in_document_is_what_the_sources_give() {
 }
 
 #[test]
-fn operations_get_fixed_ids_and_one_shared_error_schema() {
+fn every_wan_operation_gets_a_stable_id_from_its_path() {
     let doc = vendored();
-    let ids: Vec<(&str, &str, &str)> = doc["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .flat_map(|(path, item)| {
-            item.as_object().unwrap().iter().map(move |(method, op)| {
-                (
-                    path.as_str(),
-                    method.as_str(),
-                    op["operationId"].as_str().unwrap(),
-                )
-            })
-        })
-        .collect();
-    // The sources describe 580p; 480p and 720p are derived with the same
-    // shapes, named and routed for their resolution.
-    let mut wanted = Vec::new();
-    for resolution in ["480p", "580p", "720p"] {
-        let collection = format!("/v1/ai/image-to-video/wan-v2-2-{resolution}");
-        let v22 = format!("wan_v22_{resolution}");
-        wanted.push((collection.clone(), "get", format!("list_{v22}_tasks")));
-        wanted.push((collection.clone(), "post", format!("create_video_{v22}")));
-        wanted.push((
-            format!("{collection}/{{task-id}}"),
-            "get",
-            format!("get_{v22}_task"),
-        ));
+    let ids = operation_ids(&doc);
+    assert_eq!(ids.len(), 51, "17 endpoints, 3 operations each");
+    let stems = [
+        ("image-to-video/wan-v2-2-480p", "wan_v22_480p"),
+        ("image-to-video/wan-v2-2-580p", "wan_v22_580p"),
+        ("image-to-video/wan-v2-2-720p", "wan_v22_720p"),
+        ("text-to-video/wan-2-5-t2v-480p", "wan_25_t2v_480p"),
+        ("text-to-video/wan-2-5-t2v-720p", "wan_25_t2v_720p"),
+        ("text-to-video/wan-2-5-t2v-1080p", "wan_25_t2v_1080p"),
+        ("image-to-video/wan-2-5-i2v-480p", "wan_25_i2v_480p"),
+        ("image-to-video/wan-2-5-i2v-720p", "wan_25_i2v_720p"),
+        ("image-to-video/wan-2-5-i2v-1080p", "wan_25_i2v_1080p"),
+        ("text-to-video/wan-v2-6-720p", "wan_v26_t2v_720p"),
+        ("text-to-video/wan-v2-6-1080p", "wan_v26_t2v_1080p"),
+        ("image-to-video/wan-v2-6-720p", "wan_v26_i2v_720p"),
+        ("image-to-video/wan-v2-6-1080p", "wan_v26_i2v_1080p"),
+        ("text-to-video/wan-2-7", "wan_27_t2v"),
+        ("image-to-video/wan-2-7", "wan_27_i2v"),
+        ("reference-to-video/wan-2-7", "wan_27_r2v"),
+        ("video-edit/wan-2-7", "wan_27_edit"),
+    ];
+    for (path, stem) in stems {
+        let collection = format!("/v1/ai/{path}");
+        let id = |p: &str, m: &str| {
+            ids.iter()
+                .find(|(path, method, _)| path == p && method == m)
+                .map(|(_, _, id)| id.as_str())
+                .unwrap_or_else(|| panic!("{m} {p} missing"))
+        };
+        assert_eq!(id(&collection, "post"), format!("create_video_{stem}"));
+        assert_eq!(id(&collection, "get"), format!("list_{stem}_tasks"));
+        assert_eq!(
+            id(&format!("{collection}/{{task-id}}"), "get"),
+            format!("get_{stem}_task")
+        );
     }
-    let ids: Vec<(String, &str, String)> = ids
-        .into_iter()
-        .map(|(p, m, i)| (p.to_string(), m, i.to_string()))
-        .collect();
-    assert_eq!(ids, wanted);
+    // Where the published document has an id, the derived one is the same:
+    // the ids are the document's, completed (26 GETs have none).
+    let published = excerpt();
+    for (path, method, id) in &ids {
+        if let Some(theirs) = published["paths"][path][method]["operationId"].as_str()
+            && method == "post"
+        {
+            assert_eq!(theirs, id, "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn every_error_status_has_one_error_schema_and_only_json() {
+    let doc = vendored();
     for (_, item) in doc["paths"].as_object().unwrap() {
         for (_, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
@@ -100,163 +165,307 @@ fn operations_get_fixed_ids_and_one_shared_error_schema() {
 }
 
 #[test]
-fn status_is_one_schema_with_created_and_no_strictness_remains() {
+fn status_is_one_open_schema_and_no_strictness_remains() {
     let doc = vendored();
     assert_eq!(
         schema(&doc, "TaskStatus")["enum"],
-        serde_json::json!(["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"])
+        json!(["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"])
     );
     let text = doc.to_string();
-    assert!(!text.contains("additionalProperties"));
-    assert!(!text.contains("\"uuid\""));
-    assert!(!text.contains("x-freepik-api-key\",\"in\""));
+    for gone in [
+        "additionalProperties",
+        "\"uuid\"",
+        "anyOf",
+        "nullable",
+        "x-magnific-api-key\",\"in\"",
+    ] {
+        assert!(!text.contains(gone), "{gone}");
+    }
     let detail = schema(&doc, "TaskDetail");
     assert_eq!(
         detail["required"],
-        serde_json::json!(["generated", "status", "task_id"])
+        json!(["generated", "status", "task_id"])
     );
     assert_eq!(
         detail["properties"]["status"]["$ref"],
         "#/components/schemas/TaskStatus"
     );
-    let body = schema(&doc, "CreateTaskRequest");
-    assert_eq!(body["properties"]["prompt"]["maxLength"], 2000);
-    assert_eq!(
-        body["properties"]["duration"]["enum"],
-        serde_json::json!(["5", "10"])
-    );
-    assert_eq!(body["required"], serde_json::json!(["image"]));
 }
 
 #[test]
-fn a_semantic_change_in_the_seed_changes_the_document() {
-    let seed = upstream(SEED_FILE);
-    let changed = seed.replace("maxLength: 2000", "maxLength: 1999");
-    assert_ne!(seed, changed);
-    let before = render(&vendored()).unwrap();
-    let after = render(&from_texts(&changed, &upstream(TASKS_FILE)).unwrap()).unwrap();
-    assert_ne!(before, after);
-    assert!(first_difference(&before, &after).contains("1999"));
+fn each_family_has_its_own_body_types_and_tiers_share_identical_ones() {
+    let doc = vendored();
+    let bodies = [
+        ("image-to-video/wan-v2-2-480p", "CreateTaskRequest"),
+        ("image-to-video/wan-v2-2-720p", "CreateTaskRequest"),
+        ("text-to-video/wan-2-5-t2v-480p", "Wan25T2vRequest"),
+        ("text-to-video/wan-2-5-t2v-1080p", "Wan25T2vRequest"),
+        ("image-to-video/wan-2-5-i2v-720p", "Wan25I2vRequest"),
+        ("text-to-video/wan-v2-6-720p", "Wan26T2v720pRequest"),
+        ("text-to-video/wan-v2-6-1080p", "Wan26T2v1080pRequest"),
+        ("image-to-video/wan-v2-6-720p", "Wan26I2v720pRequest"),
+        ("image-to-video/wan-v2-6-1080p", "Wan26I2v1080pRequest"),
+        ("text-to-video/wan-2-7", "Wan27T2vRequest"),
+        ("image-to-video/wan-2-7", "Wan27I2vRequest"),
+        ("reference-to-video/wan-2-7", "Wan27R2vRequest"),
+        ("video-edit/wan-2-7", "Wan27EditRequest"),
+    ];
+    for (path, name) in bodies {
+        assert_eq!(body_type(&doc, &format!("/v1/ai/{path}")), name, "{path}");
+    }
+    // 9 body shapes in the document, 11 types (2.6's tiers differ in `size`).
+    let request_types: Vec<&String> = doc["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.ends_with("Request"))
+        .collect();
+    assert_eq!(request_types.len(), 11, "{request_types:?}");
 
-    let new_status = seed.replace(
-        "            - FAILED\n",
-        "            - FAILED\n            - CANCELLED\n",
+    // The facts the SDK's checks rest on come through.
+    let p = |name: &str, field: &str| schema(&doc, name)["properties"][field].clone();
+    assert_eq!(p("CreateTaskRequest", "prompt")["maxLength"], 2000);
+    assert_eq!(
+        p("CreateTaskRequest", "duration")["enum"],
+        json!(["5", "10"])
     );
-    assert_ne!(seed, new_status);
-    let doc = from_texts(&new_status, &upstream(TASKS_FILE)).unwrap();
+    assert_eq!(
+        schema(&doc, "CreateTaskRequest")["required"],
+        json!(["image"])
+    );
+    assert_eq!(p("Wan25T2vRequest", "prompt")["maxLength"], 800);
+    assert_eq!(
+        p("Wan25T2vRequest", "enable_prompt_expansion")["default"],
+        true
+    );
+    assert_eq!(
+        schema(&doc, "Wan25I2vRequest")["required"],
+        json!(["image", "prompt"])
+    );
+    assert_eq!(p("Wan26T2v720pRequest", "size")["enum"][0], "1280*720");
+    assert_eq!(p("Wan26T2v1080pRequest", "size")["enum"][0], "1920*1080");
+    assert_eq!(
+        p("Wan26I2v720pRequest", "duration")["enum"],
+        json!(["5", "10", "15"])
+    );
+    assert_eq!(p("Wan27R2vRequest", "duration")["maximum"], 10);
+    assert_eq!(p("Wan27EditRequest", "duration")["minimum"], 0);
+    // 2.7's enums are strings (YAML 1.2), each family's own type.
+    assert_eq!(
+        p("Wan27T2vRequest", "aspect_ratio")["$ref"],
+        "#/components/schemas/Wan27AspectRatio"
+    );
+    assert_eq!(schema(&doc, "Wan27AspectRatio")["enum"][0], "16:9");
+    assert_eq!(schema(&doc, "AspectRatio")["enum"][0], "auto");
+    assert_eq!(
+        schema(&doc, "Wan27Resolution")["enum"],
+        json!(["720P", "1080P"])
+    );
+    // Wan 2.7's i2v body lost `anyOf: []` and `nullable`, and is a plain object.
+    assert_eq!(schema(&doc, "Wan27I2vRequest")["type"], "object");
+}
+
+#[test]
+fn identical_answers_are_one_type() {
+    let doc = vendored();
+    let ok = |path: &str, method: &str| {
+        doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let r = |name: &str| format!("#/components/schemas/{name}");
+    assert_eq!(
+        ok("/v1/ai/image-to-video/wan-v2-2-580p", "post"),
+        r("CreateTaskResponse")
+    );
+    assert_eq!(
+        ok("/v1/ai/text-to-video/wan-2-5-t2v-480p", "post"),
+        r("CreateTaskResponse")
+    );
+    // Wan 2.7's create answers with the detail envelope: the status type.
+    assert_eq!(
+        ok("/v1/ai/video-edit/wan-2-7", "post"),
+        r("GetTaskResponse")
+    );
+    assert_eq!(
+        ok("/v1/ai/video-edit/wan-2-7/{task-id}", "get"),
+        r("GetTaskResponse")
+    );
+    assert_eq!(
+        ok("/v1/ai/video-edit/wan-2-7", "get"),
+        r("ListTasksResponse")
+    );
+    let names: Vec<&String> = doc["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("TaskDetail") && *n != "TaskDetail"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with("TaskResponse") && n.starts_with("Wan")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn each_create_names_its_model() {
+    let doc = vendored();
+    let model = &doc["paths"]["/v1/ai/image-to-video/wan-v2-6-1080p"]["post"]["x-wan-model"];
+    assert_eq!(
+        model,
+        &json!({"family": "2.6", "kind": "image-to-video", "segment": "wan-v2-6-1080p", "tier": "1080p"})
+    );
+    let model = &doc["paths"]["/v1/ai/video-edit/wan-2-7"]["post"]["x-wan-model"];
+    assert_eq!(model["tier"], "");
+}
+
+#[test]
+fn a_new_tier_of_a_known_family_needs_no_code() {
+    let more = with_tier(
+        excerpt(),
+        "/v1/ai/text-to-video/wan-2-5-t2v-1080p",
+        "/v1/ai/text-to-video/wan-2-5-t2v-1440p",
+    );
+    let doc = normalized(&more).unwrap();
+    assert_eq!(operation_ids(&doc).len(), 54);
+    let new = "/v1/ai/text-to-video/wan-2-5-t2v-1440p";
+    assert_eq!(
+        doc["paths"][new]["post"]["operationId"],
+        "create_video_wan_25_t2v_1440p"
+    );
+    assert_eq!(
+        doc["paths"][&format!("{new}/{{task-id}}")]["get"]["operationId"],
+        "get_wan_25_t2v_1440p_task"
+    );
+    assert_eq!(doc["paths"][new]["post"]["x-wan-model"]["tier"], "1440p");
+    // Same body as its siblings: the same type, no new one.
+    assert_eq!(body_type(&doc, new), "Wan25T2vRequest");
+    // The SDK's table of models (written by the client's build script) has it.
+    let table = models_table::table(&render(&doc).unwrap());
+    let before = models_table::table(&render(&vendored()).unwrap());
+    assert!(!before.contains("wan-2-5-t2v-1440p"));
+    let entry = table
+        .lines()
+        .find(|l| l.contains("segment: \"wan-2-5-t2v-1440p\""))
+        .expect("the new tier is a model");
+    for fact in [
+        "family: \"2.5\"",
+        "kind: \"text-to-video\"",
+        "tier: \"1440p\"",
+        "create_operation: \"create_video_wan_25_t2v_1440p\"",
+        "name: \"duration\", required: false, ty: \"string\", values: &[\"5\", \"10\"]",
+    ] {
+        assert!(entry.contains(fact), "{fact} in {entry}");
+    }
+    assert_eq!(
+        doc["components"]["schemas"].as_object().unwrap().len(),
+        vendored()["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .len()
+    );
+}
+
+#[test]
+fn the_excerpt_keeps_only_wan_and_what_it_references() {
+    let mut doc = excerpt();
+    // A whole document has other models with their own components.
+    doc["paths"]["/v1/ai/text-to-video/ltx-2-pro"] = json!({
+        "post": {
+            "operationId": "create_ltx",
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ltx-request"}}}},
+            "responses": {"200": {"description": "OK"}}
+        }
+    });
+    doc["components"]["schemas"]["ltx-request"] = json!({"type": "object"});
+    let cut = published::excerpt(&doc).unwrap();
+    assert_eq!(cut, excerpt(), "the vendored excerpt is its own excerpt");
+    assert!(!cut.to_string().contains("ltx"));
+    // Written and read back, it is the same document (YAML 1.2: `16:9` stays a string).
+    let text = render_excerpt(&cut, "test.yaml").unwrap();
+    let back = parse_excerpt(&text).unwrap();
+    assert_eq!(back, cut);
+    assert_eq!(
+        back["components"]["schemas"]["aspect-ratio"]["enum"][0],
+        "16:9"
+    );
+}
+
+#[test]
+fn a_semantic_change_upstream_changes_the_document() {
+    let before = render(&vendored()).unwrap();
+    let mut changed = excerpt();
+    changed["components"]["schemas"]["wan-25-base"]["properties"]["prompt"]["maxLength"] =
+        json!(799);
+    let after = render(&normalized(&changed).unwrap()).unwrap();
+    assert!(first_difference(&before, &after).contains("799"));
+    assert!(
+        check(&before, &normalized(&changed).unwrap())
+            .unwrap()
+            .is_err()
+    );
+    assert!(check(&before, &vendored()).unwrap().is_ok());
+
+    let mut new_status = excerpt();
+    new_status["components"]["schemas"]["task"]["properties"]["status"]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CANCELLED"));
+    let doc = normalized(&new_status).unwrap();
     assert_eq!(schema(&doc, "TaskStatus")["enum"][4], "CANCELLED");
 }
 
 #[test]
 fn anything_not_understood_fails_naming_where() {
-    let seed = upstream(SEED_FILE);
-    let odd = seed.replacen(
-        "maxLength: 2000",
-        "maxLength: 2000\n                    x-mystery: 1",
-        1,
-    );
-    let err = from_texts(&odd, &upstream(TASKS_FILE)).unwrap_err();
-    let msg = format!("{err:#}");
+    let mut odd = excerpt();
+    odd["components"]["schemas"]["wan-25-base"]["properties"]["prompt"]["x-mystery"] = json!(1);
+    let msg = format!("{:#}", normalized(&odd).unwrap_err());
     assert!(
         msg.contains("x-mystery") && msg.contains("properties.prompt"),
         "{msg}"
     );
 
-    let two = seed.replacen("        schemaArray:\n          - type: object\n            properties:\n              webhook_url", "        schemaArray:\n          - type: string\n          - type: object\n            properties:\n              webhook_url", 1);
-    let msg = format!("{:#}", from_texts(&two, &upstream(TASKS_FILE)).unwrap_err());
-    assert!(msg.contains("2 schemas"), "{msg}");
-
-    let conflict = upstream(TASKS_FILE).replace("task_id:\n          description: Task identifier\n          format: uuid\n          type: string", "task_id:\n          type: integer");
-    let msg = format!("{:#}", from_texts(&seed, &conflict).unwrap_err());
-    assert!(msg.contains("schema `task` differs"), "{msg}");
-}
-
-#[test]
-fn the_published_document_gives_the_same_client_shape() {
-    let mini = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/published-mini.yaml");
-    let published = normalize(Sources::published(&mini).unwrap()).unwrap();
-    let vendored = vendored();
-    let names = |d: &Value| {
-        d["components"]["schemas"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(names(&published), names(&vendored));
-    for name in names(&vendored) {
-        assert_eq!(
-            normalize::structure(schema(&published, &name)),
-            normalize::structure(schema(&vendored, &name)),
-            "{name}"
-        );
-    }
-    assert_eq!(
-        normalize::structure(&published["paths"]),
-        normalize::structure(&vendored["paths"])
-    );
-    // The fixture's own 720p operation (a stub) is skipped: every sibling is
-    // derived from 580p, whichever document the codegen starts from.
-    let derived_720p =
-        |d: &Value| normalize::structure(&d["paths"]["/v1/ai/image-to-video/wan-v2-2-720p"]);
-    assert_eq!(derived_720p(&published), derived_720p(&vendored));
-}
-
-fn magnific_mini() -> Value {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/magnific-mini.yaml");
-    normalize(Sources::published(&file).unwrap()).unwrap()
-}
-
-#[test]
-fn the_magnific_document_gives_the_same_client_shape_without_its_key_header() {
-    let magnific = magnific_mini();
-    let vendored = vendored();
-    assert_eq!(shape(&magnific), shape(&vendored));
-    // GETs without operationIds got the project's, and the declared
-    // x-magnific-api-key parameter is not a generated one.
-    let get = &magnific["paths"]["/v1/ai/image-to-video/wan-v2-2-580p/{task-id}"]["get"];
-    assert_eq!(get["operationId"], "get_wan_v22_580p_task");
-    assert!(!magnific.to_string().contains("x-magnific-api-key\",\"in\""));
-    assert_eq!(
-        origin(&magnific),
-        Some("published document magnific-mini.yaml")
-    );
-    assert_eq!(origin(&vendored), Some(VENDORED_ORIGIN));
-    assert_eq!(magnific["servers"][0]["url"], "https://api.magnific.com");
-}
-
-#[test]
-fn check_accepts_a_published_spec_by_shape_and_refuses_a_changed_shape() {
-    let vendored = vendored();
-    let magnific = magnific_mini();
-    let written = render(&magnific).unwrap();
-    assert_ne!(written, render(&vendored).unwrap(), "the texts differ");
-    let verdict = check(&written, &vendored, true).unwrap();
+    let mut choice = excerpt();
+    choice["components"]["schemas"]["i2v-request"]["anyOf"] = json!([{"type": "object"}]);
+    let msg = format!("{:#}", normalized(&choice).unwrap_err());
     assert!(
-        verdict.as_ref().is_ok_and(|v| v.contains("in shape")),
-        "{verdict:?}"
+        msg.contains("anyOf") && msg.contains("i2v-request"),
+        "{msg}"
     );
-    // Checked against the same published document, the text must match exactly.
-    assert!(check(&written, &magnific, false).unwrap().is_ok());
-    assert!(check(&written, &vendored, false).unwrap().is_err());
 
-    // A wire change in the published spec is drift, whatever its origin.
-    let mut changed = magnific.clone();
-    changed["components"]["schemas"]["CreateTaskRequest"]["properties"]["prompt"]["maxLength"] =
-        serde_json::json!(1999);
-    let problem = check(&render(&changed).unwrap(), &vendored, true)
+    let mut v31 = excerpt();
+    v31["openapi"] = json!("3.1.0");
+    let msg = format!("{:#}", Sources::from_excerpt(&v31).unwrap_err());
+    assert!(msg.contains("3.0"), "{msg}");
+
+    let mut no_list = excerpt();
+    no_list["paths"]["/v1/ai/video-edit/wan-2-7"]
+        .as_object_mut()
         .unwrap()
-        .unwrap_err();
-    assert!(problem.contains("maxLength"), "{problem}");
-    // And a vendored spec must match to the byte.
-    let mut retitled = vendored.clone();
-    retitled["paths"]["/v1/ai/image-to-video/wan-v2-2-580p"]["post"]["summary"] =
-        serde_json::json!("edited by hand");
-    assert!(
-        check(&render(&retitled).unwrap(), &vendored, true)
-            .unwrap()
-            .is_err()
+        .remove("get");
+    let msg = format!("{:#}", normalized(&no_list).unwrap_err());
+    assert!(msg.contains("get /v1/ai/video-edit/wan-2-7"), "{msg}");
+}
+
+#[test]
+fn a_declared_key_header_is_not_a_generated_parameter() {
+    let mut doc = excerpt();
+    let get = &mut doc["paths"]["/v1/ai/image-to-video/wan-v2-2-580p/{task-id}"]["get"];
+    get["parameters"].as_array_mut().unwrap().push(json!({
+        "name": "x-freepik-api-key", "in": "header", "required": true, "schema": {"type": "string"}
+    }));
+    assert_eq!(
+        render(&normalized(&doc).unwrap()).unwrap(),
+        render(&vendored()).unwrap()
     );
 }
 
@@ -288,4 +497,42 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("xtask-copies-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn a_family_without_its_feature_costs_no_generated_code_and_a_new_family_is_kept() {
+    let none = families::select(vendored());
+    assert!(none["paths"].as_object().unwrap().is_empty());
+    let kept: Vec<&String> = none["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        kept,
+        ["Error", "InvalidParam", "Problem"],
+        "what the hooks decode"
+    );
+
+    // A family the build script has no feature for (a regenerated spec's) is kept.
+    let newer = with_tier(
+        excerpt(),
+        "/v1/ai/text-to-video/wan-2-7",
+        "/v1/ai/text-to-video/wan-2-8",
+    );
+    let selected = families::select(normalized(&newer).unwrap());
+    let paths: Vec<&String> = selected["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/ai/text-to-video/wan-2-8",
+            "/v1/ai/text-to-video/wan-2-8/{task-id}"
+        ]
+    );
+    // Its body is 2.7's, so it shares 2.7's type, which stays although 2.7 is off.
+    let body = body_type(&selected, "/v1/ai/text-to-video/wan-2-8");
+    assert_eq!(body, "Wan27T2vRequest");
+    assert!(selected["components"]["schemas"][&body].is_object());
+    assert!(selected["components"]["schemas"]["TaskStatus"].is_object());
+    assert!(selected["components"]["schemas"]["CreateTaskRequest"].is_null());
 }

@@ -101,6 +101,11 @@ impl ImageInput {
         }
     }
 
+    /// A file or bytes, which only a model taking base64 can be sent.
+    pub(crate) fn is_local(&self) -> bool {
+        matches!(self.0, Source::Path(_) | Source::Bytes(_))
+    }
+
     /// What create sends in the `image` field: the URL as written, or the
     /// image's bytes as plain standard base64 (no `data:` prefix).
     ///

@@ -1,0 +1,131 @@
+// The table of models (`src/models.rs`), written from the normalized spec:
+// one entry per create operation marked `x-wan-model` by the codegen, with
+// the fields of its body as the spec gives them. A model the spec gains is
+// in the table without a hand-written line.
+
+use serde_json::Value;
+
+/// Writes `OUT_DIR/models.rs`: the [`table`].
+pub fn write(spec_text: &str) {
+    let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("models.rs");
+    std::fs::write(&out, table(spec_text))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+}
+
+/// The table of models of a normalized spec: a `&[ModelInfo]` expression.
+/// (xtask's tests run it on specs made from changed documents.)
+pub fn table(spec_text: &str) -> String {
+    let spec: Value = serde_json::from_str(spec_text).expect("the spec is JSON");
+    let schemas = &spec["components"]["schemas"];
+    let mut entries = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        let Some(create) = item.get("post") else {
+            continue;
+        };
+        let Some(model) = create.get("x-wan-model") else {
+            continue;
+        };
+        let body_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: the create body is not a named schema"));
+        let body_name = body_ref.trim_start_matches("#/components/schemas/");
+        let body = &schemas[body_name];
+        let required: Vec<&str> = body["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let fields: Vec<String> = body["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{body_name}: no properties"))
+            .iter()
+            .map(|(name, field)| {
+                field_entry(name, field, required.contains(&name.as_str()), schemas)
+            })
+            .collect();
+        let text = |key: &str| {
+            lit(model[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path}: x-wan-model.{key}")))
+        };
+        entries.push(format!(
+            "ModelInfo {{ family: {}, kind: {}, segment: {}, tier: {}, body: {}, create_operation: {}, fields: &[{}] }}",
+            text("family"),
+            text("kind"),
+            text("segment"),
+            text("tier"),
+            lit(body_name),
+            lit(create["operationId"].as_str().expect("operationId")),
+            fields.join(", ")
+        ));
+    }
+    assert!(
+        !entries.is_empty(),
+        "the spec marks no create as a Wan model"
+    );
+    format!("&[\n{}\n]\n", entries.join(",\n"))
+}
+
+/// One `Field { .. }` literal; a `$ref` to an enum or object is followed.
+fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> String {
+    let field = resolve(field, schemas);
+    let items = field.get("items").map(|i| resolve(i, schemas));
+    let item_fields: Vec<String> = items
+        .and_then(|i| i.get("properties"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(n, _)| lit(n))
+        .collect();
+    let values: Vec<String> = field["enum"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| match v {
+            Value::String(s) => lit(s),
+            other => lit(&other.to_string()),
+        })
+        .collect();
+    let int = |key: &str| match field[key].as_i64() {
+        Some(n) => format!("Some({n})"),
+        None => "None".into(),
+    };
+    let uint = |key: &str| match field[key].as_u64() {
+        Some(n) => format!("Some({n})"),
+        None => "None".into(),
+    };
+    let default = match &field["default"] {
+        Value::Null => "None".into(),
+        Value::String(s) => format!("Some({})", lit(s)),
+        other => format!("Some({})", lit(&other.to_string())),
+    };
+    let description = field["description"].as_str().unwrap_or("");
+    let ty = field["type"].as_str().unwrap_or("object");
+    let uri = field["format"] == "uri" || items.is_some_and(|i| i["format"] == "uri");
+    format!(
+        "Field {{ name: {}, required: {required}, ty: {}, values: &[{}], minimum: {}, maximum: {}, max_length: {}, max_items: {}, default: {default}, uri: {uri}, base64: {}, item_fields: &[{}] }}",
+        lit(name),
+        lit(ty),
+        values.join(", "),
+        int("minimum"),
+        int("maximum"),
+        uint("maxLength"),
+        uint("maxItems"),
+        description.to_ascii_lowercase().contains("base64"),
+        item_fields.join(", ")
+    )
+}
+
+fn resolve<'a>(schema: &'a Value, schemas: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    }
+}
+
+/// A Rust string literal (Debug escapes are valid Rust escapes).
+fn lit(s: &str) -> String {
+    format!("{s:?}")
+}
