@@ -54,6 +54,7 @@
     allow(unused_imports)
 )]
 
+mod by_path;
 pub mod error_body;
 mod hooks;
 pub mod models;

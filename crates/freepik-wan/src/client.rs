@@ -10,8 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
+use crate::model::Model;
 use crate::pace::{Pacer, Priority, RateLimit};
 use crate::poller::Waiters;
+#[allow(unused_imports)] // named in docs
 use crate::resolution::Resolution;
 use crate::retry::{Idempotency, RetryPolicy};
 use crate::task::{Task, TaskId};
@@ -171,7 +173,7 @@ impl Client {
         let api = &self.shared.api;
         let detail = self
             .api_call("get_task", Idempotency::Idempotent, || {
-                crate::endpoint::get(api, id.resolution(), id.as_str())
+                crate::endpoint::get(api, id.model(), id.as_str())
             })
             .await?
             .data;
@@ -181,30 +183,31 @@ impl Client {
         Ok(Task::new(id, detail.status, detail.generated))
     }
 
-    /// Lists this key's 580p tasks (without video URLs: fetch a task for
-    /// those); [`tasks_at`](Self::tasks_at) lists another resolution's.
+    /// Lists this key's Wan 2.2 580p tasks (without video URLs: fetch a
+    /// task for those); [`tasks_at`](Self::tasks_at) lists another model's.
     pub async fn tasks(&self) -> Result<Vec<Task>> {
-        self.tasks_at(Resolution::default()).await
+        self.tasks_at(Model::default()).await
     }
 
-    /// Lists this key's tasks at one [`Resolution`]'s endpoint; each id
-    /// remembers that resolution.
-    pub async fn tasks_at(&self, resolution: Resolution) -> Result<Vec<Task>> {
+    /// Lists this key's tasks at one model's endpoint (a [`Model`], or a
+    /// Wan 2.2 [`Resolution`]); each id remembers that model.
+    pub async fn tasks_at(&self, model: impl Into<Model>) -> Result<Vec<Task>> {
+        let model = model.into();
         let api = &self.shared.api;
         let list = self
             .api_call("list_tasks", Idempotency::Idempotent, || {
-                crate::endpoint::list(api, resolution)
+                crate::endpoint::list(api, model)
             })
             .await?;
         let tasks: Vec<Task> = list
             .data
             .into_iter()
             .map(|t| {
-                let id = TaskId::from(t.task_id).with_resolution(resolution);
+                let id = TaskId::from(t.task_id).with_model(model);
                 Task::new(id, t.status, Vec::new())
             })
             .collect();
-        self.shared.ledger.listed(resolution, &tasks);
+        self.shared.ledger.listed(model, &tasks);
         Ok(tasks)
     }
 }

@@ -10,6 +10,7 @@ use freepik_wan_api::types;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::image_input::ImageInput;
+use crate::model::Model;
 use crate::resolution::Resolution;
 use crate::retry::{CreateFailure, Idempotency};
 use crate::task::{Task, TaskId};
@@ -340,68 +341,94 @@ impl ImageToVideo {
         // Validate (and read) the image before the first attempt, so a bad
         // image never reaches the retry loop or the network.
         let mut first = Some(image.clone().into_wire(check_image).await?);
-        let ledger = &client.shared.ledger;
-        if !ledger.has_baseline(resolution)
-            && let Err(error) = client.tasks_at(resolution).await
-        {
-            // Without it an uncertain create names more candidates; the
-            // create itself need not wait for the list to work.
-            tracing::warn!(%error, "could not list the tasks already there");
-        }
-        let api = &client.shared.api;
-        // The ticket number of the attempt on the wire last.
-        let last_attempt = &std::sync::atomic::AtomicU64::new(0);
-        let created = client
-            .api_call("create_task", Idempotency::Create, || {
-                // The encoded image is not kept between attempts (it can be
-                // 13 MiB); a retry encodes it again.
-                let ready = first.take();
-                let image = image.clone();
-                let prompt = prompt.clone();
-                let webhook_url = webhook_url.clone();
-                async move {
-                    let wire = match ready {
-                        Some(wire) => wire,
-                        None => image.into_wire(check_image).await?,
-                    };
-                    let body = types::CreateTaskRequest {
-                        image: wire,
-                        prompt,
-                        duration,
-                        aspect_ratio,
-                        seed,
-                        webhook_url,
-                    };
-                    let ticket = ledger.start_create();
-                    last_attempt.store(ticket.number, std::sync::atomic::Ordering::Relaxed);
-                    let created = crate::endpoint::create(api, resolution, body).await;
-                    if let Ok(created) = &created {
-                        // Before the ticket ends: a sibling's uncertain
-                        // create waits for it, then must see this as ours.
-                        ledger.created(&TaskId::from(created.data.task_id.as_str()));
-                    }
-                    drop(ticket);
-                    created
-                }
-            })
-            .await;
-        let created = match created {
-            Ok(created) => created,
-            Err(error) if CreateFailure::of(&error) == CreateFailure::MayHaveActed => {
-                let ticket = last_attempt.load(std::sync::atomic::Ordering::Relaxed);
-                return Err(uncertain(&client, resolution, ticket, error).await);
+        let body = || {
+            // The encoded image is not kept between attempts (it can be
+            // 13 MiB); a retry encodes it again.
+            let ready = first.take();
+            let image = image.clone();
+            let prompt = prompt.clone();
+            let webhook_url = webhook_url.clone();
+            async move {
+                let wire = match ready {
+                    Some(wire) => wire,
+                    None => image.into_wire(check_image).await?,
+                };
+                let body = types::CreateTaskRequest {
+                    image: wire,
+                    prompt,
+                    duration,
+                    aspect_ratio,
+                    seed,
+                    webhook_url,
+                };
+                serde_json::to_value(body).map_err(|e| Error::Config(format!("the body: {e}")))
             }
-            Err(error) => return Err(error),
         };
-        tracing::info!(task_id = %created.data.task_id, status = %created.data.status, "task created");
-        let id = TaskId::from(created.data.task_id).with_resolution(resolution);
-        if with_webhook {
-            // Its webhooks will say when it changes: waits on it poll only
-            // as a fallback.
-            client.shared.waiters.expect_webhooks(&id);
-        }
-        Ok(Task::new(id, created.data.status, Vec::new()))
+        send_create(&client, Model::from(resolution), with_webhook, body).await
     }
+}
+
+/// Sends a create to `model` and hands out its task: the one flow every
+/// model's create goes through. The first create of a client at a model
+/// lists that model first (one request), so tasks already there are never
+/// taken for this one; retries only where the service cannot have acted;
+/// an answer lost after the service may have acted is
+/// [`Error::CreateUncertain`].
+pub(crate) async fn send_create<F, Fut>(
+    client: &Client,
+    model: Model,
+    with_webhook: bool,
+    mut body: F,
+) -> Result<Task>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<serde_json::Value>>,
+{
+    let ledger = &client.shared.ledger;
+    if !ledger.has_baseline(model)
+        && let Err(error) = client.tasks_at(model).await
+    {
+        // Without it an uncertain create names more candidates; the
+        // create itself need not wait for the list to work.
+        tracing::warn!(%error, "could not list the tasks already there");
+    }
+    let api = &client.shared.api;
+    // The ticket number of the attempt on the wire last.
+    let last_attempt = &std::sync::atomic::AtomicU64::new(0);
+    let created = client
+        .api_call("create_task", Idempotency::Create, || {
+            let body = body();
+            async move {
+                let body = body.await?;
+                let ticket = ledger.start_create();
+                last_attempt.store(ticket.number, std::sync::atomic::Ordering::Relaxed);
+                let created = crate::endpoint::create(api, model, &body).await;
+                if let Ok(created) = &created {
+                    // Before the ticket ends: a sibling's uncertain
+                    // create waits for it, then must see this as ours.
+                    ledger.created(&TaskId::from(created.data.task_id.as_str()));
+                }
+                drop(ticket);
+                created
+            }
+        })
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(error) if CreateFailure::of(&error) == CreateFailure::MayHaveActed => {
+            let ticket = last_attempt.load(std::sync::atomic::Ordering::Relaxed);
+            return Err(uncertain(client, model, ticket, error).await);
+        }
+        Err(error) => return Err(error),
+    };
+    tracing::info!(task_id = %created.data.task_id, status = %created.data.status, %model, "task created");
+    let id = TaskId::from(created.data.task_id).with_model(model);
+    if with_webhook {
+        // Its webhooks will say when it changes: waits on it poll only
+        // as a fallback.
+        client.shared.waiters.expect_webhooks(&id);
+    }
+    Ok(Task::new(id, created.data.status, Vec::new()))
 }
 
 impl IntoFuture for ImageToVideo {
@@ -438,13 +465,13 @@ fn check_webhook_url(raw: String) -> Result<String> {
 /// them has ended. While none shows, the list is read again for the client's
 /// uncertain grace: after a timeout or a cut the service may still be making
 /// the task, and a list may lag behind creates.
-async fn uncertain(client: &Client, resolution: Resolution, ticket: u64, cause: Error) -> Error {
+async fn uncertain(client: &Client, model: Model, ticket: u64, cause: Error) -> Error {
     tracing::warn!(error = %cause, "the create may have made a task; looking for it");
     let ledger = &client.shared.ledger;
     let until = tokio::time::Instant::now() + client.shared.uncertain_grace;
     let mut settled = false;
     let (listed, candidates) = loop {
-        let listed = client.tasks_at(resolution).await;
+        let listed = client.tasks_at(model).await;
         if !settled {
             // A sibling create answered after this list may own one of its tasks.
             ledger.settle(client.shared.request_timeout).await;
@@ -467,7 +494,8 @@ async fn uncertain(client: &Client, resolution: Resolution, ticket: u64, cause: 
     };
     ledger.uncertain(ticket);
     Error::CreateUncertain(Box::new(UncertainCreate {
-        resolution,
+        resolution: model.resolution().unwrap_or_default(),
+        model,
         candidates,
         listed,
         cause: Box::new(cause),

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::resolution::Resolution;
+use crate::model::Model;
 use crate::task::{Task, TaskId};
 
 #[derive(Default)]
@@ -48,7 +48,7 @@ struct State {
     order: VecDeque<String>,
     /// The tasks that are this client's: it created them, or adopted them.
     claimed: HashSet<String>,
-    baselined: HashSet<Resolution>,
+    baselined: HashSet<Model>,
     in_flight: BTreeSet<u64>,
     /// Tickets of uncertain creates that adopted no task (yet): a task that
     /// appears later may be any of theirs, so none of them may take it alone.
@@ -103,19 +103,19 @@ impl Ledger {
         self.lock().claimed.insert(id.as_str().to_owned());
     }
 
-    /// Notes a list of `resolution`'s tasks, which is then the baseline.
-    pub(crate) fn listed(&self, resolution: Resolution, tasks: &[Task]) {
+    /// Notes a list of `model`'s tasks, which is then the baseline.
+    pub(crate) fn listed(&self, model: Model, tasks: &[Task]) {
         let mut state = self.lock();
-        state.baselined.insert(resolution);
+        state.baselined.insert(model);
         let now = state.next_ticket;
         for task in tasks {
             state.note_seen(task.id.as_str(), now);
         }
     }
 
-    /// Whether this client has listed `resolution` before.
-    pub(crate) fn has_baseline(&self, resolution: Resolution) -> bool {
-        self.lock().baselined.contains(&resolution)
+    /// Whether this client has listed `model` before.
+    pub(crate) fn has_baseline(&self, model: Model) -> bool {
+        self.lock().baselined.contains(&model)
     }
 
     pub(crate) fn start_create(&self) -> CreateTicket<'_> {

@@ -54,6 +54,7 @@
 mod api_error;
 mod client;
 mod create;
+mod create_video;
 mod download;
 mod endpoint;
 mod error;

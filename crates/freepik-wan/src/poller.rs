@@ -2,7 +2,7 @@
 //! poller task, so a thousand waits cost a few list requests, not a thousand
 //! polls.
 //!
-//! Each resolution's pending tasks are polled together on one schedule. With
+//! Each model's pending tasks are polled together on one schedule. With
 //! two or more pending, one list request gives all their statuses; a task
 //! fetches on its own only when the list shows it ended (the list carries no
 //! video URLs) or does not show it at all. With one pending, it is fetched on
@@ -17,7 +17,7 @@
 //! ([`Client::deliver`], which proves webhooks reach it), tasks it created
 //! with a webhook URL are polled at a slow fallback cadence
 //! ([`WaitOptions::webhook_fallback`]) while every pending task of their
-//! resolution has one: their webhooks wake the waits, and the fallback only
+//! model has one: their webhooks wake the waits, and the fallback only
 //! covers one that never comes. A client whose webhooks go elsewhere keeps
 //! polling at the normal cadence.
 
@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::resolution::Resolution;
+use crate::model::Model;
 use crate::task::{Task, TaskId, TaskStatus};
 use crate::wait_options::{WaitOptions, later};
 use crate::webhook::WebhookEvent;
@@ -66,7 +66,7 @@ pub(crate) struct Waiters {
 #[derive(Default)]
 struct State {
     entries: HashMap<TaskId, Entry>,
-    groups: HashMap<Resolution, Schedule>,
+    groups: HashMap<Model, Schedule>,
     /// Tasks created with a webhook URL, with the last event delivered for
     /// one nobody was waiting on yet (a wait that starts later begins there).
     webhook_ids: HashMap<String, Option<Task>>,
@@ -220,12 +220,12 @@ impl Waiters {
             (Duration::ZERO, options.max_interval)
         };
         let now = Instant::now();
-        match state.groups.get_mut(&id.resolution()) {
-            // A resolution nobody waited on is polled at once (unless
+        match state.groups.get_mut(&id.model()) {
+            // A model nobody waited on is polled at once (unless
             // webhooks are expected).
             None => {
                 state.groups.insert(
-                    id.resolution(),
+                    id.model(),
                     Schedule {
                         due: later(now, first_poll),
                         interval: options.initial_interval,
@@ -281,12 +281,12 @@ impl Waiters {
         }
     }
 
-    /// The task ids pending at `resolution`.
-    fn pending(&self, resolution: Resolution) -> Vec<TaskId> {
+    /// The task ids pending at `model`.
+    fn pending(&self, model: Model) -> Vec<TaskId> {
         self.lock()
             .entries
             .iter()
-            .filter(|(id, entry)| !entry.done && id.resolution() == resolution)
+            .filter(|(id, entry)| !entry.done && id.model() == model)
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -295,12 +295,12 @@ impl Waiters {
     /// began, so that a slow poll does not stretch the cadence): the backoff
     /// grows towards the tightest `max_interval` of its waits, or the webhook
     /// fallback when every pending task there expects webhooks.
-    fn reschedule(&self, resolution: Resolution, from: Instant) {
+    fn reschedule(&self, model: Model, from: Instant) {
         let mut state = self.lock();
         let pending: Vec<(&WaitOptions, bool)> = state
             .entries
             .iter()
-            .filter(|(id, entry)| !entry.done && id.resolution() == resolution)
+            .filter(|(id, entry)| !entry.done && id.model() == model)
             .map(|(_, entry)| (&entry.options, entry.webhook))
             .collect();
         let Some(tightest) = pending
@@ -309,7 +309,7 @@ impl Waiters {
             .min_by_key(|options| options.max_interval)
             .cloned()
         else {
-            state.groups.remove(&resolution);
+            state.groups.remove(&model);
             return;
         };
         let all_webhooks = pending.iter().all(|(_, webhook)| *webhook);
@@ -318,7 +318,7 @@ impl Waiters {
             .map(|(options, _)| options.webhook_fallback)
             .min()
             .unwrap_or_default();
-        if let Some(group) = state.groups.get_mut(&resolution) {
+        if let Some(group) = state.groups.get_mut(&model) {
             group.interval = if all_webhooks {
                 fallback
             } else {
@@ -390,13 +390,13 @@ impl Client {
             }
             targets
         };
-        for resolution in slowed {
-            waiters.reschedule(resolution, Instant::now());
+        for model in slowed {
+            waiters.reschedule(model, Instant::now());
         }
         for id in &targets {
             if event.status == TaskStatus::Completed && event.generated.is_empty() {
                 // Done, but the event lacks the URLs: fetch them now.
-                if let Some(group) = waiters.lock().groups.get_mut(&id.resolution()) {
+                if let Some(group) = waiters.lock().groups.get_mut(&id.model()) {
                     group.due = Instant::now();
                 }
                 waiters.wake.notify_one();
@@ -412,7 +412,7 @@ impl Client {
     }
 }
 
-/// The poller: polls each resolution's pending tasks when due, until no
+/// The poller: polls each model's pending tasks when due, until no
 /// wait is left.
 async fn poll_forever(guard: PollerGuard) {
     let client = &guard.client;
@@ -420,15 +420,13 @@ async fn poll_forever(guard: PollerGuard) {
     loop {
         let (due, next) = {
             let mut state = waiters.lock();
-            let live: HashSet<Resolution> = state
+            let live: HashSet<Model> = state
                 .entries
                 .iter()
                 .filter(|(_, entry)| !entry.done)
-                .map(|(id, _)| id.resolution())
+                .map(|(id, _)| id.model())
                 .collect();
-            state
-                .groups
-                .retain(|resolution, _| live.contains(resolution));
+            state.groups.retain(|model, _| live.contains(model));
             if state.groups.is_empty() {
                 // Under the lock that saw no work left: a wait registering
                 // next starts a new poller.
@@ -436,11 +434,11 @@ async fn poll_forever(guard: PollerGuard) {
                 return;
             }
             let now = Instant::now();
-            let due: Vec<Resolution> = state
+            let due: Vec<Model> = state
                 .groups
                 .iter()
                 .filter(|(_, group)| group.due <= now)
-                .map(|(resolution, _)| *resolution)
+                .map(|(model, _)| *model)
                 .collect();
             let next = state.groups.values().map(|group| group.due).min();
             (due, next)
@@ -453,22 +451,22 @@ async fn poll_forever(guard: PollerGuard) {
             }
             continue;
         }
-        for resolution in due {
+        for model in due {
             let began = Instant::now();
-            poll_group(client, resolution).await;
-            waiters.reschedule(resolution, began);
+            poll_group(client, model).await;
+            waiters.reschedule(model, began);
         }
     }
 }
 
-async fn poll_group(client: &Client, resolution: Resolution) {
+async fn poll_group(client: &Client, model: Model) {
     let waiters = &client.shared.waiters;
-    let pending = waiters.pending(resolution);
+    let pending = waiters.pending(model);
     if pending.len() < 2 {
         join_all(pending.into_iter().map(|id| fetch(client, id))).await;
         return;
     }
-    match client.tasks_at(resolution).await {
+    match client.tasks_at(model).await {
         Ok(listed) => {
             let statuses: HashMap<&str, &TaskStatus> = listed
                 .iter()

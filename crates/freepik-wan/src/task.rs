@@ -4,24 +4,29 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Model;
 use crate::resolution::Resolution;
 
 pub use freepik_wan_api::TaskStatus;
 
 /// A task's id, as the service issued it (a UUID string), and the
-/// [`Resolution`] endpoint it lives at.
+/// [`Model`] endpoint it lives at (a task is found only at the model that
+/// made it).
 ///
-/// Ids the client hands out (from a create or a list) know their resolution;
-/// one made from a string is taken to be 580p, the default, unless
-/// [`with_resolution`](Self::with_resolution) says otherwise. The resolution
-/// is not part of the id's text: it displays and serializes as the bare id.
+/// Ids the client hands out (from a create or a list) know their model; one
+/// made from a string is taken to be Wan 2.2 at 580p, the default, unless
+/// [`with_model`](Self::with_model) (or [`with_resolution`](Self::with_resolution),
+/// for Wan 2.2) says otherwise. The model is not part of the id's text: it
+/// displays and serializes as the bare id.
 ///
 /// ```
-/// use freepik_wan::{Resolution, TaskId};
+/// use freepik_wan::{Model, Resolution, TaskId};
 ///
 /// let id = TaskId::from("046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// assert_eq!(id.as_str(), "046b6c7f-0b8a-43b9-b35d-6489e6daee91");
 /// assert_eq!(id.resolution(), Resolution::P580);
+/// let t2v: Model = "text-to-video/wan-2-7".parse().unwrap();
+/// assert_eq!(id.clone().with_model(t2v).model(), t2v);
 /// // UUIDs are case-insensitive: one task, one id.
 /// assert_eq!(TaskId::from("046B6C7F-0B8A-43B9-B35D-6489E6DAEE91"), id);
 /// let hd = id.with_resolution(Resolution::P720);
@@ -34,7 +39,7 @@ pub use freepik_wan_api::TaskStatus;
 pub struct TaskId {
     id: String,
     #[serde(skip)]
-    resolution: Resolution,
+    model: Model,
 }
 
 impl TaskId {
@@ -43,15 +48,27 @@ impl TaskId {
         &self.id
     }
 
-    /// The endpoint the task lives at.
+    /// The Wan 2.2 tier the task lives at; 580p, the default, for a task of
+    /// another model (see [`model`](Self::model)).
     pub fn resolution(&self) -> Resolution {
-        self.resolution
+        self.model.resolution().unwrap_or_default()
     }
 
-    /// The same id at another resolution's endpoint.
+    /// The model endpoint the task lives at.
+    pub fn model(&self) -> Model {
+        self.model
+    }
+
+    /// The same id at another Wan 2.2 resolution's endpoint.
     #[must_use]
-    pub fn with_resolution(mut self, resolution: Resolution) -> Self {
-        self.resolution = resolution;
+    pub fn with_resolution(self, resolution: Resolution) -> Self {
+        self.with_model(Model::from(resolution))
+    }
+
+    /// The same id at another model's endpoint.
+    #[must_use]
+    pub fn with_model(mut self, model: Model) -> Self {
+        self.model = model;
         self
     }
 }
@@ -75,7 +92,7 @@ impl From<String> for TaskId {
     fn from(id: String) -> Self {
         TaskId {
             id: canonical(id),
-            resolution: Resolution::default(),
+            model: Model::default(),
         }
     }
 }

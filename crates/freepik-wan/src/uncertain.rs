@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::model::Model;
 use crate::resolution::Resolution;
 use crate::task::Task;
 
@@ -21,8 +22,11 @@ use crate::task::Task;
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct UncertainCreate {
-    /// The resolution the create was sent to.
+    /// The Wan 2.2 resolution the create was sent to (580p for another
+    /// model's create: see `model`).
     pub resolution: Resolution,
+    /// The model the create was sent to.
+    pub model: Model,
     /// Tasks that may be the one this create made, as the list showed them.
     pub candidates: Vec<Task>,
     /// Whether the list could be read at all; `false` means `candidates` is
@@ -87,8 +91,8 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn unclaimed_tasks_at(&self, resolution: Resolution) -> crate::Result<Vec<Task>> {
-        let listed = self.tasks_at(resolution).await?;
+    pub async fn unclaimed_tasks_at(&self, model: impl Into<Model>) -> crate::Result<Vec<Task>> {
+        let listed = self.tasks_at(model).await?;
         let ledger = &self.shared.ledger;
         Ok(ledger.unclaimed_since(ledger.latest_ticket(), listed))
     }

@@ -136,6 +136,25 @@ impl From<Resolution> for Model {
     }
 }
 
+impl Default for Model {
+    /// Wan 2.2 image-to-video at 580p, the tier the SDK always defaulted to.
+    fn default() -> Model {
+        Model::from(Resolution::default())
+    }
+}
+
+impl PartialOrd for Model {
+    fn partial_cmp(&self, other: &Model) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Model {
+    fn cmp(&self, other: &Model) -> std::cmp::Ordering {
+        (self.kind.as_str(), self.segment()).cmp(&(other.kind.as_str(), other.segment()))
+    }
+}
+
 impl PartialEq for Model {
     fn eq(&self, other: &Model) -> bool {
         self.kind == other.kind && self.segment() == other.segment()
