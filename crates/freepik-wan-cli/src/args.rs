@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Args, Parser, Subcommand};
-use freepik_wan::{AspectRatio, Resolution, VideoDuration};
+use freepik_wan::{Model, Resolution};
 use freepik_wan_sim::RateLimit;
 
 /// Shown after `--help`: scripts branch on these, so they are part of the interface.
@@ -173,18 +172,47 @@ pub struct BatchRun {
 /// `generate`'s options.
 #[derive(Debug, Args)]
 pub struct Generate {
-    /// The image: a JPEG, PNG or WebP file, or an http(s) URL.
+    /// The image: a JPEG, PNG or WebP file or an http(s) URL (Wan 2.2 takes a
+    /// file; every other model needs a public URL). The start image for Wan 2.7
+    /// image-to-video. Not for text-to-video.
     #[arg(long, value_name = "PATH|URL")]
-    pub image: String,
-    /// What should happen in the video (at most 2000 characters).
+    pub image: Option<String>,
+    /// What should happen in the video (each model has its own limit).
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
-    /// Video length in seconds.
-    #[arg(long, value_name = "5|10", value_parser = duration_parser())]
-    pub duration: Option<VideoDuration>,
-    /// The video's shape [default: auto, follow the image].
-    #[arg(long, value_name = "RATIO", value_parser = aspect_ratio_parser())]
-    pub aspect_ratio: Option<AspectRatio>,
+    /// What the video should not show (Wan 2.5, 2.6, 2.7).
+    #[arg(long, value_name = "TEXT")]
+    pub negative_prompt: Option<String>,
+    /// The end image's URL (Wan 2.7 image-to-video: start and end frames).
+    #[arg(long, value_name = "URL")]
+    pub end_image: Option<String>,
+    /// A video's URL: the one to edit (video edit), or to continue (Wan 2.7
+    /// image-to-video).
+    #[arg(long, value_name = "URL")]
+    pub video: Option<String>,
+    /// A reference image or video (by its extension) for reference-to-video,
+    /// optionally with a voice: `URL[,voice=URL]`. Repeat for 1 to 5.
+    #[arg(long = "reference", value_name = "URL[,voice=URL]")]
+    pub references: Vec<String>,
+    /// An audio track's URL, where the model takes one.
+    #[arg(long, value_name = "URL")]
+    pub audio: Option<String>,
+    /// Video length in seconds, checked against the model (Wan 2.2: 5 or 10).
+    #[arg(long, value_name = "N")]
+    pub duration: Option<u32>,
+    /// The video's shape: Wan 2.2's names (`widescreen_16_9`, ...) or a ratio
+    /// (`16:9`) where the model takes one.
+    #[arg(long, value_name = "RATIO")]
+    pub aspect_ratio: Option<String>,
+    /// The output size `W*H` (Wan 2.6; each tier has its own list).
+    #[arg(long, value_name = "W*H")]
+    pub size: Option<String>,
+    /// `single` or `multi` (Wan 2.6; multi needs prompt expansion).
+    #[arg(long, value_name = "single|multi")]
+    pub shot_type: Option<String>,
+    /// Let the service expand the prompt (where the model offers it).
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub prompt_expansion: Option<bool>,
     /// A seed, for repeatable results.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub seed: Option<i64>,
@@ -208,13 +236,71 @@ pub struct Generate {
     pub simulate: bool,
 }
 
-/// The Wan v2.2 resolution, for every command that makes or names a task: a
-/// task lives at the endpoint of the resolution that made it.
-#[derive(Clone, Copy, Debug, Args)]
+/// Which model endpoint, for every command that makes or names a task: a
+/// task lives at the endpoint of the model that made it.
+#[derive(Clone, Debug, Args)]
 pub struct Tier {
-    /// The Wan v2.2 resolution (model endpoint) the task is made at or lives at.
-    #[arg(long, value_name = "RES", default_value = "580p", value_parser = resolution_parser())]
-    pub resolution: Resolution,
+    /// The model, as its path under /v1/ai/: `image-to-video/wan-v2-6-1080p`,
+    /// `text-to-video/wan-2-7`, or a bare segment one kind serves
+    /// (`freepik-wan models` lists them) [default: Wan 2.2 at --resolution].
+    #[arg(long, value_name = "KIND/SEGMENT", value_parser = model_parser)]
+    pub model: Option<Model>,
+    /// Wan 2.2's tier (480p, 580p, 720p; the default 580p); with --model, the
+    /// model's tier where its family has several (`720p`, `1080p`), or the
+    /// body's `resolution` where it has one (Wan 2.7: 720P, 1080P).
+    #[arg(long, value_name = "RES")]
+    pub resolution: Option<String>,
+}
+
+impl Tier {
+    /// The model this names, and the body's `resolution` where the model
+    /// takes the resolution in its body.
+    pub fn target(&self) -> Result<(Model, Option<String>), freepik_wan::Error> {
+        let Some(model) = self.model else {
+            let resolution: Resolution = match &self.resolution {
+                Some(text) => text.parse()?,
+                None => Resolution::default(),
+            };
+            return Ok((Model::from(resolution), None));
+        };
+        let Some(wanted) = &self.resolution else {
+            return Ok((model, None));
+        };
+        if model.field("resolution").is_some() {
+            return Ok((model, Some(wanted.clone())));
+        }
+        // Another tier of the same family and kind.
+        Model::all()
+            .find(|m| {
+                m.family() == model.family()
+                    && m.kind() == model.kind()
+                    && m.tier().eq_ignore_ascii_case(wanted)
+            })
+            .map(|m| (m, None))
+            .ok_or_else(|| freepik_wan::Error::Validation {
+                field: "resolution",
+                reason: format!(
+                    "{model} comes at {}; not {wanted}",
+                    Model::all()
+                        .filter(|m| m.family() == model.family() && m.kind() == model.kind())
+                        .map(|m| m.tier())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+    }
+}
+
+fn model_parser(text: &str) -> Result<Model, String> {
+    text.parse::<Model>().map_err(|e| e.to_string())
+}
+
+fn on_off(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        other => Err(format!("{other:?}: use on or off")),
+    }
 }
 
 /// `webhook`'s subcommands.
@@ -349,23 +435,6 @@ pub struct Simulate {
     /// over 2 min), `off`, or `N/s`.
     #[arg(long, value_name = "LIMIT", default_value = "freepik", value_parser = rate_limit)]
     pub rate_limit: RateLimit,
-}
-
-/// `5` or `10`, parsed by the SDK so the rule lives in one place.
-fn duration_parser() -> impl clap::builder::TypedValueParser<Value = VideoDuration> {
-    PossibleValuesParser::new(["5", "10"]).try_map(|s| s.parse::<VideoDuration>())
-}
-
-/// The API's names for the shapes, parsed by the SDK; clap lists them in `--help`.
-fn aspect_ratio_parser() -> impl clap::builder::TypedValueParser<Value = AspectRatio> {
-    PossibleValuesParser::new(AspectRatio::ALL.map(AspectRatio::as_str))
-        .try_map(|s| s.parse::<AspectRatio>())
-}
-
-/// `480p`, `580p` or `720p`, parsed by the SDK; clap lists them in `--help`.
-fn resolution_parser() -> impl clap::builder::TypedValueParser<Value = Resolution> {
-    PossibleValuesParser::new(Resolution::ALL.map(Resolution::as_str))
-        .try_map(|s| s.parse::<Resolution>())
 }
 
 /// `freepik`, `off` or `N/s`.

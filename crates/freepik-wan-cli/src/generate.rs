@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use freepik_wan::{Client, Resolution, TaskId};
+use freepik_wan::{Client, Model, Resolution, TaskId, VideoRequest};
 use serde_json::{Value, json};
 
 use crate::args::Generate;
@@ -32,18 +32,12 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
     }
     let client = &service.client;
 
-    let request = client
-        .image_to_video(args.image.as_str())
-        .set_prompt(args.prompt)
-        .set_duration(args.duration)
-        .set_aspect_ratio(args.aspect_ratio)
-        .set_seed(args.seed)
-        .set_webhook_url(args.webhook_url)
-        .resolution(args.tier.resolution);
-    let resolution = args.tier.resolution;
-    let created = create(client, request.send(), resolution, deadline, &out)
+    let (model, body_resolution) = args.tier.target()?;
+    // Every check of the model's body, before anything is sent.
+    let body = video_request(&args, model, body_resolution).build().await?;
+    let created = create(client, client.create_body(body), model, deadline, &out)
         .await
-        .map_err(|abandoned| abandoned.report(resolution, started.elapsed()))?;
+        .map_err(|abandoned| abandoned.report(model, started.elapsed()))?;
     let task = match created {
         Created::Done(task) => task?,
         // Ctrl-C came during the create, which has now answered: name the
@@ -231,7 +225,7 @@ enum Abandoned {
 impl Abandoned {
     /// The uncertain report: the create may have reached the service, so the
     /// tasks that appeared since it began are named, with how to wait.
-    fn report(self, resolution: Resolution, waited: Duration) -> Failure {
+    fn report(self, model: Model, waited: Duration) -> Failure {
         let (code, what, candidates) = match self {
             Abandoned::Deadline(tasks) => (
                 Code::TimedOut,
@@ -247,11 +241,7 @@ impl Abandoned {
                 tasks,
             ),
         };
-        let list = if resolution == Resolution::default() {
-            "`freepik-wan list`".to_owned()
-        } else {
-            format!("`freepik-wan list --resolution {resolution}`")
-        };
+        let list = format!("`freepik-wan list{}`", model_flags(model));
         let next = match candidates.as_slice() {
             [] => format!(
                 "none shows in the list yet; {list} shows it if one was made, before you generate again"
@@ -292,7 +282,7 @@ const ABANDONED_LIST_LIMIT: Duration = Duration::from_secs(1);
 async fn create<F>(
     client: &Client,
     send: F,
-    resolution: Resolution,
+    model: Model,
     deadline: Option<tokio::time::Instant>,
     out: &Output,
 ) -> Result<Created, Abandoned>
@@ -343,7 +333,7 @@ where
         .filter(|_| !abandoned)
         .unwrap_or(now + ABANDONED_LIST_LIMIT)
         .max(now);
-    let listed = tokio::time::timeout_at(until, client.unclaimed_tasks_at(resolution))
+    let listed = tokio::time::timeout_at(until, client.unclaimed_tasks_at(model))
         .await
         .ok()
         .and_then(Result::ok)
@@ -356,13 +346,91 @@ where
 }
 
 /// The command that picks `id` up again: `freepik-wan wait <id>`, naming the
-/// resolution when it is not the default (the task is only found there).
+/// model when it is not the default (the task is only found there).
 pub fn wait_command(id: &TaskId) -> String {
-    if id.resolution() == Resolution::default() {
-        format!("freepik-wan wait {id}")
-    } else {
-        format!("freepik-wan wait {id} --resolution {}", id.resolution())
+    format!("freepik-wan wait {id}{}", model_flags(id.model()))
+}
+
+/// The flags that name `model` to `wait`, `status` and `list`: none for the
+/// default, `--resolution` for another Wan 2.2 tier, else `--model`.
+pub fn model_flags(model: Model) -> String {
+    match model.resolution() {
+        Some(resolution) if resolution == Resolution::default() => String::new(),
+        Some(resolution) => format!(" --resolution {resolution}"),
+        None => format!(" --model {model}"),
     }
+}
+
+/// `generate`'s inputs as a request for `model`; [`VideoRequest::build`]
+/// checks them all against the model before anything is sent.
+fn video_request(args: &Generate, model: Model, body_resolution: Option<String>) -> VideoRequest {
+    let mut request = model.request();
+    if let Some(text) = &args.prompt {
+        request = request.prompt(text.as_str());
+    }
+    if let Some(text) = &args.negative_prompt {
+        request = request.negative_prompt(text.as_str());
+    }
+    if let Some(image) = &args.image {
+        request = request.image(image.as_str());
+    }
+    if let Some(url) = &args.end_image {
+        request = request.end_image(url);
+    }
+    if let Some(url) = &args.video {
+        request = request.video(url);
+    }
+    for reference in &args.references {
+        let (url, voice) = match reference.split_once(",voice=") {
+            Some((url, voice)) => (url, Some(voice)),
+            None => (reference.as_str(), None),
+        };
+        request = if is_video_url(url) {
+            request.reference_video(url, voice)
+        } else {
+            request.reference_image(url, voice)
+        };
+    }
+    if let Some(url) = &args.audio {
+        request = request.audio(url);
+    }
+    if let Some(seconds) = args.duration {
+        request = request.duration(seconds);
+    }
+    if let Some(ratio) = &args.aspect_ratio {
+        request = request.aspect_ratio(ratio);
+    }
+    if let Some(size) = &args.size {
+        request = request.size(size);
+    }
+    if let Some(shot) = &args.shot_type {
+        request = request.shot_type(shot);
+    }
+    if let Some(on) = args.prompt_expansion {
+        request = request.prompt_expansion(on);
+    }
+    if let Some(resolution) = &body_resolution {
+        request = request.resolution(resolution);
+    }
+    if let Some(seed) = args.seed {
+        request = request.seed(seed);
+    }
+    if let Some(url) = &args.webhook_url {
+        request = request.webhook_url(url);
+    }
+    request
+}
+
+/// Whether a reference URL names a video (by its path's extension).
+pub fn is_video_url(url: &str) -> bool {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    [".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
 }
 
 /// `<task_id>.mp4` in the current directory, keeping only characters a task

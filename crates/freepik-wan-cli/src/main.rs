@@ -64,17 +64,17 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
     match cli.command {
         Command::Generate(args) => generate::generate(&connection, args, out).await,
         Command::Status { task_id, tier } => {
-            let id = TaskId::from(task_id).with_resolution(tier.resolution);
+            let id = TaskId::from(task_id).with_model(tier.target()?.0);
             tasks::status(&connection, id, out).await
         }
-        Command::List { tier } => tasks::list(&connection, tier.resolution, out).await,
+        Command::List { tier } => tasks::list(&connection, tier.target()?.0, out).await,
         Command::Wait {
             task_id,
             out: path,
             timeout,
             tier,
         } => {
-            let id = TaskId::from(task_id).with_resolution(tier.resolution);
+            let id = TaskId::from(task_id).with_model(tier.target()?.0);
             generate::wait(&connection, id, path, timeout, out).await
         }
         Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(args, out),

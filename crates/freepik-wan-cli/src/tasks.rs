@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use freepik_wan::{Resolution, TaskId};
+use freepik_wan::{Model, TaskId};
 use serde_json::json;
 
 use crate::connect::Connection;
@@ -33,14 +33,10 @@ pub async fn status(connection: &Connection, task_id: TaskId, out: Output) -> Re
 }
 
 /// `list`: one `id<TAB>status` line per task (the list carries no URLs).
-pub async fn list(
-    connection: &Connection,
-    resolution: Resolution,
-    out: Output,
-) -> Result<(), Failure> {
+pub async fn list(connection: &Connection, model: Model, out: Output) -> Result<(), Failure> {
     let started = Instant::now();
     let client = connection.client(None)?;
-    let tasks = client.tasks_at(resolution).await?;
+    let tasks = client.tasks_at(model).await?;
     if tasks.is_empty() {
         out.note("no tasks");
     }

@@ -22,6 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use freepik_wan::{Model, Resolution};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::manifest::Row;
@@ -180,6 +181,23 @@ impl Tally {
     }
 }
 
+/// How the journal names a row's model endpoint: a Wan 2.2 tier as it
+/// always did (`580p`), any other model by its path.
+pub fn endpoint_key(model: Model) -> String {
+    model
+        .resolution()
+        .map_or_else(|| model.to_string(), |r| r.as_str().to_owned())
+}
+
+/// The model a journal's endpoint key names (the default for one it does
+/// not know).
+pub fn endpoint_model(key: &str) -> Model {
+    key.parse::<Resolution>()
+        .map(Model::from)
+        .or_else(|_| key.parse::<Model>())
+        .unwrap_or_default()
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -288,7 +306,7 @@ impl Journal {
                         params![
                             row.line as i64,
                             row.fingerprint,
-                            row.resolution.as_str(),
+                            endpoint_key(row.model),
                             row.out.display().to_string(),
                             now_ms()
                         ],

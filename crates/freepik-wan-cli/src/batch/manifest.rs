@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
-use freepik_wan::{AspectRatio, Client, Resolution, VideoDuration};
+use freepik_wan::{Client, Model, VideoRequest};
 use sha2::{Digest, Sha256};
 
-/// The fields a row may have; `image` is required.
+/// The fields a row had before models other than Wan 2.2 (their digest is
+/// kept as it was, so journals of earlier versions still apply).
 const FIELDS: [&str; 7] = [
     "image",
     "prompt",
@@ -20,18 +21,36 @@ const FIELDS: [&str; 7] = [
     "out",
 ];
 
+/// The fields for the other models: `model` picks one (default Wan 2.2 at
+/// `resolution`), the rest are `generate`'s inputs. `reference` holds one or
+/// more `URL[,voice=URL]` separated by ` | `.
+const MORE_FIELDS: [&str; 10] = [
+    "model",
+    "negative_prompt",
+    "end_image",
+    "video",
+    "reference",
+    "audio",
+    "size",
+    "shot_type",
+    "prompt_expansion",
+    "webhook_url",
+];
+
 /// One video to make, as the manifest asked for it.
 #[derive(Clone, Debug)]
 pub struct Row {
     /// The manifest line the row is on (the CSV header is line 1).
     pub line: u64,
-    /// A path (relative paths are from the manifest's directory) or an http(s) URL.
-    pub image: String,
-    pub prompt: Option<String>,
-    pub duration: Option<VideoDuration>,
-    pub aspect_ratio: Option<AspectRatio>,
-    pub seed: Option<i64>,
-    pub resolution: Resolution,
+    /// The model endpoint it is made at.
+    pub model: Model,
+    /// The image: a path (relative paths are from the manifest's directory)
+    /// or an http(s) URL; none for text-to-video.
+    pub image: Option<String>,
+    /// Every other input, by field name, as the manifest wrote it.
+    pub inputs: BTreeMap<String, String>,
+    /// The body's `resolution`, where the model takes it there (Wan 2.7).
+    pub body_resolution: Option<String>,
     /// Where the video goes, inside the output directory.
     pub out: PathBuf,
     /// A digest of what the row asks for, so that a journal never applies to
@@ -74,13 +93,17 @@ pub fn read(manifest: &Path, out_dir: &Path) -> Result<(Vec<Row>, Vec<Invalid>),
     Ok((rows, invalid))
 }
 
-/// Runs the SDK's own pre-send checks (image format and size, prompt
-/// length) on every row, without sending anything.
-pub async fn check(client: &Client, rows: Vec<Row>) -> (Vec<Row>, Vec<Invalid>) {
+/// Runs the SDK's own pre-send checks (every limit of the row's model, the
+/// image's format and size) on every row, without sending anything.
+pub async fn check(_client: &Client, rows: Vec<Row>) -> (Vec<Row>, Vec<Invalid>) {
     let (mut ok, mut invalid) = (Vec::new(), Vec::new());
     for row in rows {
-        match request(client, &row).check().await {
+        match request(&row).build().await.map(|_| ()) {
             Ok(()) => ok.push(row),
+            Err(freepik_wan::Error::Validation { field, reason }) => invalid.push(Invalid {
+                line: row.line,
+                reason: format!("{field}: {reason}"),
+            }),
             Err(error) => invalid.push(Invalid {
                 line: row.line,
                 reason: error.to_string(),
@@ -91,14 +114,64 @@ pub async fn check(client: &Client, rows: Vec<Row>) -> (Vec<Row>, Vec<Invalid>) 
 }
 
 /// The create request a row stands for.
-pub fn request(client: &Client, row: &Row) -> freepik_wan::ImageToVideo {
-    client
-        .image_to_video(row.image.as_str())
-        .set_prompt(row.prompt.clone())
-        .set_duration(row.duration)
-        .set_aspect_ratio(row.aspect_ratio)
-        .set_seed(row.seed)
-        .resolution(row.resolution)
+pub fn request(row: &Row) -> VideoRequest {
+    let mut request = row.model.request();
+    let input = |name: &str| row.inputs.get(name).map(String::as_str);
+    if let Some(image) = &row.image {
+        request = request.image(image.as_str());
+    }
+    if let Some(text) = input("prompt") {
+        request = request.prompt(text);
+    }
+    if let Some(text) = input("negative_prompt") {
+        request = request.negative_prompt(text);
+    }
+    if let Some(url) = input("end_image") {
+        request = request.end_image(url);
+    }
+    if let Some(url) = input("video") {
+        request = request.video(url);
+    }
+    for reference in input("reference").into_iter().flat_map(|r| r.split(" | ")) {
+        let reference = reference.trim();
+        let (url, voice) = match reference.split_once(",voice=") {
+            Some((url, voice)) => (url, Some(voice)),
+            None => (reference, None),
+        };
+        request = if crate::generate::is_video_url(url) {
+            request.reference_video(url, voice)
+        } else {
+            request.reference_image(url, voice)
+        };
+    }
+    if let Some(url) = input("audio") {
+        request = request.audio(url);
+    }
+    if let Some(seconds) = input("duration").and_then(|d| d.trim_end_matches('s').parse().ok()) {
+        request = request.duration(seconds);
+    }
+    if let Some(ratio) = input("aspect_ratio") {
+        request = request.aspect_ratio(ratio);
+    }
+    if let Some(size) = input("size") {
+        request = request.size(size);
+    }
+    if let Some(shot) = input("shot_type") {
+        request = request.shot_type(shot);
+    }
+    if let Some(on) = input("prompt_expansion") {
+        request = request.prompt_expansion(matches!(on, "on" | "true" | "yes" | "1"));
+    }
+    if let Some(seed) = input("seed").and_then(|s| s.parse().ok()) {
+        request = request.seed(seed);
+    }
+    if let Some(url) = input("webhook_url") {
+        request = request.webhook_url(url);
+    }
+    if let Some(resolution) = &row.body_resolution {
+        request = request.resolution(resolution);
+    }
+    request
 }
 
 fn is_json_lines(path: &Path, text: &str) -> bool {
@@ -164,10 +237,11 @@ fn json_lines(text: &str) -> Result<Vec<(u64, Fields)>, String> {
         };
         let mut fields = Fields::new();
         for (name, value) in object {
-            if !FIELDS.contains(&name.as_str()) {
+            if !FIELDS.contains(&name.as_str()) && !MORE_FIELDS.contains(&name.as_str()) {
                 return Err(format!(
-                    "line {line}: unknown field `{name}` (known: {})",
-                    FIELDS.join(", ")
+                    "line {line}: unknown field `{name}` (known: {}, {})",
+                    FIELDS.join(", "),
+                    MORE_FIELDS.join(", ")
                 ));
             }
             let text = match value {
@@ -185,45 +259,43 @@ fn json_lines(text: &str) -> Result<Vec<(u64, Fields)>, String> {
 
 fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, String> {
     let field = |name: &str| fields.get(name).map(String::as_str);
-    let image = field("image").ok_or("image: is required")?;
-    let is_url = ["http://", "https://"]
-        .iter()
-        .any(|p| image.to_ascii_lowercase().starts_with(p));
-    let image = if is_url || Path::new(image).is_absolute() {
-        image.to_owned()
-    } else {
-        base.join(image).display().to_string()
+    let image = field("image").map(|image| {
+        let is_url = ["http://", "https://"]
+            .iter()
+            .any(|p| image.to_ascii_lowercase().starts_with(p));
+        if is_url || Path::new(image).is_absolute() {
+            image.to_owned()
+        } else {
+            base.join(image).display().to_string()
+        }
+    });
+    let tier = crate::args::Tier {
+        model: field("model")
+            .map(|m| m.parse::<Model>().map_err(|e| format!("model: {e}")))
+            .transpose()?,
+        resolution: field("resolution").map(str::to_owned),
     };
-    let duration = field("duration")
-        .map(|d| {
-            d.parse::<VideoDuration>()
-                .map_err(|e| format!("duration: {e}"))
-        })
-        .transpose()?;
-    let aspect_ratio = field("aspect_ratio")
-        .map(|a| {
-            a.parse::<AspectRatio>()
-                .map_err(|e| format!("aspect_ratio: {e}"))
-        })
-        .transpose()?;
-    let seed = field("seed")
-        .map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| format!("seed: `{s}` is not a whole number"))
-        })
-        .transpose()?;
-    let resolution = field("resolution")
-        .map(|r| {
-            r.parse::<Resolution>()
-                .map_err(|e| format!("resolution: {e}"))
-        })
-        .transpose()?
-        .unwrap_or_default();
+    let (model, body_resolution) = tier.target().map_err(|e| match e {
+        freepik_wan::Error::Validation { field, reason } => format!("{field}: {reason}"),
+        other => other.to_string(),
+    })?;
+    if image.is_none() && model.field("image").is_some_and(|f| f.required) {
+        return Err("image: is required".to_owned());
+    }
+    if let Some(d) = field("duration")
+        && d.trim_end_matches('s').parse::<u32>().is_err()
+    {
+        return Err(format!("duration: `{d}` is not a whole number of seconds"));
+    }
+    if let Some(s) = field("seed")
+        && s.parse::<i64>().is_err()
+    {
+        return Err(format!("seed: `{s}` is not a whole number"));
+    }
     let out = match field("out") {
         Some(out) => inside(out_dir, out)?,
-        None => out_dir.join(default_name(line, &image)),
+        None => out_dir.join(default_name(line, image.as_deref().unwrap_or(""))),
     };
-    let prompt = field("prompt").map(str::to_owned);
     let mut digest = Sha256::new();
     for name in FIELDS {
         digest.update(name.as_bytes());
@@ -231,14 +303,25 @@ fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, S
         digest.update(field(name).unwrap_or("").as_bytes());
         digest.update([0]);
     }
+    for name in MORE_FIELDS {
+        if let Some(value) = field(name) {
+            digest.update(name.as_bytes());
+            digest.update([0]);
+            digest.update(value.as_bytes());
+            digest.update([0]);
+        }
+    }
+    let inputs = fields
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "image" | "model" | "resolution" | "out"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     Ok(Row {
         line,
+        model,
         image,
-        prompt,
-        duration,
-        aspect_ratio,
-        seed,
-        resolution,
+        inputs,
+        body_resolution,
         out,
         fingerprint: format!("{:x}", digest.finalize()),
     })
@@ -281,6 +364,7 @@ fn default_name(line: u64, image: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use freepik_wan::Resolution;
 
     fn read_str(name: &str, text: &str) -> (Vec<Row>, Vec<Invalid>) {
         let dir = tempfile::tempdir().unwrap();
@@ -298,9 +382,9 @@ mod tests {
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(csv.len(), 2);
         assert_eq!((csv[0].line, csv[1].line), (2, 4));
-        assert_eq!(csv[0].seed, Some(7));
-        assert_eq!(csv[0].resolution, Resolution::P720);
-        assert_eq!(csv[1].prompt, None);
+        assert_eq!(csv[0].inputs["seed"], "7");
+        assert_eq!(csv[0].model, Model::from(Resolution::P720));
+        assert_eq!(csv[1].inputs.get("prompt"), None);
         assert_eq!(csv[1].out, Path::new("out/0004-dog.mp4"));
 
         let (json, bad) = read_str(
@@ -315,7 +399,7 @@ mod tests {
     fn bad_rows_are_named_by_line_and_field() {
         let (rows, bad) = read_str(
             "m.csv",
-            "image,duration,out\ncat.jpg,7,\n,5,\ncat.jpg,5,../escape.mp4\nok.jpg,,a.mp4\nok2.jpg,,a.mp4\n",
+            "image,duration,out\ncat.jpg,seven,\n,5,\ncat.jpg,5,../escape.mp4\nok.jpg,,a.mp4\nok2.jpg,,a.mp4\n",
         );
         let reasons: Vec<(u64, &str)> = bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
         assert_eq!(rows.len(), 1);

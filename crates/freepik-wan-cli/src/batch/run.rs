@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use freepik_wan::{Client, Error, Reconciled, Resolution, TaskId, UncertainCreate};
+use freepik_wan::{Client, Error, Model, Reconciled, TaskId, UncertainCreate};
 use sha2::{Digest, Sha256};
 
 use super::display::Display;
-use super::journal::{Entry, Journal, State, now_ms};
+use super::journal::{Entry, Journal, State, endpoint_model, now_ms};
 use super::lease::Lease;
 use super::manifest::{self, Row};
 
@@ -115,11 +115,11 @@ impl Run {
                 format!("adopted task {id}, made by a run that lost the journal to this one"),
             ));
         }
-        let resolution: Resolution = entry.resolution.parse().unwrap_or_default();
+        let model = endpoint_model(&entry.resolution);
         let sent_seq = entry.sent_seq.unwrap_or(0);
         let grace_ms = i64::try_from(self.list_grace.as_millis()).unwrap_or(i64::MAX);
         loop {
-            let listed = match self.client.tasks_at(resolution).await {
+            let listed = match self.client.tasks_at(model).await {
                 Ok(listed) => listed,
                 Err(error) => {
                     return Ok(Settled::Later(format!(
@@ -205,7 +205,7 @@ impl Run {
         }
     }
 
-    /// Lists the resolutions still to be created at, so that tasks already
+    /// Lists the models still to be created at, so that tasks already
     /// there are never taken for this run's.
     pub async fn baseline(&self, rows: &[Row]) -> Sql<()> {
         let entries = self.journal.entries()?;
@@ -214,16 +214,17 @@ impl Run {
             .filter(|e| e.state == State::Pending)
             .map(|e| e.line)
             .collect();
-        let resolutions: HashSet<Resolution> = rows
+        let models: HashSet<Model> = rows
             .iter()
             .filter(|r| pending.contains(&r.line))
-            .map(|r| r.resolution)
+            .map(|r| r.model)
             .collect();
-        for resolution in resolutions {
-            let listed =
-                self.client.tasks_at(resolution).await.map_err(|e| {
-                    format!("cannot list the {resolution} tasks already there: {e}")
-                })?;
+        for model in models {
+            let listed = self
+                .client
+                .tasks_at(model)
+                .await
+                .map_err(|e| format!("cannot list the {model} tasks already there: {e}"))?;
             let ids: Vec<String> = listed.iter().map(|t| t.id.to_string()).collect();
             self.journal.saw(&ids)?;
         }
@@ -261,7 +262,7 @@ impl Run {
             return Ok(Err(self.journal.entry(row.line)?.state));
         }
         let line = row.line;
-        match manifest::request(&self.client, row).send().await {
+        match self.client.create(manifest::request(row)).await {
             Ok(task) => {
                 let id = task.id.to_string();
                 if let Err(error) = self.journal.set(line, State::Created, Some(&id), None) {
@@ -356,7 +357,7 @@ impl Run {
     /// Waits for the row's task and downloads its video.
     async fn finish(&self, row: &Row, task_id: &str) -> Sql<State> {
         let line = row.line;
-        let id = TaskId::from(task_id).with_resolution(row.resolution);
+        let id = TaskId::from(task_id).with_model(row.model);
         let task = match self.client.wait(&id).await {
             Ok(task) => task,
             Err(Error::TaskFailed { task }) => {
