@@ -40,6 +40,14 @@ impl WebhookEvent {
         self.task_id = self.task_id.with_resolution(resolution);
         self
     }
+
+    /// The same event, its task at `model`'s endpoint (a webhook does not
+    /// say which model made the task; the code that created it knows).
+    #[must_use]
+    pub fn with_model(mut self, model: crate::Model) -> Self {
+        self.task_id = self.task_id.with_model(model);
+        self
+    }
 }
 
 impl Client {
