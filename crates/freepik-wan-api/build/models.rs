@@ -45,13 +45,22 @@ pub fn table(spec_text: &str) -> String {
                 field_entry(name, field, required.contains(&name.as_str()), schemas)
             })
             .collect();
+        // Whether the create answers with the detail envelope (Wan 2.7's
+        // `{data: {task_id, status, generated: []}}`) rather than `{data: task}`.
+        let answer = resolve(
+            &create["responses"]["200"]["content"]["application/json"]["schema"],
+            schemas,
+        );
+        let create_detail = resolve(&answer["properties"]["data"], schemas)["properties"]
+            .get("generated")
+            .is_some();
         let text = |key: &str| {
             lit(model[key]
                 .as_str()
                 .unwrap_or_else(|| panic!("{path}: x-wan-model.{key}")))
         };
         entries.push(format!(
-            "ModelInfo {{ family: {}, kind: {}, segment: {}, tier: {}, body: {}, create_operation: {}, fields: &[{}] }}",
+            "ModelInfo {{ family: {}, kind: {}, segment: {}, tier: {}, body: {}, create_operation: {}, create_detail: {create_detail}, fields: &[{}] }}",
             text("family"),
             text("kind"),
             text("segment"),

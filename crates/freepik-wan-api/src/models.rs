@@ -31,6 +31,10 @@ pub struct ModelInfo {
     pub body: &'static str,
     /// The generated create method, e.g. `"create_video_wan_v26_i2v_1080p"`.
     pub create_operation: &'static str,
+    /// Whether the create answers with the detail envelope, `{"data":
+    /// {"task_id", "status", "generated": []}}` (Wan 2.7), rather than
+    /// `{"data": {"task_id", "status"}}`.
+    pub create_detail: bool,
     /// The body's fields, in the spec's order.
     pub fields: &'static [Field],
 }

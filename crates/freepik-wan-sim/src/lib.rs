@@ -67,6 +67,8 @@ mod webhook;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_models;
 
 pub use builder::{SimHandle, Simulator, SimulatorBuilder};
 pub use faults::{Faults, ListCap};
