@@ -110,11 +110,35 @@ fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> St
         Value::String(s) => format!("Some({})", lit(s)),
         other => format!("Some({})", lit(&other.to_string())),
     };
+    // An object's own fields, or those of an array's object items, with
+    // their own limits (e.g. `additional_settings.prompt_extend`, a
+    // reference's required `url`).
+    let object = match items {
+        Some(items) if items.get("properties").is_some() => Some(items),
+        _ if field.get("properties").is_some() => Some(field),
+        _ => None,
+    };
+    let sub_fields: Vec<String> = object
+        .map(|object| {
+            let required: Vec<&str> = object["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            object["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(n, f)| field_entry(n, f, required.contains(&n.as_str()), schemas))
+                .collect()
+        })
+        .unwrap_or_default();
     let description = field["description"].as_str().unwrap_or("");
     let ty = field["type"].as_str().unwrap_or("object");
     let uri = field["format"] == "uri" || items.is_some_and(|i| i["format"] == "uri");
     format!(
-        "Field {{ name: {}, required: {required}, ty: {}, values: &[{}], minimum: {}, maximum: {}, max_length: {}, max_items: {}, default: {default}, uri: {uri}, base64: {}, item_fields: &[{}] }}",
+        "Field {{ name: {}, required: {required}, ty: {}, values: &[{}], minimum: {}, maximum: {}, max_length: {}, max_items: {}, default: {default}, uri: {uri}, base64: {}, item_fields: &[{}], fields: &[{}] }}",
         lit(name),
         lit(ty),
         values.join(", "),
@@ -123,7 +147,8 @@ fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> St
         uint("maxLength"),
         uint("maxItems"),
         description.to_ascii_lowercase().contains("base64"),
-        item_fields.join(", ")
+        item_fields.join(", "),
+        sub_fields.join(", ")
     )
 }
 

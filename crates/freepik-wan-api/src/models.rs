@@ -67,6 +67,10 @@ pub struct Field {
     pub base64: bool,
     /// An array of objects: the objects' fields (e.g. `url`, `reference_voice`).
     pub item_fields: &'static [&'static str],
+    /// An object's own fields (e.g. `additional_settings`' `prompt_extend`),
+    /// or, for an array of objects, its items' (e.g. a reference's required
+    /// `url`), each with its own limits; empty for other fields.
+    pub fields: &'static [Field],
 }
 
 /// Every model, in the spec's path order.

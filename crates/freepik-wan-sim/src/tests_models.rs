@@ -484,6 +484,22 @@ async fn the_spec_limits_of_each_family_are_refused() {
             json!({"prompt": "p", "seed": null}),
             "seed",
         ),
+        // Its members by their own rules.
+        (
+            "text-to-video/wan-2-7",
+            json!({"prompt": "p", "additional_settings": {"prompt_extend": "yes"}}),
+            "additional_settings",
+        ),
+        (
+            "video-edit/wan-2-7",
+            json!({"video_url": VIDEO, "additional_settings": {"audio_setting": "loud"}}),
+            "additional_settings",
+        ),
+        (
+            "text-to-video/wan-2-7",
+            json!({"prompt": "p", "additional_settings": {"audio_setting": "origin"}}),
+            "additional_settings",
+        ),
         // Every 2.7 input is an http(s) URL.
         (
             "image-to-video/wan-2-7",

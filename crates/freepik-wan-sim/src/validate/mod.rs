@@ -169,6 +169,9 @@ fn check_field(field: &Field, value: &Value) -> Result<(), String> {
     if let Some(items) = value.as_array() {
         check_items(field, items)?;
     }
+    if value.is_object() && !field.fields.is_empty() {
+        check_members(field.fields, value)?;
+    }
     Ok(())
 }
 
@@ -212,8 +215,8 @@ fn check_items(field: &Field, items: &[Value]) -> Result<(), String> {
         return Err(format!("takes at most {max} items, got {}", items.len()));
     }
     for (i, item) in items.iter().enumerate() {
-        if !field.item_fields.is_empty() {
-            check_item_object(field, i, item)?;
+        if !field.fields.is_empty() {
+            check_members(field.fields, item).map_err(|e| format!("item {i}: {e}"))?;
         } else if field.uri && !item.as_str().is_some_and(is_http_url) {
             return Err(format!("item {i} must be an absolute http(s) URL"));
         }
@@ -221,32 +224,32 @@ fn check_items(field: &Field, items: &[Value]) -> Result<(), String> {
     Ok(())
 }
 
-/// A reference object (`{url, reference_voice}`): only its own fields, each a URL,
-/// with the `url` it names.
-fn check_item_object(field: &Field, i: usize, item: &Value) -> Result<(), String> {
-    let Some(map) = item.as_object() else {
-        return Err(format!(
-            "item {i} must be an object with {}",
-            field.item_fields.join(", ")
-        ));
+/// An object whose fields the spec lists (`additional_settings`, a reference
+/// `{url, reference_voice}`): only those, each by its own rules, the required ones
+/// present.
+fn check_members(fields: &[Field], value: &Value) -> Result<(), String> {
+    let names = || fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
+    let Some(map) = value.as_object() else {
+        return Err(format!("must be an object with {}", names()));
     };
-    if field.item_fields.contains(&"url") && !map.contains_key("url") {
-        return Err(format!("item {i} needs a url"));
-    }
-    for (key, value) in map {
-        if !field.item_fields.contains(&key.as_str()) {
-            return Err(format!(
-                "item {i} has {key:?}, which is not one of {}",
-                field.item_fields.join(", ")
-            ));
-        }
-        if !value.as_str().is_some_and(is_http_url) {
-            return Err(format!(
-                "item {i}'s {key} must be an absolute http(s) URL"
-            ));
+    for field in fields {
+        match map.get(field.name) {
+            None if field.required => return Err(format!("{} is required", field.name)),
+            None => {}
+            Some(Value::Null) => {
+                return Err(format!(
+                    "{} must be {}, not null",
+                    field.name,
+                    article(field.ty)
+                ));
+            }
+            Some(value) => check_field(field, value).map_err(|e| format!("{} {e}", field.name))?,
         }
     }
-    Ok(())
+    match map.keys().find(|key| !fields.iter().any(|f| f.name == *key)) {
+        Some(key) => Err(format!("{key:?} is not one of {}", names())),
+        None => Ok(()),
+    }
 }
 
 /// An absolute http or https URL with a host.
