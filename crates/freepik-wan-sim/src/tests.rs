@@ -182,7 +182,10 @@ async fn each_invalid_field_is_named() {
             json!({"image": jpg, "unknown_field": {"ignored": true}}),
             "unknown_field",
         ),
-        (json!({"image": jpg, "negative_prompt": "blur"}), "negative_prompt"),
+        (
+            json!({"image": jpg, "negative_prompt": "blur"}),
+            "negative_prompt",
+        ),
     ];
     for (body, field) in cases {
         let names = invalid_names(&sim, &body).await;

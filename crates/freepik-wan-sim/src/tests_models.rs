@@ -54,7 +54,10 @@ async fn create(sim: &SimHandle, model: &str, body: &Value, detail: bool) -> Str
     let response = post(sim, model, body).await;
     assert_eq!(response.status(), StatusCode::OK, "{model} {body}");
     let json: Value = response.json().await.expect("json");
-    let id = json["data"]["task_id"].as_str().expect("task_id").to_owned();
+    let id = json["data"]["task_id"]
+        .as_str()
+        .expect("task_id")
+        .to_owned();
     let expected = if detail {
         json!({"data": {"task_id": id, "status": "CREATED", "generated": []}})
     } else {
@@ -204,7 +207,11 @@ async fn one_video_of_each_kind_and_family_completes_at_its_own_path() {
     assert_eq!(stats.creates_by_model["image-to-video/wan-2-7"], 3);
     assert_eq!(stats.creates_by_model["video-edit/wan-2-7"], 1);
     assert_eq!(stats.creates_by_model["text-to-video/wan-v2-6-1080p"], 1);
-    assert!(!stats.creates_by_model.contains_key("text-to-video/wan-v2-6-720p"));
+    assert!(
+        !stats
+            .creates_by_model
+            .contains_key("text-to-video/wan-v2-6-720p")
+    );
     let wire: Value = client()
         .get(format!("{}/_sim/stats", sim.base_url()))
         .send()
@@ -242,7 +249,11 @@ async fn every_model_of_the_spec_is_served_with_its_own_rules() {
         }
         let listed = get(&sim, &path).await;
         assert_eq!(listed.status(), StatusCode::OK, "{path}");
-        let unknown = get(&sim, &format!("{path}/00000000-0000-4000-8000-000000000000")).await;
+        let unknown = get(
+            &sim,
+            &format!("{path}/00000000-0000-4000-8000-000000000000"),
+        )
+        .await;
         assert_eq!(unknown.status(), StatusCode::NOT_FOUND, "{path}");
     }
     // The banner names every model's path.
@@ -255,7 +266,10 @@ async fn every_model_of_the_spec_is_served_with_its_own_rules() {
         .await
         .unwrap();
     for model in MODELS {
-        assert!(banner.contains(&format!("/v1/ai/{}", model.path())), "{banner}");
+        assert!(
+            banner.contains(&format!("/v1/ai/{}", model.path())),
+            "{banner}"
+        );
     }
     sim.shutdown().await;
 }

@@ -246,7 +246,10 @@ fn check_members(fields: &[Field], value: &Value) -> Result<(), String> {
             Some(value) => check_field(field, value).map_err(|e| format!("{} {e}", field.name))?,
         }
     }
-    match map.keys().find(|key| !fields.iter().any(|f| f.name == *key)) {
+    match map
+        .keys()
+        .find(|key| !fields.iter().any(|f| f.name == *key))
+    {
         Some(key) => Err(format!("{key:?} is not one of {}", names())),
         None => Ok(()),
     }
