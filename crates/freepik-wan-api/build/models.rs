@@ -45,13 +45,22 @@ pub fn table(spec_text: &str) -> String {
                 field_entry(name, field, required.contains(&name.as_str()), schemas)
             })
             .collect();
+        // Whether the create answers with the detail envelope (Wan 2.7's
+        // `{data: {task_id, status, generated: []}}`) rather than `{data: task}`.
+        let answer = resolve(
+            &create["responses"]["200"]["content"]["application/json"]["schema"],
+            schemas,
+        );
+        let create_detail = resolve(&answer["properties"]["data"], schemas)["properties"]
+            .get("generated")
+            .is_some();
         let text = |key: &str| {
             lit(model[key]
                 .as_str()
                 .unwrap_or_else(|| panic!("{path}: x-wan-model.{key}")))
         };
         entries.push(format!(
-            "ModelInfo {{ family: {}, kind: {}, segment: {}, tier: {}, body: {}, create_operation: {}, fields: &[{}] }}",
+            "ModelInfo {{ family: {}, kind: {}, segment: {}, tier: {}, body: {}, create_operation: {}, create_detail: {create_detail}, fields: &[{}] }}",
             text("family"),
             text("kind"),
             text("segment"),
@@ -101,11 +110,35 @@ fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> St
         Value::String(s) => format!("Some({})", lit(s)),
         other => format!("Some({})", lit(&other.to_string())),
     };
+    // An object's own fields, or those of an array's object items, with
+    // their own limits (e.g. `additional_settings.prompt_extend`, a
+    // reference's required `url`).
+    let object = match items {
+        Some(items) if items.get("properties").is_some() => Some(items),
+        _ if field.get("properties").is_some() => Some(field),
+        _ => None,
+    };
+    let sub_fields: Vec<String> = object
+        .map(|object| {
+            let required: Vec<&str> = object["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            object["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(n, f)| field_entry(n, f, required.contains(&n.as_str()), schemas))
+                .collect()
+        })
+        .unwrap_or_default();
     let description = field["description"].as_str().unwrap_or("");
     let ty = field["type"].as_str().unwrap_or("object");
     let uri = field["format"] == "uri" || items.is_some_and(|i| i["format"] == "uri");
     format!(
-        "Field {{ name: {}, required: {required}, ty: {}, values: &[{}], minimum: {}, maximum: {}, max_length: {}, max_items: {}, default: {default}, uri: {uri}, base64: {}, item_fields: &[{}] }}",
+        "Field {{ name: {}, required: {required}, ty: {}, values: &[{}], minimum: {}, maximum: {}, max_length: {}, max_items: {}, default: {default}, uri: {uri}, base64: {}, item_fields: &[{}], fields: &[{}] }}",
         lit(name),
         lit(ty),
         values.join(", "),
@@ -114,7 +147,8 @@ fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> St
         uint("maxLength"),
         uint("maxItems"),
         description.to_ascii_lowercase().contains("base64"),
-        item_fields.join(", ")
+        item_fields.join(", "),
+        sub_fields.join(", ")
     )
 }
 

@@ -31,6 +31,10 @@ pub struct ModelInfo {
     pub body: &'static str,
     /// The generated create method, e.g. `"create_video_wan_v26_i2v_1080p"`.
     pub create_operation: &'static str,
+    /// Whether the create answers with the detail envelope, `{"data":
+    /// {"task_id", "status", "generated": []}}` (Wan 2.7), rather than
+    /// `{"data": {"task_id", "status"}}`.
+    pub create_detail: bool,
     /// The body's fields, in the spec's order.
     pub fields: &'static [Field],
 }
@@ -63,6 +67,10 @@ pub struct Field {
     pub base64: bool,
     /// An array of objects: the objects' fields (e.g. `url`, `reference_voice`).
     pub item_fields: &'static [&'static str],
+    /// An object's own fields (e.g. `additional_settings`' `prompt_extend`),
+    /// or, for an array of objects, its items' (e.g. a reference's required
+    /// `url`), each with its own limits; empty for other fields.
+    pub fields: &'static [Field],
 }
 
 /// Every model, in the spec's path order.

@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use freepik_wan_api::models::{MODELS, ModelInfo};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
@@ -22,19 +23,17 @@ use crate::faults::{AfterCreate, Dice, Gate};
 use crate::lifecycle;
 use crate::rate_limit::Limiter;
 use crate::stats::{RequestRecord, StatsCollector};
-use crate::tasks::{Owner, Status, TaskStore, TaskSummary, VideoAccess};
+use crate::tasks::{Owner, Status, TaskDetail, TaskStore, TaskSummary, VideoAccess};
 use crate::validate::{self, Rejection};
 use crate::video::Video;
 use crate::webhook;
 
-/// Where the Wan v2.2 models live; each model's create and list path is this
-/// plus its segment, and get is that plus `/{task-id}`.
-const API_PREFIX: &str = "/v1/ai/image-to-video/";
+/// Where the models live: each model's create and list path is this plus
+/// `{kind}/{segment}`, and get is that plus `/{task-id}`.
+const API_PREFIX: &str = "/v1/ai/";
 /// The simulator's own counters as JSON, outside the API paths and without a
 /// key, for tools in any language. Not counted in the stats themselves.
 const STATS_PATH: &str = "/_sim/stats";
-/// The Wan v2.2 family: one body and one set of responses at three paths.
-pub(crate) const MODELS: [&str; 3] = ["wan-v2-2-480p", "wan-v2-2-580p", "wan-v2-2-720p"];
 /// Large enough for a 10 MiB image in base64 (about 13.4 MiB) plus the other fields.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Where the key may come: Magnific's header, or Freepik's from before the
@@ -58,8 +57,10 @@ pub(crate) struct AppState {
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new().route("/", get(banner).fallback(method_not_allowed));
+    // Every model of the spec, from the table the raw client's build writes: a
+    // model a regenerated spec gains is served with no change here.
     for model in MODELS {
-        let collection = format!("{API_PREFIX}{model}");
+        let collection = format!("{API_PREFIX}{}", model.path());
         router = router
             .route(
                 &collection,
@@ -84,9 +85,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The model an API route serves (its path segment), attached to each route.
+/// The model an API route serves, attached to each route.
 #[derive(Clone, Copy)]
-struct Model(&'static str);
+struct Model(&'static ModelInfo);
 
 #[derive(Serialize)]
 struct Data<T> {
@@ -215,7 +216,7 @@ async fn create_task(
         }
         Err(rejection) => return message(StatusCode::BAD_REQUEST, &rejection.body_text()),
     };
-    let request = match validate::validate_create(&body) {
+    let request = match validate::validate_create(model, &body) {
         Ok(request) => request,
         Err(Rejection::Malformed(text)) => return message(StatusCode::BAD_REQUEST, &text),
         Err(Rejection::Invalid(params)) => {
@@ -254,7 +255,7 @@ async fn create_task(
         .map(|url| state.webhooks.spawn_worker(url));
     let owner = Owner { key: owner, model };
     let task_id = state.tasks.create(owner, webhook);
-    state.stats.create_accepted();
+    state.stats.create_accepted(model);
     lifecycle::spawn(
         state.tasks.clone(),
         task_id.clone(),
@@ -262,13 +263,24 @@ async fn create_task(
         fails,
         state.shutdown.clone(),
     );
-    let answer = axum::Json(Data {
-        data: TaskSummary {
-            task_id,
-            status: Status::Created.as_str(),
-        },
-    })
-    .into_response();
+    let status = Status::Created.as_str();
+    // Wan 2.7's create answers with the detail envelope, `generated: []`, as
+    // its spec types it; the others with the bare task.
+    let answer = if model.create_detail {
+        axum::Json(Data {
+            data: TaskDetail {
+                task_id,
+                status,
+                generated: Vec::new(),
+            },
+        })
+        .into_response()
+    } else {
+        axum::Json(Data {
+            data: TaskSummary { task_id, status },
+        })
+        .into_response()
+    };
     // The task exists from here on, whatever the client hears.
     match after {
         AfterCreate::Answer => answer,
@@ -415,13 +427,21 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(stats.to_json()).into_response()
 }
 
-async fn banner() -> &'static str {
-    concat!(
-        "freepik-wan-sim ",
+async fn banner() -> String {
+    let mut text = format!(
+        "freepik-wan-sim {}: an offline simulator of Magnific's (formerly Freepik's) Wan video API, {} models.\n\
+         POST/GET /v1/ai/{{kind}}/{{segment}}, GET /v1/ai/{{kind}}/{{segment}}/{{task-id}} for each of:\n",
         env!("CARGO_PKG_VERSION"),
-        ": an offline simulator of Freepik's Wan v2.2 image-to-video API (480p, 580p, 720p).\n",
-        "POST/GET /v1/ai/image-to-video/wan-v2-2-{480p,580p,720p}, GET /v1/ai/image-to-video/wan-v2-2-{480p,580p,720p}/{task-id}\n",
-    )
+        MODELS.len()
+    );
+    for model in MODELS {
+        text.push_str(&format!(
+            "  {API_PREFIX}{}  (Wan {})\n",
+            model.path(),
+            model.family
+        ));
+    }
+    text
 }
 
 /// 405 with an `Allow` header. API paths authenticate first, like every other API answer.
@@ -434,7 +454,7 @@ async fn method_not_allowed(State(state): State<Arc<AppState>>, request: Request
     }
     let collection = path
         .strip_prefix(API_PREFIX)
-        .is_some_and(|rest| MODELS.contains(&rest));
+        .is_some_and(|rest| MODELS.iter().any(|m| m.path() == rest));
     let allow = if collection {
         "GET, HEAD, POST"
     } else {

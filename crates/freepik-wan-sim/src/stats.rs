@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use freepik_wan_api::models::ModelInfo;
 use serde::Serialize;
 
 /// A snapshot of what the simulator has seen so far, from [`SimHandle::stats`](crate::SimHandle::stats).
@@ -13,6 +14,10 @@ pub struct Stats {
     /// [`Faults`](crate::Faults) that act and then fail). Refused (503/429), unauthorized
     /// and invalid creates are not counted, so this is the number of tasks that exist.
     pub creates_accepted: u64,
+    /// [`creates_accepted`](Self::creates_accepted) by model, keyed by the
+    /// model's path under `/v1/ai/`, e.g. `"image-to-video/wan-v2-6-1080p"` (a
+    /// model with no task made is absent).
+    pub creates_by_model: BTreeMap<String, u64>,
     /// Tasks that exist.
     pub tasks: u64,
     /// The HTTP requests received, in the order their responses were produced: every one,
@@ -47,6 +52,7 @@ pub const REQUEST_LOG_KEPT: usize = 100_000;
 #[derive(Default)]
 pub(crate) struct StatsCollector {
     creates_accepted: AtomicU64,
+    by_model: Mutex<BTreeMap<String, u64>>,
     webhooks_delivered: AtomicU64,
     webhook_attempts: AtomicU64,
     log: Mutex<Log>,
@@ -66,13 +72,15 @@ impl Stats {
         self.status_counts.clone()
     }
 
-    /// The JSON `GET /_sim/stats` serves: `creates_accepted`, `tasks`,
+    /// The JSON `GET /_sim/stats` serves: `creates_accepted`,
+    /// `creates_by_model` (e.g. `{"image-to-video/wan-v2-6-1080p": 3}`), `tasks`,
     /// `requests`, `responses` by status code (as strings, JSON keys), and the
     /// webhook counters.
     pub fn to_json(&self) -> serde_json::Value {
         #[derive(Serialize)]
         struct Wire {
             creates_accepted: u64,
+            creates_by_model: BTreeMap<String, u64>,
             tasks: u64,
             requests: usize,
             responses: BTreeMap<String, u64>,
@@ -81,6 +89,7 @@ impl Stats {
         }
         serde_json::to_value(Wire {
             creates_accepted: self.creates_accepted,
+            creates_by_model: self.creates_by_model.clone(),
             tasks: self.tasks,
             requests: self.requests_total as usize,
             responses: self
@@ -96,8 +105,10 @@ impl Stats {
 }
 
 impl StatsCollector {
-    pub(crate) fn create_accepted(&self) {
+    pub(crate) fn create_accepted(&self, model: &ModelInfo) {
         self.creates_accepted.fetch_add(1, Ordering::Relaxed);
+        let mut by_model = self.by_model.lock().unwrap_or_else(|e| e.into_inner());
+        *by_model.entry(model.path()).or_default() += 1;
     }
 
     pub(crate) fn webhook_attempt(&self) {
@@ -122,6 +133,11 @@ impl StatsCollector {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         Stats {
             creates_accepted: self.creates_accepted.load(Ordering::Relaxed),
+            creates_by_model: self
+                .by_model
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             tasks: tasks as u64,
             requests: log.recent.iter().cloned().collect(),
             requests_total: log.total,

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use freepik_wan_api::models::ModelInfo;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -50,14 +51,26 @@ pub(crate) struct TaskDetail {
 }
 
 /// Who may see a task: the API key that created it (by index), at the model
-/// endpoint it was created at. Other keys, and the sibling resolutions' paths,
-/// do not find it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// endpoint it was created at. Other keys, and every other model's path (the
+/// sibling resolutions, and the other kinds that share a segment such as
+/// `wan-2-7`), do not find it.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Owner {
     pub(crate) key: usize,
-    /// The model's path segment, e.g. `"wan-v2-2-720p"`.
-    pub(crate) model: &'static str,
+    /// The model, an entry of `freepik_wan_api::models::MODELS`: its kind and
+    /// segment together name the path.
+    pub(crate) model: &'static ModelInfo,
 }
+
+impl PartialEq for Owner {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.model.kind == other.model.kind
+            && self.model.segment == other.model.segment
+    }
+}
+
+impl Eq for Owner {}
 
 struct Task {
     owner: Owner,

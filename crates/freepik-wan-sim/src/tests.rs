@@ -28,7 +28,7 @@ async fn start(builder: SimulatorBuilder) -> SimHandle {
     builder.start().await.expect("simulator starts")
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -177,6 +177,15 @@ async fn each_invalid_field_is_named() {
         (json!({"image": jpg, "duration": null}), "duration"),
         (json!({"image": jpg, "aspect_ratio": null}), "aspect_ratio"),
         (json!({"image": jpg, "seed": null}), "seed"),
+        // A field the model's spec does not have is refused, naming it.
+        (
+            json!({"image": jpg, "unknown_field": {"ignored": true}}),
+            "unknown_field",
+        ),
+        (
+            json!({"image": jpg, "negative_prompt": "blur"}),
+            "negative_prompt",
+        ),
     ];
     for (body, field) in cases {
         let names = invalid_names(&sim, &body).await;
@@ -237,7 +246,6 @@ async fn valid_bodies_are_accepted() {
             "aspect_ratio": "social_story_9_16",
             "seed": -70,
             "webhook_url": "http://127.0.0.1:9/hook",
-            "unknown_field": {"ignored": true},
         }),
         json!({"image": STANDARD.encode(png_header(240, 8000))}),
     ];
@@ -508,9 +516,9 @@ async fn list_shows_the_keys_tasks_newest_first() {
 
 /// What the test webhook receiver saw.
 #[derive(Debug)]
-struct Delivery {
+pub(crate) struct Delivery {
     headers: HeaderMap,
-    body: Bytes,
+    pub(crate) body: Bytes,
 }
 
 struct Receiver {
@@ -521,7 +529,7 @@ struct Receiver {
 
 /// A webhook receiver on an ephemeral port; returns its URL and the deliveries it got
 /// (refused ones included).
-async fn receiver(refuse_first: u32) -> (String, mpsc::UnboundedReceiver<Delivery>) {
+pub(crate) async fn receiver(refuse_first: u32) -> (String, mpsc::UnboundedReceiver<Delivery>) {
     async fn hook(
         State(receiver): State<Arc<Receiver>>,
         headers: HeaderMap,
@@ -552,7 +560,7 @@ async fn receiver(refuse_first: u32) -> (String, mpsc::UnboundedReceiver<Deliver
     (url, rx)
 }
 
-async fn next_delivery(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {
+pub(crate) async fn next_delivery(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("a webhook arrives in time")
