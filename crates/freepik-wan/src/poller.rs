@@ -370,6 +370,10 @@ async fn poll_forever(client: Client) {
             state
                 .groups
                 .retain(|resolution, _| live.contains(resolution));
+            // Each task waited on will cost at least one more request:
+            // creates leave that much of the windows to them.
+            let pending = state.entries.values().filter(|e| !e.done).count();
+            client.shared.pacer.reserve(pending + state.groups.len());
             if state.groups.is_empty() {
                 state.running = false;
                 return;
@@ -423,8 +427,9 @@ async fn poll_group(client: &Client, resolution: Resolution) {
                     _ => to_fetch.push(id),
                 }
             }
-            // At once, not one after another: each waits only for the pace.
-            join_all(to_fetch.into_iter().map(|id| fetch(client, id))).await;
+            // At once, not one after another: each waits only for the pace,
+            // and goes before other calls waiting for it (each ends a wait).
+            crate::pace::ended(join_all(to_fetch.into_iter().map(|id| fetch(client, id)))).await;
         }
         Err(error) if error.is_retryable() => {
             tracing::warn!(%error, "listing tasks failed; will poll again");
