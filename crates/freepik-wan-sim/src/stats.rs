@@ -54,15 +54,26 @@ impl Stats {
         counts
     }
 
+    /// The API requests among [`requests`](Self::requests) (paths under
+    /// `/v1/`): what a rate limit counts, without the video downloads.
+    pub fn api_requests(&self) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| r.path.starts_with("/v1/"))
+            .count()
+    }
+
     /// The JSON `GET /_sim/stats` serves: `creates_accepted`, `tasks`,
-    /// `requests`, `responses` by status code (as strings, JSON keys), and the
-    /// webhook counters.
+    /// `requests` (every request, video downloads included), `api_requests`
+    /// (only the API's), `responses` by status code (as strings, JSON keys),
+    /// and the webhook counters.
     pub fn to_json(&self) -> serde_json::Value {
         #[derive(Serialize)]
         struct Wire {
             creates_accepted: u64,
             tasks: u64,
             requests: usize,
+            api_requests: usize,
             responses: BTreeMap<String, u64>,
             webhooks_delivered: u64,
             webhook_attempts: u64,
@@ -71,6 +82,7 @@ impl Stats {
             creates_accepted: self.creates_accepted,
             tasks: self.tasks,
             requests: self.requests.len(),
+            api_requests: self.api_requests(),
             responses: self
                 .responses()
                 .into_iter()
