@@ -198,9 +198,9 @@ fn report(rows: &mut Vec<Row>, mode: Mode, case: Case, run: &Run) {
                 "{ideal:.1} s ideal (max of processing {by_processing:.0} s, windows {by_windows:.0} s)"
             ),
             ratio: format!("{ratio:.3}×"),
-            goal: mode.goal().map_or("report".into(), |g| {
-                format!("≤ {g}×, 0 lost, 0 × 429")
-            }),
+            goal: mode
+                .goal()
+                .map_or("report".into(), |g| format!("≤ {g}×, 0 lost, 0 × 429")),
             met: mode
                 .goal()
                 .map(|g| ratio <= g && run.lost == 0 && run.refused_429 == 0),

@@ -235,7 +235,8 @@ impl Client {
             .run(operation, kind, || {
                 let attempt = call();
                 async move {
-                    pacer.ready(priority, deadline).await?;
+                    // Counted as in flight until the answer is in.
+                    let _sent = pacer.ready(priority, deadline).await?;
                     let result = attempt.await;
                     if let Err(error) = &result
                         && error.status().is_some_and(|s| s.as_u16() == 429)

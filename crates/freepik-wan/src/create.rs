@@ -341,12 +341,16 @@ impl ImageToVideo {
         // image never reaches the retry loop or the network.
         let mut first = Some(image.clone().into_wire(check_image).await?);
         let ledger = &client.shared.ledger;
-        if !ledger.has_baseline(resolution)
-            && let Err(error) = client.tasks_at(resolution).await
-        {
-            // Without it an uncertain create names more candidates; the
-            // create itself need not wait for the list to work.
-            tracing::warn!(%error, "could not list the tasks already there");
+        if !ledger.has_baseline(resolution) {
+            // Concurrent first creates share one list, not one each.
+            let _one = ledger.baselining.lock().await;
+            if !ledger.has_baseline(resolution)
+                && let Err(error) = client.tasks_at(resolution).await
+            {
+                // Without it an uncertain create names more candidates; the
+                // create itself need not wait for the list to work.
+                tracing::warn!(%error, "could not list the tasks already there");
+            }
         }
         let api = &client.shared.api;
         // The ticket number of the attempt on the wire last.

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
-use log::Log;
+use log::{Full, Log};
 
 /// How fast a [`Client`](crate::Client) may call the API: a set of windows,
 /// each allowing at most so many requests in any interval of its length.
@@ -208,6 +208,25 @@ pub(crate) struct Pacer {
     /// Wakes calls that stepped aside: one that mattered more has gone, or
     /// the reserve shrank.
     turn: Notify,
+    /// Wakes calls waiting for a request in flight to be answered.
+    answered: Notify,
+}
+
+/// A request let through, counted as in flight until dropped: drop it once
+/// the answer has come back (or the request was given up on).
+pub(crate) struct Sent<'a> {
+    pacer: &'a Pacer,
+}
+
+impl Drop for Sent<'_> {
+    fn drop(&mut self) {
+        if let Some(log) = &self.pacer.log {
+            log.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .answered(Instant::now());
+            self.pacer.answered.notify_waiters();
+        }
+    }
 }
 
 /// Counts a waiting call for as long as it waits.
@@ -234,14 +253,16 @@ impl Pacer {
             waiting: Default::default(),
             reserve: AtomicUsize::new(0),
             turn: Notify::new(),
+            answered: Notify::new(),
         }
     }
 
     /// Waits until a call may go out: past any pause, after every waiting
     /// call that matters more, and when every window has room. A pause that
     /// lasts past `deadline` (the most the call may wait) fails the call at
-    /// once with [`paused`](Self::paused)'s 429, rather than sleeping on it.
-    pub(crate) async fn ready(&self, priority: Priority, deadline: Instant) -> Result<()> {
+    /// once with a 429 of its own ([`Error::rate_limited`]), rather than
+    /// sleeping on it. Hold what it returns until the answer is in.
+    pub(crate) async fn ready(&self, priority: Priority, deadline: Instant) -> Result<Sent<'_>> {
         self.waiting[priority as usize].fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting {
             pacer: self,
@@ -259,10 +280,11 @@ impl Pacer {
                 continue;
             }
             let Some(log) = &self.log else {
-                return Ok(());
+                return Ok(Sent { pacer: self });
             };
             // Made before looking, so that no wake-up is missed in between.
             let turn = self.turn.notified();
+            let answered = self.answered.notified();
             let ahead = self.waiting[..priority as usize]
                 .iter()
                 .any(|n| n.load(Ordering::SeqCst) > 0);
@@ -279,14 +301,17 @@ impl Pacer {
                 .unwrap_or_else(|e| e.into_inner())
                 .take(Instant::now(), reserve);
             match taken {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(Sent { pacer: self }),
                 // Tokio's timer, so that a caller's timeout or a dropped
-                // future stops the wait at once.
-                // Creates also look again when the reserve shrinks.
-                Err(room_at) if priority == Priority::Create => {
+                // future stops the wait at once. Creates also look again
+                // when the reserve shrinks.
+                Err(Full::Until(room_at)) if priority == Priority::Create => {
                     let _ = tokio::time::timeout_at(room_at, turn).await;
                 }
-                Err(room_at) => tokio::time::sleep_until(room_at).await,
+                Err(Full::Until(room_at)) => tokio::time::sleep_until(room_at).await,
+                Err(Full::InFlight) => {
+                    let _ = tokio::time::timeout(YIELD, answered).await;
+                }
             }
         }
     }
@@ -491,7 +516,9 @@ mod tests {
         pacer.pause(Duration::from_secs(3600));
         let deadline = Instant::now() + Duration::from_secs(60);
         let started = std::time::Instant::now();
-        let error = pacer.ready(Priority::Create, deadline).await.unwrap_err();
+        let Err(error) = pacer.ready(Priority::Create, deadline).await else {
+            panic!("the call was let through a pause of an hour");
+        };
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(error.status().map(|s| s.as_u16()), Some(429));
         let left = error.rate_limited().expect("a rate-limit error");
