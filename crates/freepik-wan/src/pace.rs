@@ -33,8 +33,8 @@ use log::{Full, Log};
 /// When the budget runs short, fetches of tasks that have ended go first
 /// (each frees a slot of whatever is waiting on it), then lists and other
 /// status calls, then creates; creates also leave one request of each
-/// window free per task being waited on, so that tasks already running can
-/// always finish.
+/// window of 10 s or longer free per task being waited on (up to half of
+/// it), so that tasks already running can always finish.
 ///
 /// The limits are per IP: clients in one process should share one `Client`
 /// (clones share its pacing).
@@ -203,7 +203,8 @@ pub(crate) struct Pacer {
     pause: watch::Sender<Option<Pause>>,
     /// Calls waiting for room, by priority.
     waiting: [AtomicUsize; LEVELS],
-    /// Requests each window keeps free from creates: one per task waited on.
+    /// Requests each long window keeps free from creates: one per task
+    /// waited on.
     reserve: AtomicUsize,
     /// Wakes calls that stepped aside: one that mattered more has gone, or
     /// the reserve shrank.
@@ -476,7 +477,7 @@ mod tests {
 
     #[tokio::test]
     async fn creates_leave_the_reserve_to_the_tasks_running() {
-        let pacer = Pacer::new(&RateLimit::per_second(10).burst(4));
+        let pacer = Pacer::new(&RateLimit::windows([(4, log::RESERVED_FROM)]).margin(0));
         pacer.reserve(2);
         pacer.ready(Priority::Create, far()).await.unwrap();
         pacer.ready(Priority::Create, far()).await.unwrap();

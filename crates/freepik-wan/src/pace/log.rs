@@ -20,6 +20,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// The shortest window a reserve applies to. A shorter one, once full, has
+/// room again within seconds, and the calls a reserve is for go first then
+/// anyway; a longer one could hold them back for minutes.
+pub(crate) const RESERVED_FROM: Duration = Duration::from_secs(10);
+
 /// The instants of recent requests, checked against each window.
 #[derive(Debug)]
 pub(crate) struct Log {
@@ -59,12 +64,13 @@ impl Log {
 
     /// Lets a request go at `now` if every window has room for it while
     /// keeping `reserve` of its budget free (never more than half of it, so
-    /// that whatever a reserve holds back still moves); it then counts as in
-    /// flight until [`answered`](Self::answered). Otherwise says what it
-    /// waits for.
+    /// that whatever a reserve holds back still moves), in windows of
+    /// [`RESERVED_FROM`] or longer; it then counts as in flight until
+    /// [`answered`](Self::answered). Otherwise says what it waits for.
     pub(crate) fn take(&mut self, now: Instant, reserve: usize) -> Result<(), Full> {
         let mut room_at = now;
         for &(budget, length) in &self.windows {
+            let reserve = if length >= RESERVED_FROM { reserve } else { 0 };
             let allowed = budget - reserve.min(budget / 2);
             // Room for answered ones besides those in flight, and for this one.
             let Some(room) = allowed.checked_sub(self.in_flight + 1) else {
@@ -170,9 +176,10 @@ mod tests {
     }
 
     #[test]
-    fn a_reserve_holds_back_part_of_each_budget_but_never_more_than_half() {
+    fn a_reserve_holds_back_part_of_a_long_windows_budget_but_never_more_than_half() {
         let start = Instant::now();
-        let mut log = Log::new(vec![(10, ms(1000))]);
+        let long = RESERVED_FROM;
+        let mut log = Log::new(vec![(10, long)]);
         for _ in 0..7 {
             send(&mut log, start, 3).unwrap();
         }
@@ -180,11 +187,17 @@ mod tests {
         assert!(send(&mut log, start, 3).is_err());
         send(&mut log, start, 0).unwrap();
         // A reserve larger than the budget keeps only half of it free.
-        let mut log = Log::new(vec![(10, ms(1000))]);
+        let mut log = Log::new(vec![(10, long)]);
         for _ in 0..5 {
             send(&mut log, start, 1000).unwrap();
         }
         assert!(send(&mut log, start, 1000).is_err());
+        // A short window keeps no reserve: it has room again within seconds.
+        let mut log = Log::new(vec![(10, ms(1000)), (100, long)]);
+        for _ in 0..10 {
+            send(&mut log, start, 5).unwrap();
+        }
+        assert!(send(&mut log, start, 5).is_err());
     }
 
     /// Requests tried at pseudo-random instants, each answered some
