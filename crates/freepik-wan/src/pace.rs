@@ -168,7 +168,7 @@ pub(crate) enum Priority {
 const LEVELS: usize = 3;
 
 tokio::task_local! {
-    /// The priority of the API calls made inside [`first`].
+    /// The priority of the API calls made inside [`ended`].
     static SCOPED: Priority;
 }
 
