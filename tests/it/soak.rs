@@ -147,7 +147,11 @@ async fn soak(tasks: usize, creates: Creates) -> Outcome {
     }
     let stats = sim.stats();
     let count = |code| stats.requests.iter().filter(|r| r.status == code).count();
-    assert!(count(503) > 0 && count(429) > 0, "no faults were injected: {:?}", stats.responses());
+    assert!(
+        count(503) > 0 && count(429) > 0,
+        "no faults were injected: {:?}",
+        stats.responses()
+    );
     let outcome = Outcome {
         accepted: stats.creates_accepted,
         held: held.len(),
