@@ -50,6 +50,16 @@ enum Mode {
 impl Mode {
     const ALL: [Mode; 4] = [Mode::Polling, Mode::Webhooks, Mode::Batch, Mode::OldPace];
 
+    /// Its name for `--modes`.
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Polling => "sdk",
+            Mode::Webhooks => "webhooks",
+            Mode::Batch => "batch",
+            Mode::OldPace => "old",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Mode::Polling => "SDK, shared waiting (defaults)",
@@ -138,6 +148,13 @@ pub(crate) async fn phase(opts: &Options, rows: &mut Vec<Row>) -> Result<()> {
     }
     for case in cases {
         for mode in Mode::ALL {
+            if opts
+                .modes
+                .as_ref()
+                .is_some_and(|modes| !modes.iter().any(|m| m == mode.name()))
+            {
+                continue;
+            }
             let run = match mode {
                 Mode::Batch => match &cli {
                     Some(cli) => batch(cli, case).await?,

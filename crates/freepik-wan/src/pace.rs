@@ -32,9 +32,9 @@ use log::{Full, Log};
 ///
 /// When the budget runs short, fetches of tasks that have ended go first
 /// (each frees a slot of whatever is waiting on it), then lists and other
-/// status calls, then creates; creates also leave one request of each
-/// window of 10 s or longer free per task being waited on (up to half of
-/// it), so that tasks already running can always finish.
+/// status calls, then creates; creates also leave room in each window of
+/// 10 s or more (up to half of it) for the tasks already running, so that
+/// they are noticed ending while new ones queue.
 ///
 /// The limits are per IP: clients in one process should share one `Client`
 /// (clones share its pacing).
@@ -302,7 +302,14 @@ impl Pacer {
                 .unwrap_or_else(|e| e.into_inner())
                 .take(Instant::now(), reserve);
             match taken {
-                Ok(()) => return Ok(Sent { pacer: self }),
+                Ok(()) => {
+                    if priority == Priority::Create {
+                        // Its task will need a poll before the poller has
+                        // counted it: keep room for it from now.
+                        self.reserve.fetch_add(1, Ordering::SeqCst);
+                    }
+                    return Ok(Sent { pacer: self });
+                }
                 // Tokio's timer, so that a caller's timeout or a dropped
                 // future stops the wait at once. Creates also look again
                 // when the reserve shrinks.
@@ -495,6 +502,27 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(50), polls)
             .await
             .expect("the reserve is the polls'");
+    }
+
+    /// A task just created needs a poll before the poller has counted it:
+    /// each create keeps room for one at once.
+    #[tokio::test]
+    async fn each_create_keeps_room_for_its_tasks_poll() {
+        let pacer = Pacer::new(&RateLimit::windows([(4, log::RESERVED_FROM)]).margin(0));
+        pacer.ready(Priority::Create, far()).await.unwrap();
+        pacer.ready(Priority::Create, far()).await.unwrap();
+        let create = tokio::time::timeout(
+            Duration::from_millis(50),
+            pacer.ready(Priority::Create, far()),
+        );
+        assert!(create.await.is_err(), "a third create took its polls' room");
+        // The poller's count, once it has one, replaces the estimate.
+        pacer.reserve(0);
+        let create = tokio::time::timeout(
+            Duration::from_millis(50),
+            pacer.ready(Priority::Create, far()),
+        );
+        assert!(create.await.is_ok());
     }
 
     #[tokio::test]
