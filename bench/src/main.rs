@@ -34,7 +34,7 @@ mod pipeline;
 
 const API_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
 /// The MP4 the simulator serves, for checking downloaded files.
-const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only PHASE,...] [--tasks N] \
+const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only PHASE,...] [--modes sdk,webhooks,batch,old] [--tasks N] \
      [--concurrency N] [--processing-ms MS] [--iterations N]\n       freepik-wan-bench soak \
      [--tasks N] [--concurrency N] [--retries N] [--seed N] [--naive-create-retries]\nphases: roundtrip, pipeline, \
      download, image";
@@ -76,6 +76,8 @@ struct Options {
     retries: Option<usize>,
     seed: Option<u64>,
     naive_create_retries: bool,
+    /// The pipeline's modes to run (all when unset).
+    modes: Option<Vec<String>>,
 }
 
 impl Options {
@@ -90,6 +92,7 @@ impl Options {
             retries: None,
             seed: None,
             naive_create_retries: false,
+            modes: None,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -104,6 +107,7 @@ impl Options {
                 "--retries" => o.retries = Some(value()?.parse()?),
                 "--seed" => o.seed = Some(value()?.parse()?),
                 "--naive-create-retries" => o.naive_create_retries = true,
+                "--modes" => o.modes = Some(value()?.split(',').map(str::to_owned).collect()),
                 other => bail!("unknown option `{other}`\n{USAGE}"),
             }
         }

@@ -65,8 +65,8 @@ async fn burst_of_creates(client: &Client, n: usize) {
 
 #[tokio::test]
 async fn a_paced_client_gets_no_429_where_an_unpaced_one_does() {
-    // 20 requests in any second; the client's bucket lets through at most
-    // burst + rate = 8 + 10 = 18 in any second.
+    // 20 requests in any second; the client lets through at most 8 in any
+    // 0.8 s, so 16 in any second.
     let limit = freepik_wan_sim::RateLimit::per_second(20);
     let sim = Simulator::builder()
         .rate_limit(limit.clone())
@@ -124,6 +124,81 @@ async fn a_429_pauses_every_call_of_the_client() {
         started.elapsed()
     );
     assert_eq!(server.seen().len(), 2);
+}
+
+/// A client paced by the same windows the server enforces, with no margin,
+/// spends every window to its last request and never meets a 429.
+#[tokio::test]
+async fn a_client_paced_by_the_servers_windows_fills_them_without_a_429() {
+    let sim = Simulator::builder()
+        .rate_limit(
+            freepik_wan_sim::RateLimit::off()
+                .window(10, Duration::from_millis(500))
+                .window(15, Duration::from_secs(2)),
+        )
+        .start()
+        .await
+        .unwrap();
+    let windows = [
+        (10, Duration::from_millis(500)),
+        (15, Duration::from_secs(2)),
+    ];
+    let client = client_for(&sim, RateLimit::windows(windows).margin(0));
+    let started = Instant::now();
+    burst_of_creates(&client, 29).await;
+    // 30 requests with the first list: 10 at once, 5 more within the 2 s
+    // window, then the same again from 2 s.
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let stats = sim.stats();
+    assert_eq!(stats.creates_accepted, 29);
+    assert_eq!(stats.responses().get(&429), None, "{:?}", stats.responses());
+}
+
+/// Many first creates at once share the one list they make first, rather
+/// than each sending its own.
+#[tokio::test]
+async fn concurrent_first_creates_share_one_baseline_list() {
+    let sim = Simulator::builder().start().await.unwrap();
+    let client = client_for(&sim, RateLimit::none());
+    burst_of_creates(&client, 20).await;
+    assert_eq!(sim.stats().creates_accepted, 20);
+    assert_eq!(polls(&sim), (0, 1));
+}
+
+/// A 429 asking for an hour does not freeze the client: later calls, which
+/// may not wait that long, fail at once with a 429 naming what is left
+/// (and are not sent), and a wait whose deadline comes first ends at once.
+#[tokio::test]
+async fn a_pause_longer_than_a_call_may_wait_fails_it_at_once() {
+    let server = Scripted::start(vec![
+        Reply::json(429, serde_json::json!({"message": "Too many requests"}))
+            .header("retry-after", "3600"),
+    ])
+    .await;
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(server.url())
+        .build()
+        .unwrap();
+    let limited = client.task(TASK).await.unwrap_err();
+    assert_eq!(limited.rate_limited(), Some(Duration::from_secs(3600)));
+    let started = Instant::now();
+    let later = client.clone().task(TASK).await.unwrap_err();
+    let left = later.rate_limited().expect("a 429");
+    assert!(left > Duration::from_secs(3500), "{left:?}");
+    assert!(later.to_string().contains("3600 s"), "{later}");
+    let wait = client
+        .wait(TASK)
+        .timeout(Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    assert!(wait.rate_limited().is_some(), "{wait}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.seen().len(), 1, "nothing sent after the 429");
 }
 
 #[tokio::test]

@@ -60,7 +60,7 @@ async fn soak(tasks: usize, creates: Creates) -> Outcome {
         .processing_time(Duration::from_millis(300))
         .video_size(VIDEO_BYTES as u64)
         .faults(Faults {
-            seed: 0x50a4,
+            seed: 0x50a5,
             rate_503: 0.10,
             rate_429: 0.05,
             retry_after_secs: 1,
@@ -155,7 +155,11 @@ async fn soak(tasks: usize, creates: Creates) -> Outcome {
     }
     let stats = sim.stats();
     let count = |code| stats.requests.iter().filter(|r| r.status == code).count();
-    assert!(count(503) > 0 && count(429) > 0, "no faults were injected");
+    assert!(
+        count(503) > 0 && count(429) > 0,
+        "no faults were injected: {:?}",
+        stats.responses()
+    );
     let outcome = Outcome {
         accepted: stats.creates_accepted,
         held: held.len(),

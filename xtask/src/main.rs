@@ -124,6 +124,18 @@ fn codegen_command(args: &[String]) -> Result<ExitCode> {
 /// same cargo that runs xtask, from the workspace root.
 fn bench_command(command: &str, args: &[String]) -> Result<ExitCode> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    if command == "bench" {
+        // The pipeline phase runs `freepik-wan batch` too: the release
+        // binary next to the bench's.
+        let built = std::process::Command::new(&cargo)
+            .current_dir(workspace_root())
+            .args(["build", "--release", "--quiet", "-p", "freepik-wan-cli"])
+            .status()
+            .context("building freepik-wan")?;
+        if !built.success() {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     let status = std::process::Command::new(cargo)
         .current_dir(workspace_root())
         .args([

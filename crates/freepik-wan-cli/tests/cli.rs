@@ -570,6 +570,36 @@ fn a_create_answered_504_exits_3_sends_one_create_and_names_the_task() {
     assert!(error["error"].as_str().unwrap().contains(&next), "{error}");
 }
 
+/// A 429 asking for an hour must not freeze the client for that hour: the
+/// first call's 429 pauses the client, and the create, which may not wait
+/// that long, fails at once with a 429 saying how long the service asked.
+#[test]
+fn a_429_asking_for_an_hour_exits_3_at_once_and_says_how_long() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_429: 1.0,
+            retry_after_secs: 3600,
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let started = std::time::Instant::now();
+    let run = sim.run(
+        dir.path(),
+        &["--json", "generate", "--image", image.to_str().unwrap()],
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(took < Duration::from_secs(15), "took {took:?}: {run:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 0, "{run:?}");
+    let error = run.json();
+    let message = error["error"].as_str().unwrap();
+    assert!(message.contains("429"), "{error}");
+    assert!(message.contains("3600 s"), "says how long: {error}");
+}
+
 /// A server that accepts connections and never answers; it lives as long
 /// as the test process.
 fn silent_server() -> String {

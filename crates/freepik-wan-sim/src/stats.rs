@@ -26,6 +26,8 @@ pub struct Stats {
     pub requests: Vec<RequestRecord>,
     /// How many HTTP requests were received in all.
     pub requests_total: u64,
+    /// How many of them were API requests (paths under `/v1/`).
+    pub api_requests_total: u64,
     /// How many responses went out with each status code, over all requests.
     pub status_counts: BTreeMap<u16, u64>,
     /// Webhook events a receiver acknowledged with a 2xx.
@@ -62,6 +64,7 @@ pub(crate) struct StatsCollector {
 struct Log {
     recent: VecDeque<RequestRecord>,
     total: u64,
+    api_total: u64,
     by_status: BTreeMap<u16, u64>,
 }
 
@@ -72,10 +75,17 @@ impl Stats {
         self.status_counts.clone()
     }
 
+    /// The API requests (paths under `/v1/`), all of them: what a rate
+    /// limit counts, without the video downloads.
+    pub fn api_requests(&self) -> usize {
+        self.api_requests_total as usize
+    }
+
     /// The JSON `GET /_sim/stats` serves: `creates_accepted`,
     /// `creates_by_model` (e.g. `{"image-to-video/wan-v2-6-1080p": 3}`), `tasks`,
-    /// `requests`, `responses` by status code (as strings, JSON keys), and the
-    /// webhook counters.
+    /// `requests` (every request, video downloads included), `api_requests`
+    /// (only the API's), `responses` by status code (as strings, JSON keys),
+    /// and the webhook counters.
     pub fn to_json(&self) -> serde_json::Value {
         #[derive(Serialize)]
         struct Wire {
@@ -83,6 +93,7 @@ impl Stats {
             creates_by_model: BTreeMap<String, u64>,
             tasks: u64,
             requests: usize,
+            api_requests: usize,
             responses: BTreeMap<String, u64>,
             webhooks_delivered: u64,
             webhook_attempts: u64,
@@ -92,6 +103,7 @@ impl Stats {
             creates_by_model: self.creates_by_model.clone(),
             tasks: self.tasks,
             requests: self.requests_total as usize,
+            api_requests: self.api_requests(),
             responses: self
                 .responses()
                 .into_iter()
@@ -122,6 +134,9 @@ impl StatsCollector {
     pub(crate) fn record(&self, record: RequestRecord) {
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         log.total += 1;
+        if record.path.starts_with("/v1/") {
+            log.api_total += 1;
+        }
         *log.by_status.entry(record.status).or_default() += 1;
         if log.recent.len() == REQUEST_LOG_KEPT {
             log.recent.pop_front();
@@ -141,6 +156,7 @@ impl StatsCollector {
             tasks: tasks as u64,
             requests: log.recent.iter().cloned().collect(),
             requests_total: log.total,
+            api_requests_total: log.api_total,
             status_counts: log.by_status.clone(),
             webhooks_delivered: self.webhooks_delivered.load(Ordering::Relaxed),
             webhook_attempts: self.webhook_attempts.load(Ordering::Relaxed),

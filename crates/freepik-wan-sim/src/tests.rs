@@ -1021,6 +1021,7 @@ async fn past_the_rate_limit_a_key_gets_429_with_retry_after_and_stats_count_it(
         .unwrap();
     assert_eq!(stats["responses"], json!({"200": 3, "429": 2}));
     assert_eq!(stats["requests"], 5);
+    assert_eq!(stats["api_requests"], 5);
     assert_eq!(stats["creates_accepted"], 0);
     assert_eq!(stats["tasks"], 0);
     sim.shutdown().await;

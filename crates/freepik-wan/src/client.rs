@@ -214,8 +214,10 @@ impl Client {
 
 impl Client {
     /// One API call: paced, retried as the policy says, and a `429` pauses
-    /// every call of this client for its `Retry-After` (1 s without one);
-    /// a quota `429` ([`Error::QuotaExceeded`]) neither retries nor pauses.
+    /// every call of this client for its `Retry-After` (1 s without one); a
+    /// call that would wait out a pause past its retry budget fails at once
+    /// with a 429 of its own ([`Error::rate_limited`]); a quota `429`
+    /// ([`Error::QuotaExceeded`]) neither retries nor pauses.
     /// Downloads from video URLs are not API calls and do not come here.
     pub(crate) async fn api_call<T, F, Fut>(
         &self,
@@ -230,14 +232,18 @@ impl Client {
         let pacer = &self.shared.pacer;
         let priority = match kind {
             Idempotency::Create => Priority::Create,
-            Idempotency::Idempotent => Priority::Poll,
+            Idempotency::Idempotent => Priority::of_read(),
         };
+        // A 429's pause longer than the call may wait in all fails it at
+        // once, rather than freezing it (and the caller) for the pause.
+        let deadline = tokio::time::Instant::now() + self.shared.retry.budget;
         self.shared
             .retry
             .run(operation, kind, || {
                 let attempt = call();
                 async move {
-                    pacer.ready(priority).await;
+                    // Counted as in flight until the answer is in.
+                    let _sent = pacer.ready(priority, deadline).await?;
                     let result = attempt.await;
                     // A quota answer is no reason to slow the others down.
                     if let Err(error) = &result

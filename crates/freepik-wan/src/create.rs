@@ -385,12 +385,16 @@ where
     Fut: Future<Output = Result<serde_json::Value>>,
 {
     let ledger = &client.shared.ledger;
-    if !ledger.has_baseline(model)
-        && let Err(error) = client.tasks_at(model).await
-    {
-        // Without it an uncertain create names more candidates; the
-        // create itself need not wait for the list to work.
-        tracing::warn!(%error, "could not list the tasks already there");
+    if !ledger.has_baseline(model) {
+        // Concurrent first creates share one list, not one each.
+        let _one = ledger.baselining.lock().await;
+        if !ledger.has_baseline(model)
+            && let Err(error) = client.tasks_at(model).await
+        {
+            // Without it an uncertain create names more candidates; the
+            // create itself need not wait for the list to work.
+            tracing::warn!(%error, "could not list the tasks already there");
+        }
     }
     let api = &client.shared.api;
     // The ticket number of the attempt on the wire last.

@@ -273,6 +273,29 @@ impl Error {
         self.headers().and_then(crate::retry_after::retry_after)
     }
 
+    /// How long the service asked to wait, when the call was refused for
+    /// the rate limit: a `429` from the service, or one this client gave the
+    /// call without sending it, because an earlier `429`'s `Retry-After`
+    /// pauses the client for longer than the call may wait (its message
+    /// says how long the service asked). Zero when the `429` named no time;
+    /// `None` for any other error.
+    ///
+    /// ```
+    /// # fn handle(err: freepik_wan::Error) {
+    /// if let Some(wait) = err.rate_limited() {
+    ///     eprintln!("rate limited: try again in {} s", wait.as_secs());
+    /// }
+    /// # }
+    /// ```
+    pub fn rate_limited(&self) -> Option<Duration> {
+        match self {
+            Error::Api { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
+                Some(self.retry_after().unwrap_or_default())
+            }
+            _ => None,
+        }
+    }
+
     /// The request id the service or its proxy attached, if any
     /// (`x-request-id`, `x-amzn-requestid` or `cf-ray`), for support tickets.
     pub fn request_id(&self) -> Option<&str> {

@@ -29,6 +29,9 @@ pub(crate) struct Ledger {
     state: Mutex<State>,
     /// Signalled whenever a create attempt ends.
     settled: Notify,
+    /// Held while a create lists for the baseline: concurrent first creates
+    /// share one list instead of each sending its own.
+    pub(crate) baselining: tokio::sync::Mutex<()>,
 }
 
 /// The most task ids the ledger remembers: past it the oldest seen are

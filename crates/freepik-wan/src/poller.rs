@@ -427,6 +427,10 @@ async fn poll_forever(guard: PollerGuard) {
                 .map(|(id, _)| id.model())
                 .collect();
             state.groups.retain(|model, _| live.contains(model));
+            // Each task waited on will cost at least one more request:
+            // creates leave that much of the windows to them.
+            let pending = state.entries.values().filter(|e| !e.done).count();
+            client.shared.pacer.reserve(pending + state.groups.len());
             if state.groups.is_empty() {
                 // Under the lock that saw no work left: a wait registering
                 // next starts a new poller.
@@ -482,8 +486,9 @@ async fn poll_group(client: &Client, model: Model) {
                     _ => to_fetch.push(id),
                 }
             }
-            // At once, not one after another: each waits only for the pace.
-            join_all(to_fetch.into_iter().map(|id| fetch(client, id))).await;
+            // At once, not one after another: each waits only for the pace,
+            // and goes before other calls waiting for it (each ends a wait).
+            crate::pace::ended(join_all(to_fetch.into_iter().map(|id| fetch(client, id)))).await;
         }
         Err(error) if error.is_retryable() => {
             tracing::warn!(%error, "listing tasks failed; will poll again");

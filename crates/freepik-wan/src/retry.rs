@@ -37,7 +37,7 @@ pub struct RetryPolicy {
     max_retries: usize,
     initial_backoff: Duration,
     max_backoff: Duration,
-    budget: Duration,
+    pub(crate) budget: Duration,
     retry_creates: bool,
 }
 

@@ -3,9 +3,10 @@
 //! ([`poller`](crate::poller)) and by delivered webhooks.
 
 use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
+use futures_util::future::{self, Either};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::Instant;
 
@@ -18,8 +19,10 @@ use crate::wait_options::{WaitOptions, later};
 impl Client {
     /// Waits until the task is `COMPLETED` and returns it (with its video
     /// URLs). `FAILED` gives [`Error::TaskFailed`]; the deadline gives
-    /// [`Error::Timeout`] with the last status seen. Unknown statuses count as
-    /// not finished. Dropping the future stops the polling.
+    /// [`Error::Timeout`] with the last status seen. A `429` whose
+    /// `Retry-After` pauses the client past the deadline ends the wait at
+    /// once with that 429 (see [`Error::rate_limited`]). Unknown statuses
+    /// count as not finished. Dropping the future stops the polling.
     ///
     /// ```no_run
     /// # async fn run(client: freepik_wan::Client, id: freepik_wan::TaskId) -> freepik_wan::Result<()> {
@@ -168,12 +171,23 @@ impl Watching {
     /// The next change of status, the end, or the deadline, whichever comes
     /// first. The deadline bounds everything: the watch only listens to the
     /// poller, so a poll in flight (and its retries) never holds it past it.
+    /// A `429` pausing the client past the deadline ends it at once with
+    /// that 429 ([`Error::rate_limited`]).
     async fn next_change(&mut self) -> Result<Task> {
         let (started, deadline) = *self.started.get_or_insert_with(|| {
             let now = Instant::now();
             (now, later(now, self.options.timeout))
         });
-        let outcome = tokio::time::timeout_at(deadline, self.changed()).await;
+        // A 429's pause that outlasts the deadline ends the wait at once:
+        // no poll could go out before the deadline anyway.
+        let client = self.client.clone();
+        let paused = async { Err(client.shared.pacer.paused_past(deadline).await) };
+        let next = async {
+            match future::select(pin!(self.changed()), pin!(paused)).await {
+                Either::Left((outcome, _)) | Either::Right((outcome, _)) => outcome,
+            }
+        };
+        let outcome = tokio::time::timeout_at(deadline, next).await;
         let outcome = outcome.unwrap_or_else(|_| {
             Err(Error::Timeout {
                 task_id: self.id.clone(),

@@ -7,8 +7,11 @@ use std::time::Duration;
 /// The first poll goes out at once; later ones follow a backoff from
 /// `initial_interval` growing by `multiplier` up to `max_interval`, each
 /// jittered by ±`jitter` so that many waiters do not poll in step. The
-/// defaults (1 s growing to 2 s) notice completion within about 2 s while
-/// polling about once per 2 s over a typical task of tens of seconds.
+/// defaults (0.5 s growing to 1 s) notice completion within about a second.
+/// Waits share one poller, and with two or more tasks pending one list
+/// request covers them all, so this costs about one request per second per
+/// resolution, whatever the number of tasks: a tenth of Freepik's 2-minute
+/// budget at most.
 ///
 /// ```
 /// use std::time::Duration;
@@ -33,8 +36,8 @@ pub struct WaitOptions {
 impl Default for WaitOptions {
     fn default() -> Self {
         WaitOptions {
-            initial_interval: Duration::from_secs(1),
-            max_interval: Duration::from_secs(2),
+            initial_interval: Duration::from_millis(500),
+            max_interval: Duration::from_secs(1),
             multiplier: 1.5,
             jitter: 0.1,
             timeout: Duration::from_secs(15 * 60),
@@ -44,13 +47,13 @@ impl Default for WaitOptions {
 }
 
 impl WaitOptions {
-    /// The wait between the first and second poll (default 1 s).
+    /// The wait between the first and second poll (default 0.5 s).
     pub fn initial_interval(mut self, interval: Duration) -> Self {
         self.initial_interval = interval;
         self
     }
 
-    /// The longest wait between polls (default 2 s): the most a completion
+    /// The longest wait between polls (default 1 s): the most a completion
     /// can go unnoticed, jitter aside.
     pub fn max_interval(mut self, interval: Duration) -> Self {
         self.max_interval = interval;
