@@ -5,6 +5,7 @@ mod api;
 mod bad_input;
 mod e2e;
 mod field;
+mod models;
 mod promises;
 mod resolution;
 mod scale;
