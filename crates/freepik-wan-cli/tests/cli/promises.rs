@@ -376,3 +376,64 @@ fn ctrl_c_during_the_create_lets_it_answer_and_names_the_task() {
     assert!(said.contains(&format!("freepik-wan wait {task}")), "{said}");
     assert_eq!(sim.handle.stats().creates_accepted, 1);
 }
+
+#[test]
+fn every_kind_of_model_makes_a_video_from_the_command_line() {
+    let dir = tempdir();
+    let kinds: [&[&str]; 4] = [
+        &[
+            "--model",
+            "text-to-video/wan-2-7",
+            "--prompt",
+            "a lighthouse at dawn",
+        ],
+        &[
+            "--model",
+            "image-to-video/wan-v2-6-720p",
+            "--image",
+            "https://example.com/cat.jpg",
+            "--prompt",
+            "the cat yawns",
+        ],
+        &[
+            "--model",
+            "reference-to-video/wan-2-7",
+            "--prompt",
+            "Image 1 plays the piano",
+            "--reference",
+            "https://example.com/p.jpg,voice=https://example.com/v.wav",
+        ],
+        &[
+            "--model",
+            "video-edit/wan-2-7",
+            "--video",
+            "https://example.com/clip.mp4",
+            "--prompt",
+            "make it snow",
+        ],
+    ];
+    for (i, kind) in kinds.iter().enumerate() {
+        let file = format!("{i}.mp4");
+        let mut args = vec!["--json", "generate", "--simulate", "--out", &file];
+        args.extend_from_slice(kind);
+        let done = run(dir.path(), &args);
+        assert_eq!(done.code, 0, "{kind:?}: {done:?}");
+        assert_eq!(done.json()["status"], "COMPLETED", "{kind:?}");
+        super::assert_mp4(&dir.path().join(&file));
+    }
+    // A local file for a URL-only model: refused before anything is sent.
+    let image = sample_image();
+    let refused = run(
+        dir.path(),
+        &[
+            "generate",
+            "--simulate",
+            "--model",
+            "image-to-video/wan-2-7",
+            "--image",
+            image.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("public http(s) URL"), "{refused:?}");
+}
