@@ -54,6 +54,12 @@
     allow(unused_imports)
 )]
 
+#[cfg(any(
+    feature = "wan-2-2",
+    feature = "wan-2-5",
+    feature = "wan-2-6",
+    feature = "wan-2-7"
+))]
 mod by_path;
 pub mod error_body;
 mod hooks;
