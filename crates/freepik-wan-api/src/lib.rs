@@ -64,6 +64,7 @@ mod by_path;
 pub mod error_body;
 mod hooks;
 pub mod models;
+pub mod prose;
 mod task_status;
 
 pub use hooks::{

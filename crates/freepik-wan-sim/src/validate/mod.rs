@@ -8,7 +8,6 @@
 //! all of its mistakes in one round trip.
 
 mod image;
-mod prose;
 
 use freepik_wan_api::models::{Field, ModelInfo};
 use reqwest::Url;
@@ -96,12 +95,13 @@ pub(crate) fn validate_create(model: &ModelInfo, body: &[u8]) -> Result<CreateRe
             ));
         }
     }
-    // The prose rules combine fields: only once each field is right on its own, so
-    // a field is not reported twice.
+    // The prose rules (the SDK's own copy, in freepik_wan_api::prose) combine
+    // fields: only once each field is right on its own, so a field is not
+    // reported twice.
     if invalid.is_empty()
-        && let Err((name, reason)) = prose::check(model, &fields)
+        && let Err(broken) = model.check_prose(&fields)
     {
-        invalid.push(InvalidParam::new(name, reason));
+        invalid.push(InvalidParam::new(broken.field, broken.reason));
     }
 
     if invalid.is_empty() {

@@ -7,12 +7,10 @@ use serde_json::{Map, Value};
 
 use freepik_wan_api::models::Field;
 
-use super::{Kind, Model};
+use super::Model;
 use crate::error::{Error, Result};
 
-/// The most references reference-to-video takes, images and videos together
-/// (said in the body's description only).
-pub const MAX_REFERENCES: usize = 5;
+pub use freepik_wan_api::prose::MAX_REFERENCES;
 
 /// `value` against `field`'s type, enum, range, length, list size and URL rule.
 pub(super) fn check_field(model: Model, field: &'static Field, value: &Value) -> Result<()> {
@@ -100,66 +98,14 @@ fn check_url(field: &'static str, value: &Value) -> Result<()> {
     }
 }
 
-/// The rules said only in prose.
+/// The rules said only in prose: the one copy in the raw crate, which the
+/// simulator uses too.
 pub(super) fn check_prose(model: Model, body: &Map<String, Value>) -> Result<()> {
-    // Wan 2.6: "`multi` ... (requires enable_prompt_expansion=true)".
-    if body.get("shot_type").and_then(Value::as_str) == Some("multi") {
-        let expansion = body
-            .get("enable_prompt_expansion")
-            .and_then(Value::as_bool)
-            .or_else(|| {
-                model
-                    .field("enable_prompt_expansion")
-                    .and_then(|f| f.default)
-                    .map(|d| d == "true")
-            });
-        if expansion != Some(true) {
-            return Err(Error::Validation {
-                field: "shot_type",
-                reason: format!(
-                    "multi-shot on {model} needs prompt expansion on (enable_prompt_expansion: true)"
-                ),
-            });
-        }
-    }
-    // Wan 2.7 image-to-video: a start image; a start and an end image; or a
-    // video to continue (optionally with an end image).
-    if model.kind() == Kind::ImageToVideo
-        && model.field("start_image_url").is_some()
-        && model.field("video_url").is_some()
-    {
-        let has = |name: &str| body.contains_key(name);
-        match (has("start_image_url"), has("video_url")) {
-            (true, true) => {
-                return Err(Error::Validation {
-                    field: "video_url",
-                    reason: format!("{model} continues a video or starts from an image, not both"),
-                });
-            }
-            (false, false) => {
-                return Err(Error::Validation {
-                    field: "start_image_url",
-                    reason: format!(
-                        "{model} needs a start image (optionally with an end image) or a video to continue"
-                    ),
-                });
-            }
-            _ => {}
-        }
-    }
-    // Reference-to-video: at least one image or video reference, at most 5
-    // of them together.
-    if model.kind() == Kind::ReferenceToVideo {
-        let count = |name: &str| body.get(name).and_then(Value::as_array).map_or(0, Vec::len);
-        let references = count("image_urls") + count("video_urls");
-        if !(1..=MAX_REFERENCES).contains(&references) {
-            return Err(Error::Validation {
-                field: "image_urls",
-                reason: format!(
-                    "{model} takes 1 to {MAX_REFERENCES} references (images and videos together), not {references}"
-                ),
-            });
-        }
-    }
-    Ok(())
+    model
+        .info()
+        .check_prose(body)
+        .map_err(|broken| Error::Validation {
+            field: broken.field,
+            reason: broken.reason,
+        })
 }
