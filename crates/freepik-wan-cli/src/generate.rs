@@ -381,15 +381,7 @@ fn video_request(args: &Generate, model: Model, body_resolution: Option<String>)
         request = request.video(url);
     }
     for reference in &args.references {
-        let (url, voice) = match reference.split_once(",voice=") {
-            Some((url, voice)) => (url, Some(voice)),
-            None => (reference.as_str(), None),
-        };
-        request = if is_video_url(url) {
-            request.reference_video(url, voice)
-        } else {
-            request.reference_image(url, voice)
-        };
+        request = with_reference(request, reference);
     }
     if let Some(url) = &args.audio {
         request = request.audio(url);
@@ -421,8 +413,22 @@ fn video_request(args: &Generate, model: Model, body_resolution: Option<String>)
     request
 }
 
+/// Adds one `URL[,voice=URL]` reference (`--reference`, or a manifest's
+/// `reference` column): a video or an image by the URL's extension.
+pub fn with_reference(request: VideoRequest, reference: &str) -> VideoRequest {
+    let (url, voice) = match reference.split_once(",voice=") {
+        Some((url, voice)) => (url, Some(voice)),
+        None => (reference, None),
+    };
+    if is_video_url(url) {
+        request.reference_video(url, voice)
+    } else {
+        request.reference_image(url, voice)
+    }
+}
+
 /// Whether a reference URL names a video (by its path's extension).
-pub fn is_video_url(url: &str) -> bool {
+fn is_video_url(url: &str) -> bool {
     let path = url
         .split(['?', '#'])
         .next()

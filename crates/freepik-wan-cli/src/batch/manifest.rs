@@ -133,16 +133,7 @@ pub fn request(row: &Row) -> VideoRequest {
         request = request.video(url);
     }
     for reference in input("reference").into_iter().flat_map(|r| r.split(" | ")) {
-        let reference = reference.trim();
-        let (url, voice) = match reference.split_once(",voice=") {
-            Some((url, voice)) => (url, Some(voice)),
-            None => (reference, None),
-        };
-        request = if crate::generate::is_video_url(url) {
-            request.reference_video(url, voice)
-        } else {
-            request.reference_image(url, voice)
-        };
+        request = crate::generate::with_reference(request, reference.trim());
     }
     if let Some(url) = input("audio") {
         request = request.audio(url);
