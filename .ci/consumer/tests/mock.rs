@@ -31,6 +31,9 @@ async fn the_packaged_mock_answers_the_raw_client() {
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.into_inner().data.generated, ["https://cdn.example/v.mp4"]);
+    assert_eq!(
+        answer.into_inner().data.generated,
+        ["https://cdn.example/v.mp4"]
+    );
     mock.assert_async().await;
 }
