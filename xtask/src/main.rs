@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]\n       cargo xtask bench [--quick] [--only PHASE,...] [...]\n       cargo xtask soak [--tasks N] [--retries N] [--seed N] [--naive-create-retries]\n       cargo xtask buildtime";
+const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]\n       cargo xtask bench [--quick] [--only PHASE,...] [...]\n       cargo xtask soak [--tasks N] [--retries N] [--seed N] [--naive-create-retries]\n       cargo xtask buildtime [--rounds N]";
 
 fn run(args: Vec<String>) -> Result<ExitCode> {
     let Some((command, rest)) = args.split_first() else {
