@@ -88,17 +88,17 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         stopped: std::sync::Mutex::new(None),
     };
     let work = async {
-        run.recover().await?;
+        // Rows whose absence from the list the first pass could not prove
+        // wait for this run's own creates, which may prove it.
+        let deferred = run.recover(run::Pass::First).await?;
         run.baseline(&rows).await?;
-        let states: Vec<Result<(u64, State), String>> = futures_util::stream::iter(&rows)
-            .map(|row| async {
-                let state = run.process(row).await?;
-                run.display.row(row.line, state);
-                Ok((row.line, state))
-            })
-            .buffer_unordered(args.concurrency.max(1))
-            .collect()
-            .await;
+        let (later, now): (Vec<&manifest::Row>, Vec<&manifest::Row>) =
+            rows.iter().partition(|r| deferred.contains(&r.line));
+        let mut states = process_rows(&run, now, args.concurrency).await;
+        if !later.is_empty() {
+            run.recover(run::Pass::Last).await?;
+            states.extend(process_rows(&run, later, args.concurrency).await);
+        }
         states.into_iter().collect::<Result<Vec<_>, String>>()
     };
     let finished = tokio::select! {
@@ -114,6 +114,23 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     run.display.finish();
     finished.map_err(service)?;
     report(&journal, &args.out_dir, &invalid, run.stopped(), out)
+}
+
+/// Takes `rows` as far as they go, `concurrency` at a time.
+async fn process_rows(
+    run: &run::Run,
+    rows: Vec<&manifest::Row>,
+    concurrency: usize,
+) -> Vec<Result<(u64, State), String>> {
+    futures_util::stream::iter(rows)
+        .map(|row| async move {
+            let state = run.process(row).await?;
+            run.display.row(row.line, state);
+            Ok((row.line, state))
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
 }
 
 /// The summary, and the exit code: 0 only when every row is downloaded.

@@ -67,6 +67,18 @@ enum Settled {
     Uncertain(String),
     /// The list could not be read: left for the next run.
     Later(String),
+    /// Absent for the whole grace, but the list shows no task made after
+    /// this create, so a page or a cap may hide it: left `sending` until
+    /// this run's later creates can show that (the run's last pass).
+    NoProofYet(String),
+}
+
+/// Which recovery pass: the first settles rows before any create; the last,
+/// after this run's creates, settles the rows the first could not prove.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    First,
+    Last,
 }
 
 impl Run {
@@ -80,32 +92,51 @@ impl Run {
     ///   row `uncertain` (never sent again, never given another row's task);
     /// - none: the list is read again until `list_grace` has passed since
     ///   the create, and only then is the row sent again, provided the list
-    ///   shows every task the journal holds at that endpoint (a list that
-    ///   pages or caps cannot prove an absence: the row is `uncertain`).
-    pub async fn recover(&self) -> Sql<()> {
+    ///   proves the absence: it is empty, or it shows every task the journal
+    ///   holds at that endpoint and tasks made both before and after the
+    ///   create (a list that pages or caps, newest or oldest first, would
+    ///   cut off one side). Without a task made after it, the row waits
+    ///   for this run's later creates ([`Pass::Last`]); still none, it is
+    ///   `uncertain`.
+    ///
+    /// Returns the lines left for the last pass.
+    pub async fn recover(&self, pass: Pass) -> Sql<Vec<u64>> {
         let sending: Vec<Entry> = self
             .journal
             .entries()?
             .into_iter()
             .filter(|e| e.state == State::Sending)
             .collect();
+        let mut deferred = Vec::new();
         for entry in &sending {
             let line = entry.line;
             let settled = self.settle(entry).await?;
-            let (state, task, note) = match settled {
-                Settled::Adopt(id, note) => (State::Created, Some(id), note),
-                Settled::SendAgain(note) => (State::Pending, None, note),
-                Settled::Uncertain(note) => (State::Uncertain, None, note),
-                Settled::Later(note) => {
+            let (state, task, note) = match (settled, pass) {
+                (Settled::Adopt(id, note), _) => (State::Created, Some(id), note),
+                (Settled::SendAgain(note), _) => (State::Pending, None, note),
+                (Settled::Uncertain(note), _) => (State::Uncertain, None, note),
+                (Settled::Later(note), _) => {
                     self.display.note(format!("line {line}: {note}"));
                     continue;
                 }
+                (Settled::NoProofYet(note), Pass::First) => {
+                    self.display.note(format!(
+                        "line {line}: {note}; settled after this run's other creates"
+                    ));
+                    deferred.push(line);
+                    continue;
+                }
+                (Settled::NoProofYet(note), Pass::Last) => (
+                    State::Uncertain,
+                    None,
+                    format!("{note}, and no later create showed in it either: not sent again"),
+                ),
             };
             self.journal
                 .set(line, state, task.as_deref(), Some(&note))?;
             self.display.note(format!("line {line}: {note}"));
         }
-        Ok(())
+        Ok(deferred)
     }
 
     async fn settle(&self, entry: &Entry) -> Sql<Settled> {
@@ -182,25 +213,60 @@ impl Run {
                 tokio::time::sleep(left.min(RELIST)).await;
                 continue;
             }
-            // Absent for the whole grace: proof enough, if the list shows
-            // every task the journal holds there.
+            // Absent for the whole grace: proof enough only if nothing
+            // the list leaves out could be it.
             let shown: HashSet<&str> = ids.iter().map(String::as_str).collect();
-            let missing = entries
+            let here: Vec<&Entry> = entries
                 .iter()
                 .filter(|e| e.resolution == entry.resolution)
+                .collect();
+            let missing = here
+                .iter()
                 .filter_map(|e| e.task_id.as_deref())
                 .find(|id| !shown.contains(id));
-            return Ok(match missing {
-                Some(id) => Settled::Uncertain(format!(
+            let sent_again = Settled::SendAgain(format!(
+                "the last run's create is not in the task list {}s after it was sent: it \
+                 never reached the service, and is sent again",
+                since_ms / 1000
+            ));
+            if ids.is_empty() {
+                return Ok(sent_again);
+            }
+            if let Some(id) = missing {
+                return Ok(Settled::Uncertain(format!(
                     "the last run's create is not in the task list, but neither is task {id} \
                      that another row holds: the list does not show every task, so it proves \
                      nothing; not sent again"
-                )),
-                None => Settled::SendAgain(format!(
-                    "the last run's create is not in the task list {}s after it was sent: it \
-                     never reached the service, and is sent again",
-                    since_ms / 1000
-                )),
+                )));
+            }
+            // A list cut to a page shows one end of the account's tasks:
+            // only tasks made on both sides of this create show that its
+            // place in the list is on the page.
+            let mut seen_before = false;
+            for id in &ids {
+                if self.journal.seen_at(id)?.is_some_and(|at| at < sent_seq) {
+                    seen_before = true;
+                    break;
+                }
+            }
+            let made_before = seen_before
+                || here.iter().any(|e| {
+                    e.task_id.as_deref().is_some_and(|id| shown.contains(id))
+                        && e.sent_seq.is_some_and(|at| at < sent_seq)
+                });
+            let made_after = here.iter().any(|e| {
+                e.task_id.as_deref().is_some_and(|id| shown.contains(id))
+                    && e.sent_seq.is_some_and(|at| at > sent_seq)
+            });
+            return Ok(if made_before && made_after {
+                sent_again
+            } else {
+                Settled::NoProofYet(format!(
+                    "the last run's create is not in the task list {}s after it was sent, \
+                     but the list shows no task made {} it, so a page or a cap may hide it",
+                    since_ms / 1000,
+                    if made_before { "after" } else { "before" }
+                ))
             });
         }
     }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use freepik_wan_sim::Faults;
+use freepik_wan_sim::{Faults, ListCap};
 use serde_json::Value;
 
 use super::{Killed, Sim, manifest, run, run_json, sample_image, spawn_logged, tempdir};
@@ -97,6 +97,56 @@ fn a_row_left_sending_is_adopted_from_a_list_that_lags_20_s() {
         1,
         "one task for one row"
     );
+}
+
+#[test]
+fn a_list_cut_to_its_oldest_page_never_has_a_row_paid_twice() {
+    // The list shows only the account's two oldest tasks, and two tasks made
+    // elsewhere (not in the journal) fill that page: a task this batch makes
+    // never shows in it. Creates make their task and answer 2 s later.
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_secs(2),
+            list_cap: Some(ListCap {
+                max: 2,
+                newest: false,
+            }),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    for _ in 0..2 {
+        let elsewhere = sim.run(
+            dir.path(),
+            &["generate", "--image", image.to_str().unwrap(), "--no-wait"],
+        );
+        assert_eq!(elsewhere.code, 0, "{elsewhere:?}");
+    }
+    let manifest = manifest(dir.path(), 1);
+    let out = dir.path().join("videos");
+    let args = with_sim(&sim, batch(&manifest, &out, &["--list-grace", "1"]));
+    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
+    until(
+        Duration::from_secs(20),
+        "the batch's create reached the service",
+        || sim.handle.stats().creates_accepted == 3,
+    );
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // Its task is made but never listed: absent from a list that shows no
+    // task made after it proves nothing.
+    let resumed = run(dir.path(), &args);
+    assert_eq!(resumed.code, 3, "the row is uncertain: {resumed:?}");
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        3,
+        "the row was paid twice: {resumed:?}"
+    );
+    let rows = journal_rows(dir.path(), &out);
+    assert_eq!(rows[0]["state"], "uncertain", "{rows:?}");
 }
 
 #[test]
