@@ -172,6 +172,30 @@ pub struct BatchRun {
 /// `generate`'s options.
 #[derive(Debug, Args)]
 pub struct Generate {
+    #[command(flatten)]
+    pub inputs: Inputs,
+    #[command(flatten)]
+    pub tier: Tier,
+    /// Where to save the video [default: <task_id>.mp4].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the task id and stop: do not wait or download.
+    #[arg(long, conflicts_with_all = ["out", "timeout", "simulate"])]
+    pub no_wait: bool,
+    /// Give up waiting after this many seconds [default: 900].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Run against an in-process simulator: no key, no network, a real MP4
+    /// (it stops when the command ends, so it cannot go with --no-wait).
+    #[arg(long)]
+    pub simulate: bool,
+}
+
+/// What a video is made from: `generate`'s inputs, and a batch manifest's
+/// columns of the same names. [`Inputs::request`] turns them into the
+/// SDK's request for a model, which checks them against it.
+#[derive(Clone, Debug, Default, Args)]
+pub struct Inputs {
     /// The image: a JPEG, PNG or WebP file or an http(s) URL (Wan 2.2 takes a
     /// file; every other model needs a public URL). The start image for Wan 2.7
     /// image-to-video. Not for text-to-video.
@@ -219,21 +243,6 @@ pub struct Generate {
     /// A URL the service calls on every status change of the task.
     #[arg(long, value_name = "URL")]
     pub webhook_url: Option<String>,
-    #[command(flatten)]
-    pub tier: Tier,
-    /// Where to save the video [default: <task_id>.mp4].
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Print the task id and stop: do not wait or download.
-    #[arg(long, conflicts_with_all = ["out", "timeout", "simulate"])]
-    pub no_wait: bool,
-    /// Give up waiting after this many seconds [default: 900].
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
-    /// Run against an in-process simulator: no key, no network, a real MP4
-    /// (it stops when the command ends, so it cannot go with --no-wait).
-    #[arg(long)]
-    pub simulate: bool,
 }
 
 /// Which model endpoint, for every command that makes or names a task: a
@@ -295,7 +304,7 @@ fn model_parser(text: &str) -> Result<Model, String> {
     text.parse::<Model>().map_err(|e| e.to_string())
 }
 
-fn on_off(text: &str) -> Result<bool, String> {
+pub fn on_off(text: &str) -> Result<bool, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),

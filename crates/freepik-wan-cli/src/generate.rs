@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use freepik_wan::{Client, Model, Resolution, TaskId, VideoRequest};
 use serde_json::{Value, json};
 
-use crate::args::Generate;
+use crate::args::{Generate, Inputs};
 use crate::connect::Connection;
 use crate::exit::{Code, Failure};
 use crate::output::Output;
@@ -34,7 +34,11 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
 
     let (model, body_resolution) = args.tier.target()?;
     // Every check of the model's body, before anything is sent.
-    let body = video_request(&args, model, body_resolution).build().await?;
+    let body = args
+        .inputs
+        .request(model, body_resolution.as_deref())
+        .build()
+        .await?;
     let created = create(client, client.create_body(body), model, deadline, &out)
         .await
         .map_err(|abandoned| abandoned.report(model, started.elapsed()))?;
@@ -363,54 +367,59 @@ pub fn model_flags(model: Model) -> String {
 
 /// `generate`'s inputs as a request for `model`; [`VideoRequest::build`]
 /// checks them all against the model before anything is sent.
-fn video_request(args: &Generate, model: Model, body_resolution: Option<String>) -> VideoRequest {
-    let mut request = model.request();
-    if let Some(text) = &args.prompt {
-        request = request.prompt(text.as_str());
+impl Inputs {
+    /// The request for `model` with these inputs, the body's `resolution`
+    /// (Wan 2.7) included: the one mapping `generate` and a manifest's rows
+    /// share, so a column and its flag always mean the same.
+    pub fn request(&self, model: Model, body_resolution: Option<&str>) -> VideoRequest {
+        let mut request = model.request();
+        if let Some(text) = &self.prompt {
+            request = request.prompt(text.as_str());
+        }
+        if let Some(text) = &self.negative_prompt {
+            request = request.negative_prompt(text.as_str());
+        }
+        if let Some(image) = &self.image {
+            request = request.image(image.as_str());
+        }
+        if let Some(url) = &self.end_image {
+            request = request.end_image(url);
+        }
+        if let Some(url) = &self.video {
+            request = request.video(url);
+        }
+        for reference in &self.references {
+            request = with_reference(request, reference);
+        }
+        if let Some(url) = &self.audio {
+            request = request.audio(url);
+        }
+        if let Some(seconds) = self.duration {
+            request = request.duration(seconds);
+        }
+        if let Some(ratio) = &self.aspect_ratio {
+            request = request.aspect_ratio(ratio);
+        }
+        if let Some(size) = &self.size {
+            request = request.size(size);
+        }
+        if let Some(shot) = &self.shot_type {
+            request = request.shot_type(shot);
+        }
+        if let Some(on) = self.prompt_expansion {
+            request = request.prompt_expansion(on);
+        }
+        if let Some(resolution) = body_resolution {
+            request = request.resolution(resolution);
+        }
+        if let Some(seed) = self.seed {
+            request = request.seed(seed);
+        }
+        if let Some(url) = &self.webhook_url {
+            request = request.webhook_url(url);
+        }
+        request
     }
-    if let Some(text) = &args.negative_prompt {
-        request = request.negative_prompt(text.as_str());
-    }
-    if let Some(image) = &args.image {
-        request = request.image(image.as_str());
-    }
-    if let Some(url) = &args.end_image {
-        request = request.end_image(url);
-    }
-    if let Some(url) = &args.video {
-        request = request.video(url);
-    }
-    for reference in &args.references {
-        request = with_reference(request, reference);
-    }
-    if let Some(url) = &args.audio {
-        request = request.audio(url);
-    }
-    if let Some(seconds) = args.duration {
-        request = request.duration(seconds);
-    }
-    if let Some(ratio) = &args.aspect_ratio {
-        request = request.aspect_ratio(ratio);
-    }
-    if let Some(size) = &args.size {
-        request = request.size(size);
-    }
-    if let Some(shot) = &args.shot_type {
-        request = request.shot_type(shot);
-    }
-    if let Some(on) = args.prompt_expansion {
-        request = request.prompt_expansion(on);
-    }
-    if let Some(resolution) = &body_resolution {
-        request = request.resolution(resolution);
-    }
-    if let Some(seed) = args.seed {
-        request = request.seed(seed);
-    }
-    if let Some(url) = &args.webhook_url {
-        request = request.webhook_url(url);
-    }
-    request
 }
 
 /// Adds one `URL[,voice=URL]` reference (`--reference`, or a manifest's

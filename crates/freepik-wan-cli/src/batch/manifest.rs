@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use freepik_wan::{Client, Model, VideoRequest};
+
+use crate::args::Inputs;
 use sha2::{Digest, Sha256};
 
 /// The fields a row had before models other than Wan 2.2 (their digest is
@@ -44,11 +46,10 @@ pub struct Row {
     pub line: u64,
     /// The model endpoint it is made at.
     pub model: Model,
-    /// The image: a path (relative paths are from the manifest's directory)
-    /// or an http(s) URL; none for text-to-video.
-    pub image: Option<String>,
-    /// Every other input, by field name, as the manifest wrote it.
-    pub inputs: BTreeMap<String, String>,
+    /// What the video is made from, as `generate`'s flags of the same names
+    /// would give it; the image is a path (relative paths are from the
+    /// manifest's directory) or an http(s) URL.
+    pub inputs: Inputs,
     /// The body's `resolution`, where the model takes it there (Wan 2.7).
     pub body_resolution: Option<String>,
     /// Where the video goes, inside the output directory.
@@ -115,54 +116,12 @@ pub async fn check(_client: &Client, rows: Vec<Row>) -> (Vec<Row>, Vec<Invalid>)
 
 /// The create request a row stands for.
 pub fn request(row: &Row) -> VideoRequest {
-    let mut request = row.model.request();
-    let input = |name: &str| row.inputs.get(name).map(String::as_str);
-    if let Some(image) = &row.image {
-        request = request.image(image.as_str());
-    }
-    if let Some(text) = input("prompt") {
-        request = request.prompt(text);
-    }
-    if let Some(text) = input("negative_prompt") {
-        request = request.negative_prompt(text);
-    }
-    if let Some(url) = input("end_image") {
-        request = request.end_image(url);
-    }
-    if let Some(url) = input("video") {
-        request = request.video(url);
-    }
-    for reference in input("reference").into_iter().flat_map(|r| r.split(" | ")) {
-        request = crate::generate::with_reference(request, reference.trim());
-    }
-    if let Some(url) = input("audio") {
-        request = request.audio(url);
-    }
-    if let Some(seconds) = input("duration").and_then(|d| d.trim_end_matches('s').parse().ok()) {
-        request = request.duration(seconds);
-    }
-    if let Some(ratio) = input("aspect_ratio") {
-        request = request.aspect_ratio(ratio);
-    }
-    if let Some(size) = input("size") {
-        request = request.size(size);
-    }
-    if let Some(shot) = input("shot_type") {
-        request = request.shot_type(shot);
-    }
-    if let Some(on) = input("prompt_expansion") {
-        request = request.prompt_expansion(matches!(on, "on" | "true" | "yes" | "1"));
-    }
-    if let Some(seed) = input("seed").and_then(|s| s.parse().ok()) {
-        request = request.seed(seed);
-    }
-    if let Some(url) = input("webhook_url") {
-        request = request.webhook_url(url);
-    }
-    if let Some(resolution) = &row.body_resolution {
-        request = request.resolution(resolution);
-    }
-    request
+    row.inputs
+        .request(row.model, row.body_resolution.as_deref())
+}
+
+fn is_field(name: &str) -> bool {
+    FIELDS.contains(&name) || MORE_FIELDS.contains(&name)
 }
 
 fn is_json_lines(path: &Path, text: &str) -> bool {
@@ -183,10 +142,11 @@ fn csv_records(text: &str) -> Result<Vec<(u64, Fields)>, String> {
         .iter()
         .map(str::to_owned)
         .collect();
-    if let Some(unknown) = header.iter().find(|h| !FIELDS.contains(&h.as_str())) {
+    if let Some(unknown) = header.iter().find(|h| !is_field(h)) {
         return Err(format!(
-            "the manifest has an unknown column `{unknown}` (known: {})",
-            FIELDS.join(", ")
+            "the manifest has an unknown column `{unknown}` (known: {}, {})",
+            FIELDS.join(", "),
+            MORE_FIELDS.join(", ")
         ));
     }
     let mut out = Vec::new();
@@ -228,7 +188,7 @@ fn json_lines(text: &str) -> Result<Vec<(u64, Fields)>, String> {
         };
         let mut fields = Fields::new();
         for (name, value) in object {
-            if !FIELDS.contains(&name.as_str()) && !MORE_FIELDS.contains(&name.as_str()) {
+            if !is_field(&name) {
                 return Err(format!(
                     "line {line}: unknown field `{name}` (known: {}, {})",
                     FIELDS.join(", "),
@@ -273,16 +233,43 @@ fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, S
     if image.is_none() && model.field("image").is_some_and(|f| f.required) {
         return Err("image: is required".to_owned());
     }
-    if let Some(d) = field("duration")
-        && d.trim_end_matches('s').parse::<u32>().is_err()
-    {
-        return Err(format!("duration: `{d}` is not a whole number of seconds"));
-    }
-    if let Some(s) = field("seed")
-        && s.parse::<i64>().is_err()
-    {
-        return Err(format!("seed: `{s}` is not a whole number"));
-    }
+    let duration = field("duration")
+        .map(|d| {
+            d.trim_end_matches('s')
+                .parse::<u32>()
+                .map_err(|_| format!("duration: `{d}` is not a whole number of seconds"))
+        })
+        .transpose()?;
+    let seed = field("seed")
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| format!("seed: `{s}` is not a whole number"))
+        })
+        .transpose()?;
+    let prompt_expansion = field("prompt_expansion")
+        .map(|on| crate::args::on_off(on).map_err(|e| format!("prompt_expansion: {e}")))
+        .transpose()?;
+    let text = |name: &str| field(name).map(str::to_owned);
+    let inputs = Inputs {
+        image: image.clone(),
+        prompt: text("prompt"),
+        negative_prompt: text("negative_prompt"),
+        end_image: text("end_image"),
+        video: text("video"),
+        references: field("reference")
+            .into_iter()
+            .flat_map(|r| r.split(" | "))
+            .map(|r| r.trim().to_owned())
+            .collect(),
+        audio: text("audio"),
+        duration,
+        aspect_ratio: text("aspect_ratio"),
+        size: text("size"),
+        shot_type: text("shot_type"),
+        prompt_expansion,
+        seed,
+        webhook_url: text("webhook_url"),
+    };
     let out = match field("out") {
         Some(out) => inside(out_dir, out)?,
         None => out_dir.join(default_name(line, image.as_deref().unwrap_or(""))),
@@ -302,15 +289,9 @@ fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, S
             digest.update([0]);
         }
     }
-    let inputs = fields
-        .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "image" | "model" | "resolution" | "out"))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
     Ok(Row {
         line,
         model,
-        image,
         inputs,
         body_resolution,
         out,
@@ -373,9 +354,9 @@ mod tests {
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(csv.len(), 2);
         assert_eq!((csv[0].line, csv[1].line), (2, 4));
-        assert_eq!(csv[0].inputs["seed"], "7");
+        assert_eq!(csv[0].inputs.seed, Some(7));
         assert_eq!(csv[0].model, Model::from(Resolution::P720));
-        assert_eq!(csv[1].inputs.get("prompt"), None);
+        assert_eq!(csv[1].inputs.prompt, None);
         assert_eq!(csv[1].out, Path::new("out/0004-dog.mp4"));
 
         let (json, bad) = read_str(
@@ -384,6 +365,38 @@ mod tests {
         );
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(json[0].fingerprint, csv[0].fingerprint);
+    }
+
+    #[test]
+    fn a_csv_manifest_takes_every_model_and_its_inputs() {
+        let (rows, bad) = read_str(
+            "m.csv",
+            "model,prompt,duration,prompt_expansion,reference\n\
+             text-to-video/wan-2-7,a lighthouse,4,off,\n\
+             reference-to-video/wan-2-7,two friends,5,,https://e.x/a.png | https://e.x/b.mp4\n",
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(rows[0].model.to_string(), "text-to-video/wan-2-7");
+        assert_eq!(rows[0].inputs.duration, Some(4));
+        assert_eq!(rows[0].inputs.prompt_expansion, Some(false));
+        assert_eq!(
+            rows[1].inputs.references,
+            ["https://e.x/a.png", "https://e.x/b.mp4"]
+        );
+    }
+
+    #[test]
+    fn an_input_that_is_not_one_is_refused_not_dropped() {
+        let (rows, bad) = read_str(
+            "m.csv",
+            "model,prompt,prompt_expansion,seed\n\
+             text-to-video/wan-2-5-t2v-720p,a,maybe,\n\
+             text-to-video/wan-2-5-t2v-720p,a,,x\n",
+        );
+        assert!(rows.is_empty(), "{rows:?}");
+        let reasons: Vec<&str> = bad.iter().map(|b| b.reason.as_str()).collect();
+        assert!(reasons[0].starts_with("prompt_expansion"), "{reasons:?}");
+        assert!(reasons[1].starts_with("seed"), "{reasons:?}");
     }
 
     #[test]
