@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use freepik_wan::{Error, UncertainCreate};
+use freepik_wan::{Error, Model, Task, UncertainCreate};
 
-use crate::generate::wait_command;
+use crate::generate::{model_flags, wait_command};
 use serde_json::{Map, Value, json};
 
 /// What the process exits with.
@@ -130,12 +130,33 @@ impl From<Error> for Failure {
 /// A create whose answer was lost: say which tasks may be it and how to pick
 /// one up, so the user waits for a task instead of paying for another.
 fn uncertain_create(uncertain: &UncertainCreate) -> Failure {
-    let next = match uncertain.candidates.as_slice() {
-        [] if uncertain.listed => "no new task is in the list yet, which does not prove that \
-             none was made (a list can lag): check `freepik-wan list` before generating again"
-            .to_owned(),
-        [] => "the task list could not be read: check `freepik-wan list` before generating again"
-            .to_owned(),
+    may_have_made(
+        Code::Service,
+        uncertain.to_string(),
+        uncertain.model,
+        &uncertain.candidates,
+        uncertain.listed,
+    )
+}
+
+/// The report of a create that may have made a task without saying which:
+/// `what` happened, then the tasks that may be it, each with the command
+/// that waits for it, or, with none, where to look before creating again
+/// (`listed`: whether the list could be read at all).
+pub fn may_have_made(
+    code: Code,
+    what: String,
+    model: Model,
+    candidates: &[Task],
+    listed: bool,
+) -> Failure {
+    let list = format!("`freepik-wan list{}`", model_flags(model));
+    let next = match candidates {
+        [] if listed => format!(
+            "no new task is in the list yet, which does not prove that none was made (a list \
+             can lag): check {list} before generating again"
+        ),
+        [] => format!("the task list could not be read: check {list} before generating again"),
         [one] => format!("it is most likely {}: `{}`", one.id, wait_command(&one.id)),
         many => format!(
             "one of these may be it: {}",
@@ -145,12 +166,11 @@ fn uncertain_create(uncertain: &UncertainCreate) -> Failure {
                 .join(", ")
         ),
     };
-    let candidates: Vec<Value> = uncertain
-        .candidates
+    let candidates: Vec<Value> = candidates
         .iter()
         .map(|task| json!({"task_id": task.id, "status": task.status}))
         .collect();
-    Failure::new(Code::Service, format!("{uncertain}; {next}"))
+    Failure::new(code, format!("{what}; {next}"))
         .with("may_exist", json!(true))
         .with("candidates", Value::Array(candidates))
 }
@@ -223,5 +243,25 @@ mod tests {
         });
         assert_eq!(failure.code, Code::Usage);
         assert_eq!(failure.to_json()["field"], "video_url");
+    }
+
+    #[test]
+    fn a_create_that_may_have_made_a_task_names_where_to_look_for_its_model() {
+        let model: Model = "text-to-video/wan-2-7".parse().unwrap();
+        let failure = may_have_made(
+            Code::Service,
+            "the create's answer was lost".into(),
+            model,
+            &[],
+            true,
+        );
+        assert!(
+            failure
+                .message
+                .contains("`freepik-wan list --model text-to-video/wan-2-7`"),
+            "{}",
+            failure.message
+        );
+        assert_eq!(failure.to_json()["may_exist"], true);
     }
 }

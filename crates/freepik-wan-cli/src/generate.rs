@@ -221,16 +221,20 @@ enum Created {
 /// in the list since it began.
 enum Abandoned {
     /// `--timeout` passed.
-    Deadline(Vec<freepik_wan::Task>),
+    Deadline(Listed),
     /// Ctrl-C (or SIGTERM), twice.
-    Interrupted(Vec<freepik_wan::Task>),
+    Interrupted(Listed),
 }
+
+/// The tasks that appeared in the list since the create began, or `None`
+/// when the list could not be read in time.
+type Listed = Option<Vec<freepik_wan::Task>>;
 
 impl Abandoned {
     /// The uncertain report: the create may have reached the service, so the
     /// tasks that appeared since it began are named, with how to wait.
     fn report(self, model: Model, waited: Duration) -> Failure {
-        let (code, what, candidates) = match self {
+        let (code, what, listed) = match self {
             Abandoned::Deadline(tasks) => (
                 Code::TimedOut,
                 format!(
@@ -245,33 +249,13 @@ impl Abandoned {
                 tasks,
             ),
         };
-        let list = format!("`freepik-wan list{}`", model_flags(model));
-        let next = match candidates.as_slice() {
-            [] => format!(
-                "none shows in the list yet; {list} shows it if one was made, before you generate again"
-            ),
-            tasks => format!(
-                "these appeared since it began: {}",
-                tasks
-                    .iter()
-                    .map(|task| format!("`{}`", wait_command(&task.id)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        Failure::new(
+        let read = listed.is_some();
+        crate::exit::may_have_made(
             code,
-            format!("{what}; it may still have made a task: {next}"),
-        )
-        .with("may_exist", json!(true))
-        .with(
-            "candidates",
-            json!(
-                candidates
-                    .iter()
-                    .map(|task| json!({"task_id": task.id, "status": task.status}))
-                    .collect::<Vec<_>>()
-            ),
+            format!("{what}; it may still have made a task"),
+            model,
+            &listed.unwrap_or_default(),
+            read,
         )
     }
 }
@@ -340,8 +324,7 @@ where
     let listed = tokio::time::timeout_at(until, client.unclaimed_tasks_at(model))
         .await
         .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+        .and_then(Result::ok);
     Err(if abandoned {
         Abandoned::Interrupted(listed)
     } else {

@@ -77,6 +77,10 @@ pub struct Faults {
     /// From this create on (1 for the first), creates are held: the request is read and
     /// never answered, and no task is made, as by a proxy that never forwards it.
     pub create_hold_from: Option<u64>,
+    /// With [`create_hold_from`](Self::create_hold_from), the last create held
+    /// (inclusive): later ones are served again, as by a proxy that recovers.
+    /// `None`: held for good.
+    pub create_hold_until: Option<u64>,
     /// Every create is answered `429 {"message": "Too many requests"}` with this
     /// `Retry-After` (seconds) and makes nothing; other operations are served.
     pub create_retry_after: Option<u64>,
@@ -129,6 +133,7 @@ impl Faults {
             webhook_reorder: false,
             credits: None,
             create_hold_from: None,
+            create_hold_until: None,
             create_retry_after: None,
             expire_first_url: false,
             quota_after_creates: None,
@@ -218,6 +223,10 @@ impl Dice {
     pub(crate) fn hold_create(&self) -> bool {
         let nth = 1 + self.held.fetch_add(1, Ordering::Relaxed);
         self.faults.create_hold_from.is_some_and(|from| nth >= from)
+            && self
+                .faults
+                .create_hold_until
+                .is_none_or(|until| nth <= until)
     }
 
     /// Whether to cut this response's connection half-way.

@@ -150,6 +150,58 @@ fn a_list_cut_to_its_oldest_page_never_has_a_row_paid_twice() {
 }
 
 #[test]
+fn a_row_whose_create_never_arrived_is_sent_again_once_later_creates_prove_it() {
+    // Row 2's create is held by a proxy and never reaches the service; the
+    // run is killed while it waits. The next run cannot prove the absence
+    // before any later create shows in the list: it makes row 3 first, then
+    // sends row 2 again.
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            create_hold_from: Some(2),
+            create_hold_until: Some(2),
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 3);
+    let out = dir.path().join("videos");
+    let args = with_sim(
+        &sim,
+        batch(
+            &manifest,
+            &out,
+            &["--list-grace", "1", "--concurrency", "1"],
+        ),
+    );
+    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
+    until(
+        Duration::from_secs(30),
+        "row 2's create is on its way",
+        || {
+            journal_rows_if_any(dir.path(), &out)
+                .iter()
+                .any(|r| r["line"] == 3 && r["state"] == "sending")
+        },
+    );
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert_eq!(sim.handle.stats().creates_accepted, 1);
+    let resumed = run(dir.path(), &args);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    assert!(
+        resumed
+            .stderr
+            .contains("settled after this run's other creates")
+            && resumed.stderr.contains("is sent again"),
+        "{resumed:?}"
+    );
+    let rows = journal_rows(dir.path(), &out);
+    assert!(rows.iter().all(|r| r["state"] == "downloaded"), "{rows:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 3, "one task per row");
+}
+
+#[test]
 fn a_paused_run_keeps_its_journal_and_every_row_is_made_once() {
     let sim = Sim::start(
         Duration::from_millis(300),
