@@ -136,6 +136,11 @@ pub struct Batch {
     /// service, say); rows whose task FAILED are not sent again.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Send again the rows left `uncertain`: their create may have made a
+    /// task that could not be told apart from others. Use it only once
+    /// `freepik-wan list` shows no task of theirs: each costs a create.
+    #[arg(long)]
+    pub resend_uncertain: bool,
     /// How long a create's task may take to show in the task list: a row a
     /// killed run left `sending` is sent again only when the list has not
     /// shown its task this long after the create.
@@ -166,6 +171,7 @@ pub struct BatchRun {
     pub journal: Option<PathBuf>,
     pub timeout: Option<u64>,
     pub retry_failed: bool,
+    pub resend_uncertain: bool,
     pub list_grace: std::time::Duration,
 }
 

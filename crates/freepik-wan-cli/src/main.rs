@@ -99,6 +99,7 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
                     journal: args.journal,
                     timeout: args.timeout,
                     retry_failed: args.retry_failed,
+                    resend_uncertain: args.resend_uncertain,
                     list_grace: std::time::Duration::from_secs(args.list_grace),
                 };
                 batch::batch(&connection, run, out).await

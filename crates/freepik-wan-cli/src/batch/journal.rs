@@ -442,6 +442,21 @@ impl Journal {
             .map_err(sql("retry failed"))
     }
 
+    /// Rows left `uncertain` go back to pending, for `--resend-uncertain`
+    /// (the user checked that no task of theirs exists); returns how many.
+    pub fn resend_uncertain(&self) -> Sql<usize> {
+        self.db()
+            .execute(
+                "UPDATE rows SET state = 'pending',
+                        reason = 'uncertain before: sent again (--resend-uncertain)',
+                        updated_ms = ?1
+                 WHERE state = 'uncertain' AND task_id IS NULL
+                   AND EXISTS (SELECT 1 FROM lease WHERE holder = ?2)",
+                params![now_ms(), self.holder()],
+            )
+            .map_err(sql("resend uncertain"))
+    }
+
     pub fn downloaded(&self, line: u64, bytes: u64, sha256: &str) -> Sql<()> {
         let changed = self
             .db()

@@ -66,6 +66,14 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     // The lease first: a run that is refused writes nothing.
     let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
     journal.register(&rows).map_err(usage)?;
+    if args.resend_uncertain {
+        let again = journal.resend_uncertain().map_err(usage)?;
+        if again > 0 {
+            out.note(format!(
+                "{again} uncertain rows are sent again (--resend-uncertain)"
+            ));
+        }
+    }
     if args.retry_failed {
         let again = journal.retry_failed().map_err(usage)?;
         if again > 0 {

@@ -147,6 +147,17 @@ fn a_list_cut_to_its_oldest_page_never_has_a_row_paid_twice() {
     );
     let rows = journal_rows(dir.path(), &out);
     assert_eq!(rows[0]["state"], "uncertain", "{rows:?}");
+    // Only the user's word sends it again.
+    let mut resend = args.clone();
+    resend.push("--resend-uncertain".to_owned());
+    let resent = run(dir.path(), &resend);
+    assert_eq!(resent.code, 0, "{resent:?}");
+    assert!(
+        resent.stderr.contains("sent again (--resend-uncertain)"),
+        "{resent:?}"
+    );
+    assert_eq!(sim.handle.stats().creates_accepted, 4);
+    assert_eq!(journal_rows(dir.path(), &out)[0]["state"], "downloaded");
 }
 
 #[test]
