@@ -60,6 +60,48 @@ fn signal(pid: u32, name: &str) {
     assert!(status.success(), "kill -{name} {pid}");
 }
 
+/// A batch of sample rows against a simulator, killed mid-run and resumed.
+struct Resumable {
+    dir: tempfile::TempDir,
+    out: std::path::PathBuf,
+    /// The command line, the same for the killed run and the next.
+    args: Vec<String>,
+}
+
+impl Resumable {
+    /// `rows` rows, `batch` run with `extra` flags against `sim`.
+    fn new(sim: &Sim, rows: usize, extra: &[&str]) -> Resumable {
+        let dir = tempdir();
+        let manifest = manifest(dir.path(), rows);
+        let out = dir.path().join("videos");
+        let args = with_sim(sim, batch(&manifest, &out, extra));
+        Resumable { dir, out, args }
+    }
+
+    /// Starts the batch and kills it (SIGKILL: no clean-up of any kind)
+    /// once `ready` holds, within `limit`.
+    fn kill_when(&self, limit: Duration, what: &str, ready: impl FnMut() -> bool) {
+        let mut killed = spawn_logged(
+            self.dir.path(),
+            &self.args,
+            &self.dir.path().join("killed.log"),
+        );
+        until(limit, what, ready);
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+    }
+
+    /// The next run, with the same command line.
+    fn resume(&self) -> super::Run {
+        run(self.dir.path(), &self.args)
+    }
+
+    /// The journal's rows, or none while there is no journal yet.
+    fn rows(&self) -> Vec<Value> {
+        journal_rows_if_any(self.dir.path(), &self.out)
+    }
+}
+
 #[test]
 fn a_row_left_sending_is_adopted_from_a_list_that_lags_20_s() {
     // The create makes its task and answers 3 s later; the list shows a task
@@ -73,20 +115,14 @@ fn a_row_left_sending_is_adopted_from_a_list_that_lags_20_s() {
             ..Faults::none()
         },
     );
-    let dir = tempdir();
-    let manifest = manifest(dir.path(), 1);
-    let out = dir.path().join("videos");
-    let args = with_sim(&sim, batch(&manifest, &out, &[]));
-    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
-    until(
+    let batch = Resumable::new(&sim, 1, &[]);
+    batch.kill_when(
         Duration::from_secs(20),
         "the create reached the service",
         || sim.handle.stats().creates_accepted == 1,
     );
-    killed.kill().unwrap();
-    killed.wait().unwrap();
     // At once: the task is not in the list yet, and will not be for 20 s.
-    let resumed = run(dir.path(), &args);
+    let resumed = batch.resume();
     assert_eq!(resumed.code, 0, "{resumed:?}");
     assert!(
         resumed.stderr.contains("made by the last run's create"),
@@ -116,48 +152,42 @@ fn a_list_cut_to_its_oldest_page_never_has_a_row_paid_twice() {
             ..Faults::none()
         },
     );
-    let dir = tempdir();
+    let batch = Resumable::new(&sim, 1, &["--list-grace", "1"]);
     let image = sample_image();
     for _ in 0..2 {
         let elsewhere = sim.run(
-            dir.path(),
+            batch.dir.path(),
             &["generate", "--image", image.to_str().unwrap(), "--no-wait"],
         );
         assert_eq!(elsewhere.code, 0, "{elsewhere:?}");
     }
-    let manifest = manifest(dir.path(), 1);
-    let out = dir.path().join("videos");
-    let args = with_sim(&sim, batch(&manifest, &out, &["--list-grace", "1"]));
-    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
-    until(
+    batch.kill_when(
         Duration::from_secs(20),
         "the batch's create reached the service",
         || sim.handle.stats().creates_accepted == 3,
     );
-    killed.kill().unwrap();
-    killed.wait().unwrap();
     // Its task is made but never listed: absent from a list that shows no
     // task made after it proves nothing.
-    let resumed = run(dir.path(), &args);
+    let resumed = batch.resume();
     assert_eq!(resumed.code, 3, "the row is uncertain: {resumed:?}");
     assert_eq!(
         sim.handle.stats().creates_accepted,
         3,
         "the row was paid twice: {resumed:?}"
     );
-    let rows = journal_rows(dir.path(), &out);
+    let rows = batch.rows();
     assert_eq!(rows[0]["state"], "uncertain", "{rows:?}");
     // Only the user's word sends it again.
-    let mut resend = args.clone();
+    let mut resend = batch.args.clone();
     resend.push("--resend-uncertain".to_owned());
-    let resent = run(dir.path(), &resend);
+    let resent = run(batch.dir.path(), &resend);
     assert_eq!(resent.code, 0, "{resent:?}");
     assert!(
         resent.stderr.contains("sent again (--resend-uncertain)"),
         "{resent:?}"
     );
     assert_eq!(sim.handle.stats().creates_accepted, 4);
-    assert_eq!(journal_rows(dir.path(), &out)[0]["state"], "downloaded");
+    assert_eq!(batch.rows()[0]["state"], "downloaded");
 }
 
 #[test]
@@ -174,31 +204,19 @@ fn a_row_whose_create_never_arrived_is_sent_again_once_later_creates_prove_it() 
             ..Faults::none()
         },
     );
-    let dir = tempdir();
-    let manifest = manifest(dir.path(), 3);
-    let out = dir.path().join("videos");
-    let args = with_sim(
-        &sim,
-        batch(
-            &manifest,
-            &out,
-            &["--list-grace", "1", "--concurrency", "1"],
-        ),
-    );
-    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
-    until(
+    let batch = Resumable::new(&sim, 3, &["--list-grace", "1", "--concurrency", "1"]);
+    batch.kill_when(
         Duration::from_secs(30),
         "row 2's create is on its way",
         || {
-            journal_rows_if_any(dir.path(), &out)
+            batch
+                .rows()
                 .iter()
                 .any(|r| r["line"] == 3 && r["state"] == "sending")
         },
     );
-    killed.kill().unwrap();
-    killed.wait().unwrap();
     assert_eq!(sim.handle.stats().creates_accepted, 1);
-    let resumed = run(dir.path(), &args);
+    let resumed = batch.resume();
     assert_eq!(resumed.code, 0, "{resumed:?}");
     assert!(
         resumed
@@ -207,7 +225,7 @@ fn a_row_whose_create_never_arrived_is_sent_again_once_later_creates_prove_it() 
             && resumed.stderr.contains("is sent again"),
         "{resumed:?}"
     );
-    let rows = journal_rows(dir.path(), &out);
+    let rows = batch.rows();
     assert!(rows.iter().all(|r| r["state"] == "downloaded"), "{rows:?}");
     assert_eq!(sim.handle.stats().creates_accepted, 3, "one task per row");
 }
@@ -278,30 +296,22 @@ fn a_row_never_gets_the_task_of_an_uncertain_row() {
             ..Faults::none()
         },
     );
-    let dir = tempdir();
-    let manifest = manifest(dir.path(), 2);
-    let out = dir.path().join("videos");
-    let args = with_sim(
-        &sim,
-        batch(
-            &manifest,
-            &out,
-            &["--list-grace", "1", "--concurrency", "1"],
-        ),
-    );
-    let mut killed = spawn_logged(dir.path(), &args, &dir.path().join("killed.log"));
-    until(Duration::from_secs(30), "row B is being sent", || {
-        let rows = journal_rows_if_any(dir.path(), &out);
-        rows.len() == 2 && rows[0]["state"] == "uncertain" && rows[1]["state"] == "sending"
+    let batch = Resumable::new(&sim, 2, &["--list-grace", "1", "--concurrency", "1"]);
+    batch.kill_when(Duration::from_secs(30), "row B is being sent", || {
+        let rows = batch.rows();
+        let sending =
+            rows.len() == 2 && rows[0]["state"] == "uncertain" && rows[1]["state"] == "sending";
+        if sending {
+            // Well into its create.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        sending
     });
-    std::thread::sleep(Duration::from_millis(300));
-    killed.kill().unwrap();
-    killed.wait().unwrap();
     // Until row A's task shows in the list: the one unclaimed task there.
     std::thread::sleep(Duration::from_secs(5));
-    let resumed = run(dir.path(), &args);
+    let resumed = batch.resume();
     assert_ne!(resumed.code, 0, "{resumed:?}");
-    let rows = journal_rows(dir.path(), &out);
+    let rows = batch.rows();
     assert_eq!(
         rows[1]["task_id"],
         Value::Null,
