@@ -348,12 +348,12 @@ pub fn model_flags(model: Model) -> String {
     }
 }
 
-/// `generate`'s inputs as a request for `model`; [`VideoRequest::build`]
-/// checks them all against the model before anything is sent.
 impl Inputs {
     /// The request for `model` with these inputs, the body's `resolution`
     /// (Wan 2.7) included: the one mapping `generate` and a manifest's rows
     /// share, so a column and its flag always mean the same.
+    /// [`VideoRequest::build`] checks them all against the model before
+    /// anything is sent.
     pub fn request(&self, model: Model, body_resolution: Option<&str>) -> VideoRequest {
         let mut request = model.request();
         if let Some(text) = &self.prompt {

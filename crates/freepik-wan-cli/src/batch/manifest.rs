@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use freepik_wan::{Client, Model, VideoRequest};
+use sha2::{Digest, Sha256};
 
 use crate::args::Inputs;
-use sha2::{Digest, Sha256};
 
 /// The fields a row had before models other than Wan 2.2 (their digest is
 /// kept as it was, so journals of earlier versions still apply).

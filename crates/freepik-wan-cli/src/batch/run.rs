@@ -67,9 +67,10 @@ enum Settled {
     Uncertain(String),
     /// The list could not be read: left for the next run.
     Later(String),
-    /// Absent for the whole grace, but the list shows no task made after
-    /// this create, so a page or a cap may hide it: left `sending` until
-    /// this run's later creates can show that (the run's last pass).
+    /// Absent for the whole grace, but the list does not show tasks made
+    /// both before and after this create, so a page or a cap may hide it:
+    /// left `sending` until this run's later creates can show that (the
+    /// run's last pass).
     NoProofYet(String),
 }
 
@@ -95,9 +96,8 @@ impl Run {
     ///   proves the absence: it is empty, or it shows every task the journal
     ///   holds at that endpoint and tasks made both before and after the
     ///   create (a list that pages or caps, newest or oldest first, would
-    ///   cut off one side). Without a task made after it, the row waits
-    ///   for this run's later creates ([`Pass::Last`]); still none, it is
-    ///   `uncertain`.
+    ///   cut off one side). Without both, the row waits for this run's
+    ///   later creates ([`Pass::Last`]); still unproven, it is `uncertain`.
     ///
     /// Returns the lines left for the last pass.
     pub async fn recover(&self, pass: Pass) -> Sql<Vec<u64>> {
@@ -242,22 +242,21 @@ impl Run {
             // A list cut to a page shows one end of the account's tasks:
             // only tasks made on both sides of this create show that its
             // place in the list is on the page.
-            let mut seen_before = false;
+            // When the creates of the rows whose tasks it shows were sent.
+            let shown_sent: Vec<i64> = here
+                .iter()
+                .filter(|e| e.task_id.as_deref().is_some_and(|id| shown.contains(id)))
+                .filter_map(|e| e.sent_seq)
+                .collect();
+            let made_after = shown_sent.iter().any(|&at| at > sent_seq);
+            let mut made_before = shown_sent.iter().any(|&at| at < sent_seq);
+            // Else a listed task seen before this create was made before it.
             for id in &ids {
-                if self.journal.seen_at(id)?.is_some_and(|at| at < sent_seq) {
-                    seen_before = true;
+                if made_before {
                     break;
                 }
+                made_before = self.journal.seen_at(id)?.is_some_and(|at| at < sent_seq);
             }
-            let made_before = seen_before
-                || here.iter().any(|e| {
-                    e.task_id.as_deref().is_some_and(|id| shown.contains(id))
-                        && e.sent_seq.is_some_and(|at| at < sent_seq)
-                });
-            let made_after = here.iter().any(|e| {
-                e.task_id.as_deref().is_some_and(|id| shown.contains(id))
-                    && e.sent_seq.is_some_and(|at| at > sent_seq)
-            });
             return Ok(if made_before && made_after {
                 sent_again
             } else {
