@@ -106,7 +106,6 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 
     let work = std::env::temp_dir().join(format!("freepik-wan-buildtime-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
-    let mut patch = String::from("\n[patch.crates-io]\n");
     for crate_name in PACKAGED {
         let file = root.join(format!(
             "target/package/{crate_name}-{}.crate",
@@ -121,18 +120,17 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 .status()?,
             "tar",
         )?;
-        let dir = work.join(format!("{crate_name}-{}", env!("CARGO_PKG_VERSION")));
-        patch += &format!(
-            "{crate_name} = {{ path = {:?} }}\n",
-            dir.display().to_string()
-        );
     }
-    let sdk = project(&work, "hello-sdk", SDK_DEPS, SDK_MAIN, &patch)?;
+    let api = unpacked(&work, "freepik-wan-api");
+    let sdk = project(
+        &work,
+        "hello-sdk",
+        SDK_DEPS,
+        SDK_MAIN,
+        &sdk_patch(&work, &api),
+    )?;
     let hand = project(&work, "hello-reqwest", HAND_DEPS, HAND_MAIN, "")?;
-    let spec = work.join(format!(
-        "freepik-wan-api-{}/openapi/freepik-wan.json",
-        env!("CARGO_PKG_VERSION")
-    ));
+    let spec = api.join("openapi/freepik-wan.json");
     let floor = project(
         &work,
         "hello-progenitor",
@@ -149,16 +147,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             spec.display().to_string()
         ),
     )?;
-    let pregenerated_patch = patch.replace(
-        &format!("freepik-wan-api-{}\"", env!("CARGO_PKG_VERSION")),
-        "freepik-wan-api-pregenerated\"",
-    );
+    let pregenerated_api = work.join("freepik-wan-api-pregenerated");
     let pregenerated = project(
         &work,
         "hello-pregenerated",
         SDK_DEPS,
         SDK_MAIN,
-        &pregenerated_patch,
+        &sdk_patch(&work, &pregenerated_api),
     )?;
     // Resolve (and download) first, so the timed builds measure compiling.
     for dir in [&sdk, &hand, &floor] {
@@ -175,7 +170,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     for round in 1..=rounds {
         sdk_times.push(build(&cargo, &sdk)?);
         if round == 1 {
-            pregenerated_api(&work, &sdk)?;
+            write_pregenerated_api(&api, &sdk, &pregenerated_api)?;
         }
         hand_times.push(build(&cargo, &hand)?);
         floor_times.push(build(&cargo, &floor)?);
@@ -229,16 +224,29 @@ const PREGENERATED_BUILD: &str = r#"fn main() {
 }
 "#;
 
-/// A copy of the packaged `freepik-wan-api` that ships the files its build
-/// script wrote in `sdk`'s build, with no build dependencies.
-fn pregenerated_api(work: &Path, sdk: &Path) -> Result<()> {
-    let packaged = work.join(format!("freepik-wan-api-{}", env!("CARGO_PKG_VERSION")));
-    let copy = work.join("freepik-wan-api-pregenerated");
+/// The directory a packaged crate was unpacked to.
+fn unpacked(work: &Path, crate_name: &str) -> PathBuf {
+    work.join(format!("{crate_name}-{}", env!("CARGO_PKG_VERSION")))
+}
+
+/// `[patch.crates-io]` for the SDK hello-worlds: the unpacked `freepik-wan`
+/// on the raw client at `api`.
+fn sdk_patch(work: &Path, api: &Path) -> String {
+    format!(
+        "\n[patch.crates-io]\nfreepik-wan-api = {{ path = {:?} }}\nfreepik-wan = {{ path = {:?} }}\n",
+        api.display().to_string(),
+        unpacked(work, "freepik-wan").display().to_string()
+    )
+}
+
+/// `copy`: the packaged `freepik-wan-api` at `packaged`, shipping the files
+/// its build script wrote in `sdk`'s build, with no build dependencies.
+fn write_pregenerated_api(packaged: &Path, sdk: &Path, copy: &Path) -> Result<()> {
     check(
         Command::new("cp")
             .arg("-r")
-            .arg(&packaged)
-            .arg(&copy)
+            .arg(packaged)
+            .arg(copy)
             .status()?,
         "cp -r",
     )?;
