@@ -219,8 +219,28 @@ pub fn normalize(sources: Sources) -> Result<Value> {
         .map(|old| (renames.get(old).unwrap_or(old).clone(), old.clone()))
         .collect();
     dedupe(&mut doc, &mut renamed, &origins);
+    for schema in renamed.values_mut() {
+        tolerate_missing_generated(schema);
+    }
     doc["components"]["schemas"] = Value::Object(renamed.into_iter().collect());
     Ok(doc)
+}
+
+/// A task's `generated` list is documented as required (`[]` until
+/// COMPLETED), but answers in the field send `null` or leave it out before
+/// the video exists: decoding must not fail a wait over it, so the list is
+/// neither required nor non-null here (the SDK reads both as "no URLs yet").
+fn tolerate_missing_generated(schema: &mut Value) {
+    let is_list = schema
+        .pointer("/properties/generated/type")
+        .is_some_and(|t| t == "array");
+    if !is_list {
+        return;
+    }
+    schema["properties"]["generated"]["nullable"] = json!(true);
+    if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
+        required.retain(|name| name != "generated");
+    }
 }
 
 /// The names one operation's id and schemas take.
