@@ -13,3 +13,4 @@ mod scale;
 mod sdk;
 mod soak;
 mod uncertain;
+mod upload;
