@@ -72,7 +72,7 @@ async fn one_video_of_each_kind_is_created_waited_for_and_downloaded() {
             .prompt("Image 1 plays the piano")
             .reference_image(
                 "https://example.com/p.jpg",
-                Some("https://example.com/v.wav"),
+                Some("https://example.com/v.wav".into()),
             ),
         model("video-edit/wan-2-7")
             .request()

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use freepik_wan::{Client, Model, Resolution, TaskId, VideoRequest};
+use freepik_wan::{Client, Media, Model, Resolution, TaskId, VideoRequest};
 use serde_json::{Value, json};
 
 use crate::args::{Generate, Inputs};
@@ -37,11 +37,25 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
         check_out_path(args.out.as_deref())?;
     }
     // Every check of the model's body, before anything is sent.
-    let body = args
-        .inputs
-        .request(model, body_resolution.as_deref())
-        .build()
-        .await?;
+    let request = args.inputs.request(model, body_resolution.as_deref())?;
+    request.check()?;
+    // Uploads (local files for URL-only fields) and task inputs, before the
+    // create: a failure here sends no create.
+    let body = tokio::select! {
+        body = client.prepare(request) => body?,
+        () = interrupted() => {
+            return Err(Failure::new(
+                Code::Interrupted,
+                "interrupted before the create was sent; nothing was made",
+            ));
+        }
+        () = until(deadline) => {
+            return Err(Failure::new(
+                Code::TimedOut,
+                "--timeout passed while uploading the inputs; no create was sent",
+            ));
+        }
+    };
     let created = create(client, client.create_body(body), model, deadline, &out)
         .await
         .map_err(|abandoned| abandoned.report(model, started.elapsed()))?;
@@ -430,6 +444,14 @@ pub fn not_found_hint(failure: Failure, id: &TaskId) -> Failure {
     failure.with("model", json!(id.model().to_string()))
 }
 
+/// Sleeps until `deadline`, or forever without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The command that picks `id` up again: `freepik-wan wait <id>`, naming the
 /// model when it is not the default (the task is only found there).
 pub fn wait_command(id: &TaskId) -> String {
@@ -449,10 +471,19 @@ pub fn model_flags(model: Model) -> String {
 impl Inputs {
     /// The request for `model` with these inputs, the body's `resolution`
     /// (Wan 2.7) included: the one mapping `generate` and a manifest's rows
-    /// share, so a column and its flag always mean the same.
-    /// [`VideoRequest::build`] checks them all against the model before
+    /// share, so a column and its flag always mean the same. Each media
+    /// input is a file, a URL or `task:KIND/SEGMENT/ID`;
+    /// [`VideoRequest::check`] checks them all against the model before
     /// anything is sent.
-    pub fn request(&self, model: Model, body_resolution: Option<&str>) -> VideoRequest {
+    ///
+    /// # Errors
+    ///
+    /// A `task:` input that names no model or id.
+    pub fn request(
+        &self,
+        model: Model,
+        body_resolution: Option<&str>,
+    ) -> Result<VideoRequest, freepik_wan::Error> {
         let mut request = model.request();
         if let Some(text) = &self.prompt {
             request = request.prompt(text.as_str());
@@ -461,19 +492,19 @@ impl Inputs {
             request = request.negative_prompt(text.as_str());
         }
         if let Some(image) = &self.image {
-            request = request.image(image.as_str());
+            request = request.image(Media::parse(image)?);
         }
-        if let Some(url) = &self.end_image {
-            request = request.end_image(url);
+        if let Some(image) = &self.end_image {
+            request = request.end_image(Media::parse(image)?);
         }
-        if let Some(url) = &self.video {
-            request = request.video(url);
+        if let Some(video) = &self.video {
+            request = request.video(Media::parse(video)?);
         }
         for reference in &self.references {
-            request = with_reference(request, reference);
+            request = with_reference(request, reference)?;
         }
-        if let Some(url) = &self.audio {
-            request = request.audio(url);
+        if let Some(audio) = &self.audio {
+            request = request.audio(Media::parse(audio)?);
         }
         if let Some(seconds) = self.duration {
             request = request.duration(seconds);
@@ -499,25 +530,31 @@ impl Inputs {
         if let Some(url) = &self.webhook_url {
             request = request.webhook_url(url);
         }
-        request
+        Ok(request)
     }
 }
 
-/// Adds one `URL[,voice=URL]` reference (`--reference`, or a manifest's
-/// `reference` column): a video or an image by the URL's extension.
-pub fn with_reference(request: VideoRequest, reference: &str) -> VideoRequest {
-    let (url, voice) = match reference.split_once(",voice=") {
-        Some((url, voice)) => (url, Some(voice)),
+/// Adds one `MEDIA[,voice=MEDIA]` reference (`--reference`, or a manifest's
+/// `reference` column), each a file, a URL or `task:…`: a video (a task's,
+/// or by the name's extension) or an image.
+pub fn with_reference(
+    request: VideoRequest,
+    reference: &str,
+) -> Result<VideoRequest, freepik_wan::Error> {
+    let (media, voice) = match reference.split_once(",voice=") {
+        Some((media, voice)) => (media, Some(Media::parse(voice)?)),
         None => (reference, None),
     };
-    if is_video_url(url) {
-        request.reference_video(url, voice)
+    let video = is_video_url(media) || media.trim().starts_with("task:");
+    let media = Media::parse(media)?;
+    Ok(if video {
+        request.reference_video(media, voice)
     } else {
-        request.reference_image(url, voice)
-    }
+        request.reference_image(media, voice)
+    })
 }
 
-/// Whether a reference URL names a video (by its path's extension).
+/// Whether a reference names a video (by its path's extension).
 fn is_video_url(url: &str) -> bool {
     let path = url
         .split(['?', '#'])

@@ -61,6 +61,7 @@ mod error;
 mod http_url;
 pub mod image_input;
 mod ledger;
+mod media;
 mod model;
 mod pace;
 mod poller;
@@ -90,7 +91,10 @@ pub use create::{AspectRatio, ImageToVideo, MAX_PROMPT_CHARS, VideoDuration};
 pub use download::{Downloaded, Progress, VideoSource, VideoStream};
 pub use error::{Error, InvalidParam, Result};
 pub use image_input::ImageInput;
-pub use model::{CreateBody, Durations, Kind, MAX_REFERENCES, Model, VideoRequest};
+pub use media::Media;
+pub use model::{
+    CreateBody, Durations, INLINE_IMAGE_LIMIT, Kind, MAX_REFERENCES, Model, VideoRequest,
+};
 pub use pace::RateLimit;
 pub use resolution::Resolution;
 pub use retry::RetryPolicy;

@@ -92,7 +92,7 @@ impl From<Bytes> for UploadSource {
 
 impl UploadSource {
     /// The file's name (or "bytes"), for messages.
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             UploadSource::Path(path) => path.display().to_string(),
             UploadSource::Bytes(bytes) => format!("{} bytes in memory", bytes.len()),

@@ -99,7 +99,7 @@ pub fn read(manifest: &Path, out_dir: &Path) -> Result<(Vec<Row>, Vec<Invalid>),
 pub async fn check(_client: &Client, rows: Vec<Row>) -> (Vec<Row>, Vec<Invalid>) {
     let (mut ok, mut invalid) = (Vec::new(), Vec::new());
     for row in rows {
-        match request(&row).build().await.map(|_| ()) {
+        match request(&row).and_then(|request| request.check()) {
             Ok(()) => ok.push(row),
             Err(freepik_wan::Error::Validation { field, reason }) => invalid.push(Invalid {
                 line: row.line,
@@ -115,7 +115,7 @@ pub async fn check(_client: &Client, rows: Vec<Row>) -> (Vec<Row>, Vec<Invalid>)
 }
 
 /// The create request a row stands for.
-pub fn request(row: &Row) -> VideoRequest {
+pub fn request(row: &Row) -> Result<VideoRequest, freepik_wan::Error> {
     row.inputs
         .request(row.model, row.body_resolution.as_deref())
 }

@@ -327,7 +327,11 @@ impl Run {
             return Ok(Err(self.journal.entry(row.line)?.state));
         }
         let line = row.line;
-        match self.client.create(manifest::request(row)).await {
+        let created = match manifest::request(row) {
+            Ok(request) => self.client.create(request).await,
+            Err(error) => Err(error),
+        };
+        match created {
             Ok(task) => {
                 let id = task.id.to_string();
                 if let Err(error) = self.journal.set(line, State::Created, Some(&id), None) {

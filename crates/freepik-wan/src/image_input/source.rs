@@ -101,9 +101,15 @@ impl ImageInput {
         }
     }
 
-    /// A file or bytes, which only a model taking base64 can be sent.
-    pub(crate) fn is_local(&self) -> bool {
-        matches!(self.0, Source::Path(_) | Source::Bytes(_))
+    /// The same input as a [`Media`](crate::Media) (an unusable URL stays
+    /// one, and is refused where it is checked).
+    pub(crate) fn into_media(self) -> crate::Media {
+        match self.0 {
+            Source::Path(path) => crate::Media::Path(path),
+            Source::Bytes(bytes) => crate::Media::Bytes(bytes),
+            Source::Url { wire, .. } => crate::Media::Url(wire),
+            Source::Invalid(raw) => crate::Media::Url(raw),
+        }
     }
 
     /// What create sends in the `image` field: the URL as written, or the

@@ -4,7 +4,7 @@
 
 mod durations;
 mod kind;
-mod request;
+pub(crate) mod request;
 mod rules;
 
 use std::fmt;
@@ -19,7 +19,7 @@ use crate::resolution::Resolution;
 
 pub use durations::Durations;
 pub use kind::Kind;
-pub use request::{CreateBody, VideoRequest};
+pub use request::{CreateBody, INLINE_IMAGE_LIMIT, VideoRequest};
 pub use rules::MAX_REFERENCES;
 
 /// One Wan model: an endpoint `/v1/ai/{kind}/{segment}`, named by that path

@@ -10,6 +10,7 @@ use freepik_wan_api::models::Field;
 use super::{Model, rules};
 use crate::error::{Error, Result};
 use crate::image_input::ImageInput;
+use crate::media::{Media, check_local};
 
 /// A create request for one [`Model`], built with typed setters and checked
 /// by [`build`](Self::build): every limit the spec states for the model's
@@ -19,10 +20,15 @@ use crate::image_input::ImageInput;
 /// video to continue; reference-to-video takes 1 to 5 references). A setter
 /// for a field the model does not take is refused too.
 ///
-/// Media: only Wan 2.2 takes an image as base64, so only there may
-/// [`image`](Self::image) be a file or bytes; every other model needs public
-/// URLs and refuses a local file with [`Error::UrlRequired`] (nothing is
-/// uploaded, nothing sent).
+/// Media: every media setter takes a [`Media`]: a file, bytes, an http(s)
+/// URL or a finished task. [`Client::create`](crate::Client::create) (or
+/// [`Client::prepare`](crate::Client::prepare)) uploads local files where
+/// the model takes only URLs, sends a small Wan 2.2 image inline as base64
+/// (see [`inline_limit`](Self::inline_limit)), and sends a task as its
+/// freshest video URL. A file is checked first against what the model's
+/// spec says of the field (format by its bytes, size, pixels). [`build`](Self::build),
+/// which has no client, refuses a local file for a URL-only field with
+/// [`Error::UrlRequired`] and a task input with [`Error::Validation`].
 ///
 /// [`set`](Self::set) reaches any field as JSON, e.g. one the spec gained
 /// after this crate was written; a field the model's spec describes is
@@ -56,11 +62,43 @@ use crate::image_input::ImageInput;
 pub struct VideoRequest {
     model: Model,
     body: Map<String, Value>,
-    images: Vec<(&'static str, ImageInput)>,
+    /// The media inputs and where each goes in the body.
+    media: Vec<(Slot, Media)>,
     /// The first setter that could not apply; reported by `build`.
     refused: Option<(&'static str, String)>,
-    url_required: Option<&'static str>,
+    /// The largest Wan 2.2 image sent inline as base64.
+    inline_limit: u64,
 }
+
+/// Where a media input goes in the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// A string field, e.g. `video_url`.
+    Field(&'static str),
+    /// Item `index` of a reference list: its URL (the item itself, for a
+    /// list of strings), or with `voice` its `reference_voice`.
+    Item {
+        list: &'static str,
+        index: usize,
+        voice: bool,
+    },
+}
+
+impl Slot {
+    /// The field named in errors.
+    fn field(self) -> &'static str {
+        match self {
+            Slot::Field(name) | Slot::Item { list: name, .. } => name,
+        }
+    }
+}
+
+/// The largest Wan 2.2 image sent inline by default: a bigger one is
+/// uploaded. Inline costs no extra request on any plan, but a base64 body
+/// is 1.33× the image and is held in memory three times over (file,
+/// base64, JSON) and sent within the API call's timeout; past 2 MiB an
+/// upload (one more paced request and a streamed PUT) is the lighter way.
+pub const INLINE_IMAGE_LIMIT: u64 = 2 << 20;
 
 /// A checked create body for one model: the JSON to send to the model's
 /// [`collection_path`](Model::collection_path).
@@ -104,9 +142,9 @@ impl VideoRequest {
         VideoRequest {
             model,
             body: Map::new(),
-            images: Vec::new(),
+            media: Vec::new(),
             refused: None,
-            url_required: None,
+            inline_limit: INLINE_IMAGE_LIMIT,
         }
     }
 
@@ -144,14 +182,13 @@ impl VideoRequest {
             .find(|n| self.model.field(n).is_some())
     }
 
-    /// A URL for `field`: refused as [`Error::UrlRequired`] when it is not a
-    /// URL at all (a local path), checked as an http(s) URL at `build`.
-    fn url(&mut self, field: &'static str, url: &str) -> Option<String> {
-        if !looks_like_url(url) {
-            self.url_required.get_or_insert(field);
-            return None;
+    /// A media input for the model's field `name`.
+    fn media_field(mut self, name: &'static str, media: Media) -> Self {
+        if self.takes(name).is_some() {
+            self.media.retain(|(slot, _)| *slot != Slot::Field(name));
+            self.media.push((Slot::Field(name), media));
         }
-        Some(url.trim().to_owned())
+        self
     }
 
     /// The prompt (the text of the video; its limit is the model's).
@@ -165,84 +202,87 @@ impl VideoRequest {
     }
 
     /// The start image: `image` (Wan 2.2, 2.5, 2.6 image-to-video) or
-    /// `start_image_url` (Wan 2.7 image- and reference-to-video). A file or
-    /// bytes only where the model takes base64 (Wan 2.2).
-    pub fn image(mut self, image: impl Into<ImageInput>) -> Self {
+    /// `start_image_url` (Wan 2.7 image- and reference-to-video).
+    pub fn image(mut self, image: impl Into<Media>) -> Self {
         match self.first_of(&["image", "start_image_url"]) {
-            Some(field) => self.images.push((field, image.into())),
+            Some(field) => self.media_field(field, image.into()),
             None => {
                 let model = self.model;
                 self.refuse("image", format!("{model} takes no start image"));
+                self
             }
         }
-        self
     }
 
     /// The last frame (Wan 2.7 image-to-video, with a start image or a video).
-    pub fn end_image(mut self, url: &str) -> Self {
-        match self.url("end_image_url", url) {
-            Some(url) => self.put("end_image_url", Value::String(url)),
-            None => self,
-        }
+    pub fn end_image(self, image: impl Into<Media>) -> Self {
+        self.media_field("end_image_url", image.into())
     }
 
     /// A video: the one to edit (video edit) or to continue (Wan 2.7
-    /// image-to-video).
-    pub fn video(mut self, url: &str) -> Self {
-        match self.url("video_url", url) {
-            Some(url) => self.put("video_url", Value::String(url)),
-            None => self,
-        }
+    /// image-to-video); a finished task's video too.
+    pub fn video(self, video: impl Into<Media>) -> Self {
+        self.media_field("video_url", video.into())
     }
 
     /// A soundtrack (Wan 2.7 text- and image-to-video; WAV or MP3, 2–30 s).
-    pub fn audio(mut self, url: &str) -> Self {
-        match self.url("audio_url", url) {
-            Some(url) => self.put("audio_url", Value::String(url)),
-            None => self,
-        }
+    pub fn audio(self, audio: impl Into<Media>) -> Self {
+        self.media_field("audio_url", audio.into())
     }
 
     /// A reference image (reference-to-video, with an optional voice; video
     /// edit, without). The prompt calls them "Image 1", "Image 2", …
-    pub fn reference_image(self, url: &str, voice: Option<&str>) -> Self {
-        self.reference("image_urls", url, voice)
+    pub fn reference_image(self, image: impl Into<Media>, voice: Option<Media>) -> Self {
+        self.reference("image_urls", image.into(), voice)
     }
 
     /// A reference video with an optional voice (reference-to-video). The
     /// prompt calls them "Video 1", "Video 2", …
-    pub fn reference_video(self, url: &str, voice: Option<&str>) -> Self {
-        self.reference("video_urls", url, voice)
+    pub fn reference_video(self, video: impl Into<Media>, voice: Option<Media>) -> Self {
+        self.reference("video_urls", video.into(), voice)
     }
 
-    fn reference(mut self, name: &'static str, url: &str, voice: Option<&str>) -> Self {
+    fn reference(mut self, name: &'static str, media: Media, voice: Option<Media>) -> Self {
         let Some(field) = self.takes(name) else {
             return self;
         };
-        let Some(url) = self.url(name, url) else {
+        let objects = field.item_fields.contains(&"url");
+        if voice.is_some() && !objects {
+            let model = self.model;
+            self.refuse(name, format!("{model} takes no voice with a reference"));
             return self;
-        };
-        let item = if field.item_fields.contains(&"url") {
-            let mut item = json!({ "url": url });
-            if let Some(voice) = voice {
-                match self.url(name, voice) {
-                    Some(voice) => item["reference_voice"] = Value::String(voice),
-                    None => return self,
-                }
-            }
-            item
-        } else {
-            if voice.is_some() {
-                let model = self.model;
-                self.refuse(name, format!("{model} takes no voice with a reference"));
-                return self;
-            }
-            Value::String(url)
-        };
-        match self.body.entry(name).or_insert_with(|| json!([])) {
-            Value::Array(items) => items.push(item),
-            other => *other = json!([item]),
         }
+        // A placeholder, replaced by the media's wire form when the body is made.
+        let item = if objects { json!({}) } else { Value::Null };
+        let index = match self.body.entry(name).or_insert_with(|| json!([])) {
+            Value::Array(items) => {
+                items.push(item);
+                items.len() - 1
+            }
+            other => {
+                *other = json!([item]);
+                0
+            }
+        };
+        let slot = |voice| Slot::Item {
+            list: name,
+            index,
+            voice,
+        };
+        self.media.push((slot(false), media));
+        if let Some(voice) = voice {
+            self.media.push((slot(true), voice));
+        }
+        self
+    }
+
+    /// The largest Wan 2.2 image (a file or bytes) sent inline as base64;
+    /// a bigger one is uploaded ([`INLINE_IMAGE_LIMIT`], 2 MiB, by
+    /// default). `0` uploads every image; `u64::MAX` sends each inline (the
+    /// field's own limit, 10 MB, still applies). Other models take URLs
+    /// only, so their files are always uploaded.
+    pub fn inline_limit(mut self, bytes: u64) -> Self {
+        self.inline_limit = bytes;
         self
     }
 
@@ -344,11 +384,16 @@ impl VideoRequest {
         self.put("seed", json!(seed))
     }
 
-    /// Where the service posts status changes.
+    /// Where the service posts status changes. Sent as a valid URI: a
+    /// space or a non-ASCII character is percent-encoded, a host in IDNA.
     pub fn webhook_url(mut self, url: &str) -> Self {
-        match self.url("webhook_url", url) {
-            Some(url) => self.put("webhook_url", Value::String(url)),
-            None => self,
+        match crate::http_url::parse(url, "webhook_url") {
+            Ok(parsed) => self.put("webhook_url", Value::String(parsed.to_string())),
+            Err(Error::Validation { reason, .. }) => {
+                self.refuse("webhook_url", reason);
+                self
+            }
+            Err(_) => self,
         }
     }
 
@@ -362,35 +407,156 @@ impl VideoRequest {
         self
     }
 
-    /// Checks everything and makes the body. Files and bytes (Wan 2.2 only)
-    /// are read, checked and encoded here.
+    /// Checks everything and makes the body, without a client: URLs are
+    /// sent as valid URIs, a Wan 2.2 file or bytes inline as base64.
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`] naming the field and the rule, or
-    /// [`Error::UrlRequired`]; nothing has been sent.
+    /// [`Error::Validation`] naming the field and the rule;
+    /// [`Error::UrlRequired`] for a file or bytes where the model takes
+    /// only URLs, and [`Error::Validation`] for a task input: both need
+    /// [`Client::create`](crate::Client::create), which uploads and
+    /// fetches. Nothing has been sent.
     pub async fn build(self) -> Result<CreateBody> {
+        self.check_inputs()?;
         let model = self.model;
-        if let Some(field) = self.url_required {
-            return Err(Error::UrlRequired { field, model });
+        let mut wires = Vec::with_capacity(self.media.len());
+        for (slot, media) in &self.media {
+            let wire = match media {
+                Media::Url(url) => url_wire(url, slot.field())?,
+                Media::Path(_) | Media::Bytes(_) if self.base64(*slot) => {
+                    inline(media.clone(), slot.field()).await?
+                }
+                Media::Path(_) | Media::Bytes(_) => {
+                    return Err(Error::UrlRequired {
+                        field: slot.field(),
+                        model,
+                    });
+                }
+                Media::Task(id) => {
+                    return Err(Error::Validation {
+                        field: slot.field(),
+                        reason: format!(
+                            "task {id} as an input needs a client to fetch its video: use \
+                             Client::create"
+                        ),
+                    });
+                }
+            };
+            wires.push(wire);
         }
-        if let Some((field, reason)) = self.refused {
-            return Err(Error::Validation { field, reason });
+        self.finish(wires)
+    }
+
+    /// Every check [`build`](Self::build) and
+    /// [`Client::create`](crate::Client::create) make before sending, for
+    /// a request whose files would be uploaded or whose tasks fetched:
+    /// nothing is read but the head of each file, nothing is sent. To
+    /// check many requests (a batch's rows) before the first is sent.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), but for files and tasks, which pass.
+    pub fn check(&self) -> Result<()> {
+        self.check_inputs()?;
+        let wires = self
+            .media
+            .iter()
+            .map(|(slot, media)| match media {
+                Media::Url(url) => url_wire(url, slot.field()),
+                // Stand-ins, for the checks of the rest of the body.
+                _ => Ok("https://upload.invalid/file".to_owned()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.clone().finish(wires).map(|_| ())
+    }
+
+    /// The setters' refusals, then every file against its field's rules.
+    fn check_inputs(&self) -> Result<()> {
+        if let Some((field, reason)) = &self.refused {
+            return Err(Error::Validation {
+                field,
+                reason: reason.clone(),
+            });
         }
-        let mut body = self.body;
-        for (name, image) in self.images {
-            let field = model.field(name).expect("chosen among the model's fields");
-            if image.is_local() && !field.base64 {
-                return Err(Error::UrlRequired { field: name, model });
+        for (slot, media) in &self.media {
+            if media.is_local()
+                && let Some(rules) = self.rules(*slot)
+            {
+                check_local(media, slot.field(), &rules)?;
             }
-            let wire = image.into_wire(true).await.map_err(|e| match e {
-                Error::Validation { reason, .. } => Error::Validation {
-                    field: name,
-                    reason,
-                },
-                other => other,
-            })?;
-            body.insert(name.to_owned(), Value::String(wire));
+        }
+        Ok(())
+    }
+
+    /// What the spec says of the file at `slot`: the field's (or a
+    /// reference item's `url` or `reference_voice`).
+    fn rules(&self, slot: Slot) -> Option<freepik_wan_api::models::MediaRules> {
+        let field = self.model.field(slot.field())?;
+        match slot {
+            Slot::Field(_) => field.media,
+            Slot::Item { voice, .. } => {
+                let name = if voice { "reference_voice" } else { "url" };
+                field
+                    .fields
+                    .iter()
+                    .find(|f| f.name == name)
+                    .and_then(|f| f.media)
+                    .or(field.media)
+            }
+        }
+    }
+
+    /// Whether the field at `slot` takes base64 (Wan 2.2's `image`).
+    fn base64(&self, slot: Slot) -> bool {
+        matches!(slot, Slot::Field(name) if self.model.field(name).is_some_and(|f| f.base64))
+    }
+
+    /// The media inputs, for [`Client::prepare`](crate::Client::prepare):
+    /// `(field, media, inline)`, in order, where `inline` says a file may
+    /// go as base64.
+    pub(crate) fn media_inputs(&self) -> Vec<(&'static str, Media, bool)> {
+        self.media
+            .iter()
+            .map(|(slot, media)| {
+                let inline = self.base64(*slot)
+                    && match media {
+                        Media::Bytes(bytes) => bytes.len() as u64 <= self.inline_limit,
+                        Media::Path(path) => std::fs::metadata(path)
+                            .is_ok_and(|m| m.len() <= self.inline_limit),
+                        _ => false,
+                    };
+                (slot.field(), media.clone(), inline)
+            })
+            .collect()
+    }
+
+    /// The body with each media input's wire form (`wires`, in the order
+    /// of the inputs) in place, checked against the model's spec.
+    pub(crate) fn finish(self, wires: Vec<String>) -> Result<CreateBody> {
+        let model = self.model;
+        let mut body = self.body;
+        for ((slot, _), wire) in self.media.iter().zip(wires) {
+            match *slot {
+                Slot::Field(name) => {
+                    body.insert(name.to_owned(), Value::String(wire));
+                }
+                Slot::Item { list, index, voice } => {
+                    if let Some(item) = body
+                        .get_mut(list)
+                        .and_then(Value::as_array_mut)
+                        .and_then(|items| items.get_mut(index))
+                    {
+                        match item {
+                            Value::Object(map) => {
+                                let key = if voice { "reference_voice" } else { "url" };
+                                map.insert(key.to_owned(), Value::String(wire));
+                            }
+                            other => *other = Value::String(wire),
+                        }
+                    }
+                }
+            }
         }
         for (name, value) in &body {
             if let Some(field) = model.field(name) {
@@ -410,15 +576,28 @@ impl VideoRequest {
     }
 }
 
+/// A URL as a valid URI (spaces and non-ASCII percent-encoded, the host in
+/// IDNA), as a browser sends it; refused as `field` unless http(s).
+pub(crate) fn url_wire(url: &str, field: &'static str) -> Result<String> {
+    Ok(crate::http_url::parse(url, field)?.to_string())
+}
+
+/// A Wan 2.2 image as base64, checked against that field's limits.
+pub(crate) async fn inline(media: Media, field: &'static str) -> Result<String> {
+    let image = match media {
+        Media::Path(path) => ImageInput::path(path),
+        Media::Bytes(bytes) => ImageInput::bytes(bytes),
+        _ => unreachable!("only files and bytes go inline"),
+    };
+    image.into_wire(true).await.map_err(|e| match e {
+        Error::Validation { reason, .. } => Error::Validation { field, reason },
+        other => other,
+    })
+}
+
 impl Model {
     /// A create request for this model: see [`VideoRequest`].
     pub fn request(self) -> VideoRequest {
         VideoRequest::new(self)
     }
-}
-
-/// A URL of any scheme (a wrong scheme is refused as a bad URL at `build`);
-/// anything else is taken for a local path.
-fn looks_like_url(text: &str) -> bool {
-    text.contains("://")
 }

@@ -44,7 +44,7 @@ fn minimal(m: Model) -> VideoRequest {
         (Kind::ReferenceToVideo, _) => m
             .request()
             .prompt("Image 1 waves")
-            .reference_image(IMG, Some(VOICE)),
+            .reference_image(IMG, Some(VOICE.into())),
         (Kind::VideoEdit, _) => m.request().video(VID),
     }
 }
@@ -123,7 +123,7 @@ fn every_setter_of_each_family_fits_its_published_schema() {
             .request()
             .prompt("Image 1 and Video 1 dance")
             .reference_image(IMG, None)
-            .reference_video(VID, Some(VOICE))
+            .reference_video(VID, Some(VOICE.into()))
             .image(IMG)
             .duration(10),
         model("video-edit/wan-2-7")
@@ -311,7 +311,7 @@ fn the_rules_said_only_in_prose_are_checked() {
     });
     let five = five
         .reference_video(VID, None)
-        .reference_video(VID, Some(VOICE));
+        .reference_video(VID, Some(VOICE.into()));
     assert!(build(five.clone()).is_ok());
     let (field, reason) = refused(five.reference_image(IMG, None));
     assert_eq!(field, "image_urls");
@@ -322,7 +322,7 @@ fn the_rules_said_only_in_prose_are_checked() {
             model("video-edit/wan-2-7")
                 .request()
                 .video(VID)
-                .reference_image(IMG, Some(VOICE))
+                .reference_image(IMG, Some(VOICE.into()))
         )
         .0,
         "image_urls"
@@ -330,8 +330,9 @@ fn the_rules_said_only_in_prose_are_checked() {
 }
 
 #[test]
-fn only_wan_2_2_takes_a_local_image_every_other_model_needs_a_url() {
+fn without_a_client_only_wan_2_2_sends_a_local_image_the_others_need_an_upload() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/sample.jpg");
+    let bytes = std::fs::read(&sample).unwrap();
     let body = build(model("wan-v2-2-580p").request().image(&sample)).unwrap();
     let image = body.json()["image"].as_str().unwrap().to_owned();
     assert!(!image.starts_with("http") && image.len() > 1000, "base64");
@@ -343,10 +344,19 @@ fn only_wan_2_2_takes_a_local_image_every_other_model_needs_a_url() {
         ("reference-to-video/wan-2-7", "start_image_url"),
     ] {
         let m = model(m);
-        for request in [
-            m.request().prompt("x").image(&sample),
-            m.request().prompt("x").image(vec![1u8, 2, 3]),
-        ] {
+        // Reference-to-video needs a reference besides its start image.
+        let base = || {
+            let request = m.request().prompt("x");
+            if m.field("image_urls").is_some() {
+                request.reference_image(IMG, None)
+            } else {
+                request
+            }
+        };
+        for request in [base().image(&sample), base().image(bytes.clone())] {
+            // `check` passes (Client::create would upload it); `build`,
+            // which has no client, cannot send it.
+            request.check().unwrap();
             match build(request) {
                 Err(Error::UrlRequired { field: f, model }) => {
                     assert_eq!((f, model), (field, m));
@@ -354,26 +364,104 @@ fn only_wan_2_2_takes_a_local_image_every_other_model_needs_a_url() {
                 other => panic!("{m}: {other:?}"),
             }
         }
+        // Bytes that are no image are refused by their content first.
+        let err = base().image(vec![1u8, 2, 3]).check();
+        assert!(
+            matches!(err, Err(Error::Validation { field: f, .. }) if f == field),
+            "{err:?}"
+        );
     }
-    for request in [
-        model("video-edit/wan-2-7").request().video("clip.mp4"),
-        model("image-to-video/wan-2-7")
-            .request()
-            .image(IMG)
-            .end_image("last.png"),
-        model("text-to-video/wan-2-7")
-            .request()
-            .prompt("x")
-            .audio("song.mp3"),
-        model("reference-to-video/wan-2-7")
-            .request()
-            .prompt("x")
-            .reference_image("me.jpg", None),
+    // A name that is neither a file nor a URL: refused, naming the field.
+    for (request, field) in [
+        (
+            model("video-edit/wan-2-7").request().video("clip.mp4"),
+            "video_url",
+        ),
+        (
+            model("text-to-video/wan-2-7")
+                .request()
+                .prompt("x")
+                .audio("song.mp3"),
+            "audio_url",
+        ),
+        (
+            model("reference-to-video/wan-2-7")
+                .request()
+                .prompt("x")
+                .reference_image("me.jpg", None),
+            "image_urls",
+        ),
     ] {
-        let err = build(request).unwrap_err();
-        assert!(matches!(err, Error::UrlRequired { .. }), "{err}");
-        assert!(err.to_string().contains("public http(s) URL"), "{err}");
+        let err = request.check().unwrap_err();
+        assert!(
+            matches!(err, Error::Validation { field: f, .. } if f == field),
+            "{err}"
+        );
+        assert!(err.to_string().contains("https://"), "{err}");
     }
+}
+
+#[test]
+fn a_local_file_is_checked_against_what_the_spec_says_of_its_field() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/sample.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    // A text file named .png: refused by its bytes.
+    let fake = dir.path().join("photo.png");
+    std::fs::write(&fake, "not an image at all").unwrap();
+    let err = model("image-to-video/wan-2-7")
+        .request()
+        .image(&fake)
+        .check()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation { field: "start_image_url", reason } if reason.contains("JPEG")),
+        "{err}"
+    );
+    // An image where a video is wanted.
+    let err = model("video-edit/wan-2-7")
+        .request()
+        .video(&sample)
+        .check()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation { field: "video_url", reason } if reason.contains("MP4")),
+        "{err}"
+    );
+    // Over the field's size (100 MB for a 2.7 edit video): the size is
+    // read from the file's metadata, not by reading it.
+    let big = dir.path().join("big.mp4");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(120 << 20).unwrap();
+    let err = model("video-edit/wan-2-7")
+        .request()
+        .video(&big)
+        .check()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation { field: "video_url", reason } if reason.contains("104857600")),
+        "{err}"
+    );
+}
+
+#[test]
+fn urls_are_sent_as_valid_uris() {
+    let body = build(
+        model("video-edit/wan-2-7")
+            .request()
+            .video("https://bücher.example/my clip.mp4?sig=a b")
+            .webhook_url("https://example.com/hooks/ä b"),
+    )
+    .unwrap();
+    assert_eq!(
+        body.json()["video_url"],
+        "https://xn--bcher-kva.example/my%20clip.mp4?sig=a%20b"
+    );
+    assert_eq!(
+        body.json()["webhook_url"],
+        "https://example.com/hooks/%C3%A4%20b"
+    );
+    let err = build(model("video-edit/wan-2-7").request().video("ftp://x/y.mp4")).unwrap_err();
+    assert!(matches!(err, Error::Validation { field: "video_url", .. }), "{err}");
 }
 
 #[test]
