@@ -96,6 +96,16 @@ pub enum Command {
     Simulate(Simulate),
     /// List every model (from the spec): kind, inputs, durations, resolutions.
     Models,
+    /// Upload files to Magnific's storage (its Upload Files API) and print
+    /// the URLs models can fetch them from. Staging, not storage: anyone
+    /// holding a URL can read the file for about a day; it is deleted after
+    /// about a week. `generate` uploads files by itself where needed.
+    Upload {
+        /// The files (PNG, JPEG, WebP, MP4, WebM, MOV, MP3, WAV, M4A or OGG,
+        /// by their bytes; at most 1 GiB each).
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Many videos from a manifest, resumable after a crash or a kill without
     /// paying twice: `batch MANIFEST --out-dir DIR`; `batch status DIR`
     /// prints its journal.
@@ -200,12 +210,18 @@ pub struct Generate {
 /// What a video is made from: `generate`'s inputs, and a batch manifest's
 /// columns of the same names. [`Inputs::request`] turns them into the
 /// SDK's request for a model, which checks them against it.
+///
+/// Every media input is a local file, an http(s) URL, or
+/// `task:KIND/SEGMENT/TASK_ID` (a finished task's video). A file for a model
+/// that takes only URLs is uploaded first to Magnific's storage: staging,
+/// readable by anyone holding its URL for about a day, deleted after a week.
 #[derive(Clone, Debug, Default, Args)]
 pub struct Inputs {
-    /// The image: a JPEG, PNG or WebP file or an http(s) URL (Wan 2.2 takes a
-    /// file; every other model needs a public URL). The start image for Wan 2.7
-    /// image-to-video. Not for text-to-video.
-    #[arg(long, value_name = "PATH|URL")]
+    /// The image (the start image for Wan 2.7 image-to-video): a file, URL or
+    /// task:…; checked by its bytes against the model. Wan 2.2 sends a small
+    /// file inline; other models' files are uploaded (staging on Magnific's
+    /// storage, readable by URL for a day).
+    #[arg(long, value_name = "PATH|URL|task:…")]
     pub image: Option<String>,
     /// What should happen in the video (each model has its own limit).
     #[arg(long, value_name = "TEXT")]
@@ -213,19 +229,22 @@ pub struct Inputs {
     /// What the video should not show (Wan 2.5, 2.6, 2.7).
     #[arg(long, value_name = "TEXT")]
     pub negative_prompt: Option<String>,
-    /// The end image's URL (Wan 2.7 image-to-video: start and end frames).
-    #[arg(long, value_name = "URL")]
+    /// The end image (Wan 2.7 image-to-video: start and end frames): a file,
+    /// URL or task:….
+    #[arg(long, value_name = "PATH|URL")]
     pub end_image: Option<String>,
-    /// A video's URL: the one to edit (video edit), or to continue (Wan 2.7
-    /// image-to-video).
-    #[arg(long, value_name = "URL")]
+    /// A video: the one to edit (video edit), or to continue (Wan 2.7
+    /// image-to-video); a file, a URL, or `task:KIND/SEGMENT/ID` to edit or
+    /// continue a finished task's video (it must be COMPLETED).
+    #[arg(long, value_name = "PATH|URL|task:…")]
     pub video: Option<String>,
-    /// A reference image or video (by its extension) for reference-to-video,
-    /// optionally with a voice: `URL[,voice=URL]`. Repeat for 1 to 5.
-    #[arg(long = "reference", value_name = "URL[,voice=URL]")]
+    /// A reference image or video (a task's, or by its extension) for
+    /// reference-to-video, optionally with a voice: `MEDIA[,voice=MEDIA]`,
+    /// each a file, URL or task:…. Repeat for 1 to 5.
+    #[arg(long = "reference", value_name = "MEDIA[,voice=MEDIA]")]
     pub references: Vec<String>,
-    /// An audio track's URL, where the model takes one.
-    #[arg(long, value_name = "URL")]
+    /// An audio track (a WAV or MP3 file, or a URL), where the model takes one.
+    #[arg(long, value_name = "PATH|URL")]
     pub audio: Option<String>,
     /// Video length in seconds, checked against the model (Wan 2.2: 5 or 10).
     #[arg(long, value_name = "N")]
@@ -249,6 +268,11 @@ pub struct Inputs {
     /// A URL the service calls on every status change of the task.
     #[arg(long, value_name = "URL")]
     pub webhook_url: Option<String>,
+    /// Any body field the flags do not reach, as JSON: `--set
+    /// 'additional_settings={"audio_setting":"origin"}'`. Repeatable; a field
+    /// the model's spec describes is checked like any other.
+    #[arg(long = "set", value_name = "FIELD=JSON")]
+    pub set: Vec<String>,
 }
 
 /// Which model endpoint, for every command that makes or names a task: a

@@ -530,8 +530,32 @@ impl Inputs {
         if let Some(url) = &self.webhook_url {
             request = request.webhook_url(url);
         }
+        for field in &self.set {
+            let (name, value) = set_field(field)?;
+            request = request.set(name, value);
+        }
         Ok(request)
     }
+}
+
+/// `FIELD=JSON` (`--set`): the field's name and its value.
+fn set_field(text: &str) -> Result<(&str, Value), freepik_wan::Error> {
+    let refuse = |reason: String| freepik_wan::Error::Validation {
+        field: "set",
+        reason,
+    };
+    let (name, json) = text
+        .split_once('=')
+        .filter(|(name, _)| !name.trim().is_empty())
+        .ok_or_else(|| refuse(format!("{text:?} is not FIELD=JSON")))?;
+    let value = serde_json::from_str(json).map_err(|e| {
+        refuse(format!(
+            "{}: {json:?} is not JSON ({e}); a string needs its quotes: {}='\"text\"'",
+            name.trim(),
+            name.trim()
+        ))
+    })?;
+    Ok((name.trim(), value))
 }
 
 /// Adds one `MEDIA[,voice=MEDIA]` reference (`--reference`, or a manifest's

@@ -16,6 +16,7 @@ mod progress;
 mod signal;
 mod simulate;
 mod tasks;
+mod upload_cmd;
 mod webhook_cmd;
 
 use std::process::ExitCode;
@@ -117,6 +118,7 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
             secret_keying,
         }) => webhook_cmd::listen(port, secret, secret_keying, out).await,
         Command::Simulate(args) => simulate::simulate(args, out).await,
+        Command::Upload { files } => upload_cmd::upload(&connection, files, out).await,
         Command::Models => {
             models_cmd::models(out);
             Ok(())

@@ -210,16 +210,17 @@ fn json_lines(text: &str) -> Result<Vec<(u64, Fields)>, String> {
 
 fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, String> {
     let field = |name: &str| fields.get(name).map(String::as_str);
-    let image = field("image").map(|image| {
-        let is_url = ["http://", "https://"]
-            .iter()
-            .any(|p| image.to_ascii_lowercase().starts_with(p));
-        if is_url || Path::new(image).is_absolute() {
-            image.to_owned()
+    // Relative file paths of every media column are from the manifest's
+    // directory; URLs and `task:` inputs stay as written.
+    let media = |text: &str| {
+        let text = text.trim();
+        if text.contains("://") || text.starts_with("task:") || Path::new(text).is_absolute() {
+            text.to_owned()
         } else {
-            base.join(image).display().to_string()
+            base.join(text).display().to_string()
         }
-    });
+    };
+    let image = field("image").map(media);
     let tier = crate::args::Tier {
         model: field("model")
             .map(|m| m.parse::<Model>().map_err(|e| format!("model: {e}")))
@@ -254,14 +255,17 @@ fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, S
         image: image.clone(),
         prompt: text("prompt"),
         negative_prompt: text("negative_prompt"),
-        end_image: text("end_image"),
-        video: text("video"),
+        end_image: field("end_image").map(media),
+        video: field("video").map(media),
         references: field("reference")
             .into_iter()
             .flat_map(|r| r.split(" | "))
-            .map(|r| r.trim().to_owned())
+            .map(|r| match r.split_once(",voice=") {
+                Some((reference, voice)) => format!("{},voice={}", media(reference), media(voice)),
+                None => media(r),
+            })
             .collect(),
-        audio: text("audio"),
+        audio: field("audio").map(media),
         duration,
         aspect_ratio: text("aspect_ratio"),
         size: text("size"),
@@ -269,6 +273,7 @@ fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, S
         prompt_expansion,
         seed,
         webhook_url: text("webhook_url"),
+        set: Vec::new(),
     };
     let out = match field("out") {
         Some(out) => inside(out_dir, out)?,

@@ -522,8 +522,9 @@ impl VideoRequest {
                 let inline = self.base64(*slot)
                     && match media {
                         Media::Bytes(bytes) => bytes.len() as u64 <= self.inline_limit,
-                        Media::Path(path) => std::fs::metadata(path)
-                            .is_ok_and(|m| m.len() <= self.inline_limit),
+                        Media::Path(path) => {
+                            std::fs::metadata(path).is_ok_and(|m| m.len() <= self.inline_limit)
+                        }
                         _ => false,
                     };
                 (slot.field(), media.clone(), inline)

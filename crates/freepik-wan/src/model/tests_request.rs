@@ -461,7 +461,16 @@ fn urls_are_sent_as_valid_uris() {
         "https://example.com/hooks/%C3%A4%20b"
     );
     let err = build(model("video-edit/wan-2-7").request().video("ftp://x/y.mp4")).unwrap_err();
-    assert!(matches!(err, Error::Validation { field: "video_url", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Validation {
+                field: "video_url",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
