@@ -1,27 +1,39 @@
-//! Image to video with the **Wan v2.2** model (480p, 580p, 720p) of
-//! Magnific's API, formerly Freepik's API, from Rust.
+//! Videos from Rust with every **Wan** model of Magnific's API (formerly
+//! Freepik's): Wan 2.2, 2.5, 2.6 and 2.7, text-to-video, image-to-video,
+//! reference-to-video and video edit, 17 endpoints in all.
 //!
-//! Hand it an image and a prompt; the service runs Wan 2.2 and a few
-//! tens of seconds later there is an MP4. This crate turns the three HTTP
-//! operations into the whole job:
+//! Hand it a prompt, an image, reference clips or a video; the service runs
+//! the model and tens of seconds later there is an MP4. This crate turns the
+//! HTTP operations into the whole job:
 //!
-//! - **create** a task from a file, bytes or a URL, with every documented
-//!   limit checked before anything is sent ([`Client::image_to_video`]);
+//! - **create** a task at any model ([`Client::create`] with a
+//!   [`VideoRequest`]; [`Client::image_to_video`] for Wan 2.2), every limit
+//!   of the model's spec checked before anything is sent;
+//! - **media** from a file, bytes, a URL or a finished task ([`Media`]):
+//!   files are checked by their bytes and uploaded to Magnific's storage
+//!   where a model takes only URLs ([`Client::upload`]);
 //! - **wait** for it with polling that backs off, honours `Retry-After` and
 //!   stops at a deadline ([`Client::wait`], or [`Client::watch`] for a stream
 //!   of status changes);
 //! - **download** the video atomically, with progress ([`Client::download`]);
-//! - **verify webhooks** Freepik sends on every status change ([`webhook`]);
-//! - **retry** what is safe to retry, and never a create that may have
-//!   reached the service ([`RetryPolicy`]);
+//! - **verify webhooks** sent on every status change ([`webhook`]);
+//! - **pace and retry** inside the service's published limits, and never
+//!   repeat a create that may have reached the service ([`RetryPolicy`],
+//!   [`Error::CreateUncertain`]);
 //! - **typed errors** that say what happened ([`Error`]).
 //!
 //! # Quickstart
 //!
 //! ```no_run
 //! # async fn run() -> freepik_wan::Result<()> {
+//! use freepik_wan::Model;
+//!
 //! let client = freepik_wan::Client::from_env()?; // MAGNIFIC_API_KEY or FREEPIK_API_KEY
-//! let task = client.image_to_video("cat.jpg").prompt("the cat yawns").await?;
+//! let model: Model = "image-to-video/wan-2-7".parse()?;
+//! // A local file for a URL-only model: checked, then uploaded.
+//! let task = client
+//!     .create(model.request().image("cat.jpg").prompt("the cat yawns"))
+//!     .await?;
 //! let done = client.wait(&task.id).await?;
 //! client.download(&done, "cat.mp4").await?;
 //! # Ok(()) }
