@@ -374,7 +374,7 @@ impl ImageToVideo {
 /// taken for this one; retries only where the service cannot have acted;
 /// an answer lost after the service may have acted is
 /// [`Error::CreateUncertain`].
-pub(crate) async fn send_create<F, Fut>(
+pub(crate) async fn send_create<F, Fut, B>(
     client: &Client,
     model: Model,
     with_webhook: bool,
@@ -382,7 +382,10 @@ pub(crate) async fn send_create<F, Fut>(
 ) -> Result<Task>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<serde_json::Value>>,
+    Fut: Future<Output = Result<B>>,
+    // A shared body (`Arc<Value>`) is not copied for each attempt: a body
+    // with a base64 image can be 13 MiB.
+    B: std::borrow::Borrow<serde_json::Value>,
 {
     let ledger = &client.shared.ledger;
     if !ledger.has_baseline(model) {
@@ -407,7 +410,8 @@ where
                 let body = body.await?;
                 let ticket = ledger.start_create();
                 last_attempt.store(ticket.number, std::sync::atomic::Ordering::Relaxed);
-                let created = crate::endpoint::create(api, model, &body).await;
+                let created =
+                    crate::endpoint::create(api, model, std::borrow::Borrow::borrow(&body)).await;
                 if let Ok(created) = &created {
                     // Before the ticket ends: a sibling's uncertain
                     // create waits for it, then must see this as ours.

@@ -142,7 +142,8 @@ impl Client {
     /// [`VideoRequest::build`].
     pub async fn create_body(&self, body: CreateBody) -> Result<Task> {
         let model = body.model();
-        let json = body.json();
+        // Moved, not copied, and shared by every attempt.
+        let json = std::sync::Arc::new(body.into_json());
         let with_webhook = json.get("webhook_url").is_some_and(|url| url.is_string());
         send_create(self, model, with_webhook, || {
             let json = json.clone();

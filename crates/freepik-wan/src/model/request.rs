@@ -119,6 +119,11 @@ impl CreateBody {
         Value::Object(self.body.clone())
     }
 
+    /// The body as JSON, without a copy.
+    pub fn into_json(self) -> Value {
+        Value::Object(self.body)
+    }
+
     /// The body as the raw client's generated type for the model (named by
     /// [`ModelInfo::body`](freepik_wan_api::models::ModelInfo::body), e.g.
     /// `Wan25T2vRequest`; a family's types are there with its
