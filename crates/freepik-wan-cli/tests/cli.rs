@@ -779,6 +779,39 @@ fn help_lists_the_exit_codes_and_hides_the_key() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains(SECRET));
 }
 
+#[test]
+fn help_describes_every_model_not_the_2_2_only_tool() {
+    let dir = tempdir();
+    let help = |args: &[&str]| {
+        let output = command(dir.path()).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let top = help(&["--help"]);
+    for said in [
+        "2.5",
+        "2.6",
+        "2.7",
+        "text-to-video",
+        "reference-to-video",
+        "video edit",
+    ] {
+        assert!(top.contains(said), "{said:?} missing from {top}");
+    }
+    for stale in [
+        "with the Wan v2.2 model",
+        "Make a video from an image",
+        "at one resolution's endpoint",
+    ] {
+        assert!(!top.contains(stale), "{stale:?} in {top}");
+    }
+    let batch = help(&["batch", "--help"]);
+    assert!(!batch.contains("`image` required"), "{batch}");
+    assert!(batch.contains("`model`"), "{batch}");
+    let list = help(&["list", "--help"]);
+    assert!(list.contains("model's endpoint"), "{list}");
+}
+
 /// Reads a child's lines on a thread, so a test can wait for one with a deadline.
 fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
@@ -974,6 +1007,8 @@ fn a_batch_stops_creating_at_the_first_quota_answer_and_keeps_the_rest_pending()
         said.contains("quota") && said.contains("Limit for free users reached."),
         "{said}"
     );
+    // Said once, not "quota is reached (the service's quota is reached (…))".
+    assert_eq!(said.matches("quota is reached").count(), 1, "{said}");
     let status = run_json(
         dir.path(),
         &["--json", "batch", "status", out.to_str().unwrap()],
