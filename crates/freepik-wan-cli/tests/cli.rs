@@ -1299,6 +1299,51 @@ fn batch_checks_every_row_before_sending_and_names_bad_lines() {
 }
 
 #[test]
+fn a_row_whose_out_is_the_journal_or_another_rows_file_is_refused_before_sending() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let text = format!(
+        "image,out\n{img},a.mp4\n{img},freepik-wan-batch.db-wal\n{img},./a.mp4\n\
+         {img},freepik-wan-batch.db\n{img},sub/../b.mp4\n",
+        img = image.display(),
+    );
+    let manifest = dir.path().join("m.csv");
+    std::fs::write(&manifest, text).unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec!["--json"];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    let run = sim.run(dir.path(), &args);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("line 3: out:"), "{run:?}");
+    assert!(run.stderr.contains("line 4: out:"), "{run:?}");
+    assert!(run.stderr.contains("line 5: out:"), "{run:?}");
+    assert!(run.stderr.contains("line 6: out:"), "{run:?}");
+    let lines: Vec<u64> = run.json()["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4, 5, 6]);
+    assert_eq!(sim.handle.stats().creates_accepted, 0, "nothing is sent");
+
+    // A journal put elsewhere is guarded the same way.
+    let text = format!("image,out\n{img},state/j.db-shm\n", img = image.display());
+    std::fs::write(&manifest, text).unwrap();
+    let journal = out.join("state/j.db");
+    let mut args = batch_args(manifest.to_str().unwrap(), out.to_str().unwrap());
+    args.extend(["--journal", journal.to_str().unwrap()]);
+    let run = sim.run(dir.path(), &args);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("line 2: out:"), "{run:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 0, "nothing is sent");
+}
+
+#[test]
 fn a_batch_killed_three_times_then_resumed_makes_each_video_once() {
     // Each create makes its task and answers 250 ms later: a kill then most
     // likely lands between the two, the moment that could pay twice.

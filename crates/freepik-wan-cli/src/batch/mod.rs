@@ -31,7 +31,12 @@ const JOURNAL_FILE: &str = "freepik-wan-batch.db";
 /// `batch MANIFEST --out-dir DIR`.
 pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Result<(), Failure> {
     let usage = |message: String| Failure::new(Code::Usage, message);
-    let (rows, mut invalid) = manifest::read(&args.manifest, &args.out_dir).map_err(usage)?;
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join(JOURNAL_FILE));
+    let (rows, mut invalid) =
+        manifest::read(&args.manifest, &args.out_dir, &journal_path).map_err(usage)?;
     // An uncertain create looks for its task as long as recovery would.
     let client = connection
         .builder(args.timeout)?
@@ -58,10 +63,6 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
             .with("invalid", json!(invalid_json(&invalid))));
         }
     }
-    let journal_path = args
-        .journal
-        .clone()
-        .unwrap_or_else(|| args.out_dir.join(JOURNAL_FILE));
     let journal = Arc::new(Journal::open(&journal_path).map_err(usage)?);
     // The lease first: a run that is refused writes nothing.
     let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
