@@ -303,10 +303,11 @@ async fn process_rows(
 
 /// The summary, and the exit code: 0 only when every row is downloaded.
 ///
-/// Rows removed from the manifest after their create was sent are not
-/// waited for here; their tasks (paid for) are named, with the command that
-/// fetches each video, on stderr (even with `--quiet`), in the summary and
-/// in `--json`'s `removed`, and do not keep the exit code from 0.
+/// Rows removed from the manifest (or invalid now, and skipped) after their
+/// create was sent are not waited for here; their tasks (paid for) are
+/// named, with the command that fetches each video, on stderr (even with
+/// `--quiet`), in the summary and in `--json`'s `removed`, and do not keep
+/// the exit code from 0.
 fn report(
     journal: &Journal,
     out_dir: &Path,
@@ -320,7 +321,7 @@ fn report(
         .map_err(|e| Failure::new(Code::Service, e))?;
     let removed: Vec<Entry> = all
         .iter()
-        .filter(|e| !lines.contains(&e.line) && !invalid.iter().any(|i| i.line == e.line))
+        .filter(|e| !lines.contains(&e.line))
         .filter(|e| {
             matches!(
                 e.state,
@@ -355,7 +356,7 @@ fn report(
         out_dir.display()
     );
     for entry in &removed {
-        let note = removed_note(entry);
+        let note = removed_note(entry, invalid.iter().any(|i| i.line == entry.line));
         // A paid task is never hidden, not even by --quiet.
         eprintln!("{note}");
         line.push_str("; ");
@@ -447,18 +448,24 @@ fn entry_json(e: &Entry) -> Value {
     })
 }
 
-/// What became of a row removed from the manifest after its create was sent.
-fn removed_note(entry: &Entry) -> String {
+/// What became of a row removed from the manifest (or `invalid` now, and
+/// skipped) after its create was sent.
+fn removed_note(entry: &Entry, invalid: bool) -> String {
     let line = entry.line;
+    let gone = if invalid {
+        "is invalid now (see above) and skipped"
+    } else {
+        "is no longer in the manifest"
+    };
     match &entry.task_id {
         Some(id) => format!(
-            "line {line} is no longer in the manifest, but its create was sent and made task \
-             {id} (paid for), which this run does not wait for: `{}` fetches its video",
+            "line {line} {gone}, but its create was sent and made task {id} (paid for), which \
+             this run does not wait for: `{}` fetches its video",
             fetch_command(entry, id)
         ),
         None => format!(
-            "line {line} is no longer in the manifest, but its create was sent and may have \
-             made a task ({}): `freepik-wan batch status` and `freepik-wan list` show it",
+            "line {line} {gone}, but its create was sent and may have made a task ({}): \
+             `freepik-wan batch status` and `freepik-wan list` show it",
             entry.state.as_str()
         ),
     }
