@@ -489,6 +489,103 @@ fn generate_takes_the_key_from_magnific_api_key_and_sends_magnifics_header() {
     );
 }
 
+/// A stand-in whose tasks are COMPLETED at once and whose video URL answers
+/// `200 text/html` (a proxy's or a sign-in page), never the video.
+fn html_video_stand_in(runtime: &tokio::runtime::Runtime) -> String {
+    use axum::routing::get;
+    const TASK: &str = "5e2b7c1a-9d3f-4a6e-8b0c-1f4d2e6a9c37";
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let video = base.clone() + "/files/v.mp4";
+    let collection = "/v1/ai/image-to-video/wan-v2-2-580p";
+    let app = axum::Router::new()
+        .route(
+            collection,
+            get(|| async { axum::Json(serde_json::json!({"data": []})) }).post(|| async {
+                axum::Json(serde_json::json!({"data": {"task_id": TASK, "status": "CREATED"}}))
+            }),
+        )
+        .route(
+            &format!("{collection}/{{id}}"),
+            get(move || async move {
+                let task = serde_json::json!({"task_id": TASK, "status": "COMPLETED", "generated": [video]});
+                axum::Json(serde_json::json!({ "data": task }))
+            }),
+        )
+        .route(
+            "/files/v.mp4",
+            get(|| async {
+                (
+                    [("content-type", "text/html; charset=utf-8")],
+                    "<!doctype html><html><body>Please sign in</body></html>",
+                )
+            }),
+        );
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[test]
+fn a_page_in_place_of_the_video_is_never_saved_as_the_mp4() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = html_video_stand_in(&runtime);
+    let dir = tempdir();
+    let image = sample_image();
+    let generate = run(
+        dir.path(),
+        &[
+            "--base-url",
+            &base,
+            "--api-key",
+            KEY,
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--out",
+            "m.mp4",
+        ],
+    );
+    assert_eq!(generate.code, 3, "{generate:?}");
+    assert!(
+        generate.stderr.contains("not a whole video"),
+        "{generate:?}"
+    );
+    assert!(!dir.path().join("m.mp4").exists(), "the page was saved");
+
+    let manifest = manifest(dir.path(), 1);
+    let out = dir.path().join("videos");
+    let mut args = vec!["--base-url", &base, "--api-key", KEY, "--json"];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    let batch = run(dir.path(), &args);
+    assert_ne!(batch.code, 0, "{batch:?}");
+    let summary = batch.json();
+    assert_eq!(summary["downloaded"], 0, "{summary}");
+    let entry = &summary["entries"][0];
+    assert_ne!(entry["state"], "downloaded", "{summary}");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a whole video"),
+        "{summary}"
+    );
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("freepik-wan-batch.db"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+}
+
 #[test]
 fn a_wrong_key_exits_3_with_the_service_message_and_never_shows_the_key() {
     let sim = Sim::quick();
