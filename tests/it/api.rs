@@ -19,7 +19,7 @@ fn detail(status: TaskStatus, generated: Vec<String>) -> types::GetTaskResponse 
         data: types::TaskDetail {
             task_id: TASK.into(),
             status,
-            generated,
+            generated: Some(generated),
         },
     }
 }
@@ -119,7 +119,7 @@ async fn get_decodes_each_status_and_generated_urls() {
             .unwrap();
         mock.assert_async().await;
         assert_eq!(got.data.status, status);
-        assert_eq!(got.data.generated, generated);
+        assert_eq!(got.data.generated, Some(generated));
     }
 }
 

@@ -9,6 +9,7 @@ mod field;
 mod models;
 mod promises;
 mod resolution;
+mod review;
 mod scale;
 mod sdk;
 mod soak;

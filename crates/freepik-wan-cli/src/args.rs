@@ -339,7 +339,24 @@ pub enum WebhookCommand {
         /// The signing secret from the developer dashboard.
         #[arg(long, env = "FREEPIK_WEBHOOK_SECRET", hide_env_values = true)]
         secret: String,
+        /// How the secret becomes the signing key.
+        #[arg(long, value_enum, default_value_t = SecretKeying::Auto)]
+        secret_keying: SecretKeying,
     },
+}
+
+/// How a webhook secret becomes the HMAC key. Magnific's own samples
+/// disagree: most key it with the secret's text, one base64-decodes it (as
+/// Standard Webhooks does with a `whsec_` prefix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecretKeying {
+    /// Try each: a `whsec_` secret base64-decoded, then the secret's text,
+    /// then (for one that is base64) its decoded bytes.
+    Auto,
+    /// The secret's UTF-8 bytes, exactly as given (prefix included).
+    Text,
+    /// The base64-decoded secret (a `whsec_` prefix is dropped first).
+    Base64,
 }
 
 /// `webhook verify`'s options: the three headers and the raw body.
@@ -363,6 +380,9 @@ pub struct Verify {
     /// How far the timestamp may be from now, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub tolerance: u64,
+    /// How the secret becomes the signing key.
+    #[arg(long, value_enum, default_value_t = SecretKeying::Auto)]
+    pub secret_keying: SecretKeying,
 }
 
 /// `simulate`'s options, mapped onto `freepik_wan_sim`'s builder and `Faults`.

@@ -112,6 +112,12 @@ impl From<Error> for Failure {
                 .with("http_status", json!(status.as_u16()))
                 .with("quota", json!(true))
                 .with("service_message", json!(said)),
+            Error::NoVideoUrl { task_id, .. } => Failure::new(
+                Code::Service,
+                format!("{message}: `{} --out <file>`", wait_command(task_id)),
+            )
+            .with("task_id", json!(task_id))
+            .with("status", json!("COMPLETED")),
             Error::VideoUrlExpired {
                 task_id, status, ..
             } => Failure::new(

@@ -1,7 +1,7 @@
 //! `generate` and `wait`: the long-running commands, which create (or pick
 //! up) a task, wait for it and download the video.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use freepik_wan::{Client, Model, Resolution, TaskId, VideoRequest};
@@ -33,6 +33,9 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
     let client = &service.client;
 
     let (model, body_resolution) = args.tier.target()?;
+    if !args.no_wait {
+        check_out_path(args.out.as_deref())?;
+    }
     // Every check of the model's body, before anything is sent.
     let body = args
         .inputs
@@ -63,12 +66,14 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
     out.note(format!("created task {} ({})", task.id, task.status));
 
     if args.no_wait {
+        out.note(format!("`{}` waits for it", wait_command(&task.id)));
         out.result(
             task.id.as_str(),
             json!({
                 "task_id": task.id,
                 "status": task.status,
                 "urls": task.generated,
+                "wait_command": wait_command(&task.id),
                 "file": null,
                 "bytes": null,
                 "timings": { "create_ms": create_ms, "total_ms": millis(started.elapsed()) },
@@ -97,6 +102,9 @@ pub async fn wait(
     out: Output,
 ) -> Result<(), Failure> {
     let started = Instant::now();
+    if path.is_some() {
+        check_out_path(path.as_deref())?;
+    }
     let client = connection.client(timeout)?;
     let run = Run {
         started,
@@ -105,7 +113,9 @@ pub async fn wait(
         // The client's wait options carry `--timeout`.
         deadline: None,
     };
-    finish(&client, &task_id, path, out, run).await
+    finish(&client, &task_id, path, out, run)
+        .await
+        .map_err(|failure| not_found_hint(failure, &task_id))
 }
 
 /// What `finish` needs to know about the command so far.
@@ -136,13 +146,8 @@ async fn finish(
     } = run;
     // Whatever goes wrong from here, the task exists: say which one, so the
     // user can `wait` for it again instead of paying for a new one.
-    let about_task = |failure: Failure| {
-        if failure.json.contains_key("task_id") {
-            failure
-        } else {
-            failure.with("task_id", json!(id))
-        }
-    };
+    let created = create_ms.is_some();
+    let about_task = |failure: Failure| naming_task(failure, id, path.as_deref(), created);
     // Ctrl-C drops the wait or the download (whose temporary file goes with
     // it) and says how to pick the task up again: it runs on regardless.
     let on_interrupt = || async {
@@ -150,10 +155,7 @@ async fn finish(
         if !resumable {
             return Failure::new(Code::Interrupted, "interrupted");
         }
-        let resume = match &path {
-            Some(path) => format!("{} --out {}", wait_command(id), path.display()),
-            None => wait_command(id),
-        };
+        let resume = resume_command(id, path.as_deref());
         Failure::new(
             Code::Interrupted,
             format!("interrupted; task {id} goes on: `{resume}` picks it up again"),
@@ -321,15 +323,111 @@ where
         .filter(|_| !abandoned)
         .unwrap_or(now + ABANDONED_LIST_LIMIT)
         .max(now);
+    // `None` too when the tasks already there were never listed: then no
+    // task can be told new, and none is named.
     let listed = tokio::time::timeout_at(until, client.unclaimed_tasks_at(model))
         .await
         .ok()
-        .and_then(Result::ok);
+        .and_then(Result::ok)
+        .flatten();
     Err(if abandoned {
         Abandoned::Interrupted(listed)
     } else {
         Abandoned::Deadline(listed)
     })
+}
+
+/// `failure`, after the task exists: its message (stderr, even with `-q`)
+/// and its `--json` object name the task and the command that finishes
+/// it, so that nobody pays for a second one to get the first's video.
+/// (`created`: this run's create made it; else it is a task asked for by
+/// id, which a 404 says is not there.)
+pub fn naming_task(failure: Failure, id: &TaskId, path: Option<&Path>, created: bool) -> Failure {
+    let resume = resume_command(id, path);
+    let mut failure = failure;
+    let not_found = failure.json.get("http_status") == Some(&json!(404));
+    if !failure.message.contains(id.as_str()) && (created || !not_found) {
+        let state = if created {
+            "was created and goes on (it is paid for)"
+        } else {
+            "goes on"
+        };
+        failure.message = format!(
+            "{}; task {id} {state}: `{resume}` picks it up",
+            failure.message
+        );
+    }
+    if !failure.json.contains_key("task_id") {
+        failure = failure.with("task_id", json!(id));
+    }
+    failure.with("resume", json!(resume))
+}
+
+/// `freepik-wan wait <id> [--model …] [--out <path>]`.
+fn resume_command(id: &TaskId, path: Option<&Path>) -> String {
+    match path {
+        Some(path) => format!("{} --out {}", wait_command(id), path.display()),
+        None => wait_command(id),
+    }
+}
+
+/// Checks, before anything is sent, that the video can be saved at `path`
+/// (or, for `None`, in the current directory): not a directory, in a
+/// directory that exists and takes a new file. A create must never be paid
+/// for only to find that its video has nowhere to go.
+pub fn check_out_path(path: Option<&Path>) -> Result<(), Failure> {
+    let refuse = |why: String| Failure::new(Code::Usage, why).with("field", json!("out"));
+    if let Some(path) = path
+        && path.is_dir()
+    {
+        return Err(refuse(format!(
+            "--out {} is a directory: name the file to write (nothing was sent)",
+            path.display()
+        )));
+    }
+    let dir = match path.and_then(Path::parent) {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(refuse(format!(
+            "--out: directory {} does not exist (nothing was sent)",
+            dir.display()
+        )));
+    }
+    // Only writing tells whether writing works (permissions, read-only or
+    // virtual file systems): a new file that is removed at once.
+    let probe = dir.join(format!(".freepik-wan-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(refuse(format!(
+            "--out: cannot write a file in {}: {e} (nothing was sent)",
+            dir.display()
+        ))),
+    }
+}
+
+/// A 404 for a task: a task is found only at the model that made it, so
+/// say which model was asked and how to name another.
+pub fn not_found_hint(failure: Failure, id: &TaskId) -> Failure {
+    if failure.json.get("http_status") != Some(&json!(404)) {
+        return failure;
+    }
+    let mut failure = failure;
+    failure.message = format!(
+        "{}: no task {id} at {} (a task is found only at the model that made it; name that one, \
+         e.g. `freepik-wan wait {id} --model text-to-video/wan-2-7`; `freepik-wan models` lists them)",
+        failure.message,
+        id.model()
+    );
+    failure.with("model", json!(id.model().to_string()))
 }
 
 /// The command that picks `id` up again: `freepik-wan wait <id>`, naming the
@@ -451,6 +549,70 @@ pub fn millis(elapsed: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use freepik_wan::Error;
+    use freepik_wan::reqwest::StatusCode;
+    use freepik_wan::reqwest::header::{HeaderMap, HeaderValue};
+
+    fn api(status: u16, message: &str, retry_after: Option<&str>) -> Error {
+        let mut headers = HeaderMap::new();
+        if let Some(secs) = retry_after {
+            headers.insert("retry-after", HeaderValue::from_str(secs).unwrap());
+        }
+        Error::Api {
+            status: StatusCode::from_u16(status).unwrap(),
+            message: message.into(),
+            invalid_params: Vec::new(),
+            headers: Box::new(headers),
+        }
+    }
+
+    /// After an accepted create, every failure of the wait or download
+    /// names the task and the command that finishes it, in the message
+    /// (stderr, shown even with `-q`) and in the `--json` object: a 401, a
+    /// 429 for an hour and a quota used to say only `error: ...`.
+    #[test]
+    fn failures_after_the_create_name_the_task_and_how_to_finish_it() {
+        let id = TaskId::from("046b6c7f-0b8a-43b9-b35d-6489e6daee91");
+        let path = Path::new("out/v.mp4");
+        let quota = Error::QuotaExceeded {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: "Limit for free users reached.".into(),
+            headers: Box::default(),
+        };
+        for error in [
+            api(401, "Invalid API key", None),
+            api(429, "Too many requests", Some("3600")),
+            quota,
+        ] {
+            let failure = naming_task(Failure::from(error), &id, Some(path), true);
+            let want = format!("freepik-wan wait {id} --out out/v.mp4");
+            assert!(failure.message.contains(&want), "{}", failure.message);
+            assert!(failure.message.contains("paid for"), "{}", failure.message);
+            let json = failure.to_json();
+            assert_eq!(json["task_id"], id.as_str());
+            assert_eq!(json["resume"], want);
+        }
+        // A task asked for by id that the service does not know is not
+        // said to exist.
+        let failure = naming_task(Failure::from(api(404, "Not found", None)), &id, None, false);
+        assert!(!failure.message.contains("goes on"), "{}", failure.message);
+    }
+
+    #[test]
+    fn a_completed_task_without_a_url_exits_3_naming_it() {
+        let id = TaskId::from("t-9");
+        let failure = Failure::from(Error::NoVideoUrl {
+            task_id: id.clone(),
+            waited: Duration::from_secs(60),
+        });
+        assert_eq!(failure.code, Code::Service);
+        assert_eq!(failure.to_json()["task_id"], "t-9");
+        assert!(
+            failure.message.contains("freepik-wan wait t-9"),
+            "{}",
+            failure.message
+        );
+    }
 
     #[test]
     fn default_file_is_the_task_id_and_stays_in_the_current_directory() {

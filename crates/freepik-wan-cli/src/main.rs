@@ -22,6 +22,7 @@ mod webhook_cmd;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use clap::error::ErrorKind;
 use freepik_wan::TaskId;
 
 use crate::args::{BatchCommand, BatchRun, Cli, Command, WebhookCommand};
@@ -30,8 +31,10 @@ use crate::exit::{Code, Failure};
 use crate::output::Output;
 
 fn main() -> ExitCode {
-    // clap prints usage errors itself and exits 2.
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     let out = Output::new(cli.json, cli.quiet);
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -50,6 +53,36 @@ fn main() -> ExitCode {
             failure.code.into()
         }
     }
+}
+
+/// A command line clap refused: its message and usage on stderr, exit 2,
+/// and with `--json` (anywhere on the line) the one JSON object on stdout
+/// that every exit prints. `--help` and `--version` print as usual.
+fn usage_error(error: clap::Error) -> ExitCode {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        error.exit();
+    }
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json");
+    let _ = error.print();
+    if json {
+        // The first line of clap's message, without its "error: " prefix.
+        let rendered = error.render().to_string();
+        let message = rendered
+            .lines()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or("invalid command line")
+            .trim_start_matches("error: ")
+            .to_owned();
+        let failure = Failure::new(Code::Usage, message).with("usage", serde_json::json!(true));
+        println!("{}", failure.to_json());
+    }
+    Code::Usage.into()
 }
 
 async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
@@ -79,9 +112,11 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
             generate::wait(&connection, id, path, timeout, out).await
         }
         Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(args, out),
-        Command::Webhook(WebhookCommand::Listen { port, secret }) => {
-            webhook_cmd::listen(port, secret, out).await
-        }
+        Command::Webhook(WebhookCommand::Listen {
+            port,
+            secret,
+            secret_keying,
+        }) => webhook_cmd::listen(port, secret, secret_keying, out).await,
         Command::Simulate(args) => simulate::simulate(args, out).await,
         Command::Models => {
             models_cmd::models(out);

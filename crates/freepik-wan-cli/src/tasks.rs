@@ -14,7 +14,10 @@ use crate::output::Output;
 pub async fn status(connection: &Connection, task_id: TaskId, out: Output) -> Result<(), Failure> {
     let started = Instant::now();
     let client = connection.client(None)?;
-    let task = client.task(task_id).await?;
+    let task = client
+        .task(task_id.clone())
+        .await
+        .map_err(|e| crate::generate::not_found_hint(Failure::from(e), &task_id))?;
     let mut plain = format!("{}\t{}", task.id, task.status);
     for url in &task.generated {
         plain.push('\t');

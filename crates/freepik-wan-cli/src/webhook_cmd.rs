@@ -11,10 +11,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
-use freepik_wan::webhook::{RecentIds, Verifier, WebhookEvent, WebhookSecret};
+use freepik_wan::webhook::{RecentIds, Verifier, WebhookError, WebhookEvent, WebhookSecret};
 use serde_json::{Value, json};
 
-use crate::args::Verify;
+use crate::args::{SecretKeying, Verify};
 use crate::exit::{Code, Failure};
 use crate::output::Output;
 use crate::signal::interrupted;
@@ -38,15 +38,16 @@ pub fn verify(args: Verify, out: Output) -> Result<(), Failure> {
             body
         }
     };
-    let verifier = Verifier::new(WebhookSecret::new(args.secret))
-        .tolerance(Duration::from_secs(args.tolerance));
-    let event = verifier
-        .verify_parts(
-            &args.webhook_id,
-            &args.webhook_timestamp,
-            &args.webhook_signature,
-            &body,
-        )
+    let verifiers = Verifiers::new(&args.secret, args.secret_keying, args.tolerance);
+    let event = verifiers
+        .verify(|verifier| {
+            verifier.verify_parts(
+                &args.webhook_id,
+                &args.webhook_timestamp,
+                &args.webhook_signature,
+                &body,
+            )
+        })
         .map_err(|e| {
             Failure::new(Code::Failed, format!("invalid webhook: {e}")).with("valid", json!(false))
         })?;
@@ -62,8 +63,13 @@ pub fn verify(args: Verify, out: Output) -> Result<(), Failure> {
 /// verified event once (a redelivery of a `webhook-id` already shown is
 /// acknowledged and noted on stderr as a repeat) and answering 401 to
 /// anything that does not verify.
-pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failure> {
-    let verifier = Verifier::new(WebhookSecret::new(secret));
+pub async fn listen(
+    port: u16,
+    secret: String,
+    keying: SecretKeying,
+    out: Output,
+) -> Result<(), Failure> {
+    let verifiers = Verifiers::new(&secret, keying, DEFAULT_TOLERANCE_SECS);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await
         .map_err(|e| Failure::new(Code::Service, format!("cannot listen on port {port}: {e}")))?;
@@ -76,7 +82,7 @@ pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failur
     let app = Router::new()
         .fallback(receive)
         .with_state(Arc::new(Listener {
-            verifier,
+            verifiers,
             out,
             seen: RecentIds::default(),
         }));
@@ -89,7 +95,7 @@ pub async fn listen(port: u16, secret: String, out: Output) -> Result<(), Failur
 }
 
 struct Listener {
-    verifier: Verifier,
+    verifiers: Verifiers,
     out: Output,
     /// Senders redeliver with the same id: an event is printed once.
     seen: RecentIds,
@@ -105,7 +111,10 @@ async fn receive(
     if method != Method::POST {
         return (StatusCode::METHOD_NOT_ALLOWED, "webhooks are POSTed\n");
     }
-    match listener.verifier.verify(&headers, &body) {
+    match listener
+        .verifiers
+        .verify(|verifier| verifier.verify(&headers, &body))
+    {
         Ok(event) if !listener.seen.first_time(&event.webhook_id) => {
             // Acknowledged, so the sender stops; noted, never printed as an event.
             listener.out.note(format!(
@@ -123,6 +132,61 @@ async fn receive(
             eprintln!("rejected a webhook: {error}");
             (StatusCode::UNAUTHORIZED, "invalid webhook signature\n")
         }
+    }
+}
+
+/// The Standard Webhooks tolerance for a timestamp's distance from now.
+const DEFAULT_TOLERANCE_SECS: u64 = 300;
+
+/// The verifiers a secret stands for, by `--secret-keying`: one key, or
+/// with `auto` every keying Magnific's samples use, tried in turn. A forged
+/// signature still fails each: trying a second key of the same secret adds
+/// no key an attacker knows.
+struct Verifiers(Vec<Verifier>);
+
+impl Verifiers {
+    fn new(secret: &str, keying: SecretKeying, tolerance_secs: u64) -> Self {
+        let secret = secret.trim();
+        let mut keys = Vec::new();
+        match keying {
+            SecretKeying::Text => keys.push(WebhookSecret::utf8(secret)),
+            SecretKeying::Base64 => keys
+                .push(WebhookSecret::base64(secret).unwrap_or_else(|_| WebhookSecret::new(secret))),
+            SecretKeying::Auto => {
+                if secret.starts_with("whsec_") {
+                    keys.push(WebhookSecret::new(secret));
+                }
+                keys.push(WebhookSecret::utf8(secret));
+                if !secret.starts_with("whsec_")
+                    && let Ok(decoded) = WebhookSecret::base64(secret)
+                {
+                    keys.push(decoded);
+                }
+            }
+        }
+        let tolerance = Duration::from_secs(tolerance_secs);
+        Verifiers(
+            keys.into_iter()
+                .map(|key| Verifier::new(key).tolerance(tolerance))
+                .collect(),
+        )
+    }
+
+    /// The first verifier's event that verifies, or the first one's error.
+    fn verify(
+        &self,
+        check: impl Fn(&Verifier) -> Result<WebhookEvent, WebhookError>,
+    ) -> Result<WebhookEvent, WebhookError> {
+        let mut first_error = None;
+        for verifier in &self.0 {
+            match check(verifier) {
+                Ok(event) => return Ok(event),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        Err(first_error.expect("a secret stands for at least one key"))
     }
 }
 

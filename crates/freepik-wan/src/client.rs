@@ -180,7 +180,11 @@ impl Client {
         // The id asked for, not the one answered: they are one task (ids are
         // compared canonically), and waits are registered under the former.
         self.shared.ledger.saw(&id);
-        Ok(Task::new(id, detail.status, detail.generated))
+        Ok(Task::new(
+            id,
+            detail.status,
+            detail.generated.unwrap_or_default(),
+        ))
     }
 
     /// Lists this key's Wan 2.2 580p tasks (without video URLs: fetch a

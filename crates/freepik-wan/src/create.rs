@@ -391,8 +391,9 @@ where
         if !ledger.has_baseline(model)
             && let Err(error) = client.tasks_at(model).await
         {
-            // Without it an uncertain create names more candidates; the
-            // create itself need not wait for the list to work.
+            // Without it an uncertain create can name no candidate at all
+            // (see `uncertain`); the create itself need not wait for the
+            // list to work.
             tracing::warn!(%error, "could not list the tasks already there");
         }
     }
@@ -472,6 +473,22 @@ fn check_webhook_url(raw: String) -> Result<String> {
 async fn uncertain(client: &Client, model: Model, ticket: u64, cause: Error) -> Error {
     tracing::warn!(error = %cause, "the create may have made a task; looking for it");
     let ledger = &client.shared.ledger;
+    if !ledger.baselined_before(model, ticket) {
+        // The tasks already there were never listed (the baseline list
+        // failed): any task, however old, would look new. Naming one could
+        // hand the caller yesterday's video as today's.
+        tracing::warn!(%model, "no list of the tasks already there: no task can be told to be the create's");
+        ledger.uncertain(ticket);
+        return Error::CreateUncertain(Box::new(UncertainCreate {
+            resolution: model.resolution().unwrap_or_default(),
+            model,
+            candidates: Vec::new(),
+            listed: false,
+            baselined: false,
+            cause: Box::new(cause),
+            ticket,
+        }));
+    }
     let until = tokio::time::Instant::now() + client.shared.uncertain_grace;
     let mut settled = false;
     let (listed, candidates) = loop {
@@ -483,7 +500,9 @@ async fn uncertain(client: &Client, model: Model, ticket: u64, cause: Error) -> 
         }
         match listed {
             Ok(tasks) => {
-                let candidates = ledger.unclaimed_since(ticket, tasks);
+                let candidates = ledger
+                    .unclaimed_since(model, ticket, tasks)
+                    .unwrap_or_default();
                 let now = tokio::time::Instant::now();
                 if !candidates.is_empty() || now >= until {
                     break (true, candidates);
@@ -502,6 +521,7 @@ async fn uncertain(client: &Client, model: Model, ticket: u64, cause: Error) -> 
         model,
         candidates,
         listed,
+        baselined: true,
         cause: Box::new(cause),
         ticket,
     }))

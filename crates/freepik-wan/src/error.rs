@@ -52,7 +52,7 @@ pub enum Error {
     /// `message` is the service's own (`"Invalid API key"`); for a body that is
     /// not JSON (an HTML page from a proxy, an empty body) it is a short snippet
     /// of what came back.
-    #[error("{}", api_message(*status, message, invalid_params))]
+    #[error("{}", api_message(*status, message, invalid_params, headers))]
     Api {
         /// The HTTP status, e.g. 400, 401, 404, 429, 503.
         status: StatusCode,
@@ -171,6 +171,20 @@ pub enum Error {
         /// The response headers.
         headers: Box<HeaderMap>,
     },
+    /// The task is `COMPLETED`, but the service's answers carried no video
+    /// URL, even when asked again for a while (or until the wait's
+    /// deadline). The task is done and paid for: wait on it again later
+    /// ([`Client::wait`](crate::Client::wait)) to fetch its URL, rather than
+    /// creating a new one.
+    #[error(
+        "task {task_id} is COMPLETED but the service gave no video URL for it (asked again for {:.1}s); it is done and paid for: wait on it again later to fetch the URL", waited.as_secs_f64()
+    )]
+    NoVideoUrl {
+        /// The task.
+        task_id: TaskId,
+        /// How long it was asked again.
+        waited: Duration,
+    },
     /// The video host refused the task's video URL (401, 403 or 410: a
     /// signed link that expired), and refused the fresh URL fetched from
     /// the task again too. The task and its video are still there: fetch
@@ -219,7 +233,12 @@ fn with_causes(error: &reqwest::Error) -> String {
     out
 }
 
-fn api_message(status: StatusCode, message: &str, invalid_params: &[InvalidParam]) -> String {
+fn api_message(
+    status: StatusCode,
+    message: &str,
+    invalid_params: &[InvalidParam],
+    headers: &HeaderMap,
+) -> String {
     let mut out = format!("the API answered {status}");
     if !message.is_empty() {
         out.push_str(": ");
@@ -227,6 +246,17 @@ fn api_message(status: StatusCode, message: &str, invalid_params: &[InvalidParam
     }
     for p in invalid_params {
         out.push_str(&format!("; {}: {}", p.name, p.reason));
+    }
+    // How long the service asked to wait is what a caller decides on (a
+    // 429 for an hour is no reason to retry in a loop); the client's own
+    // "not sent" 429 says it already.
+    if let Some(wait) = crate::retry_after::retry_after(headers)
+        && !out.contains("(Retry-After)")
+    {
+        out.push_str(&format!(
+            "; the service asks to wait {} s (Retry-After)",
+            wait.as_secs()
+        ));
     }
     out
 }

@@ -51,7 +51,9 @@ struct State {
     order: VecDeque<String>,
     /// The tasks that are this client's: it created them, or adopted them.
     claimed: HashSet<String>,
-    baselined: HashSet<Model>,
+    /// Model → the ticket count when this client first listed it: the
+    /// tasks there before that are known, so later ones can be told new.
+    baselined: HashMap<Model, u64>,
     in_flight: BTreeSet<u64>,
     /// Tickets of uncertain creates that adopted no task (yet): a task that
     /// appears later may be any of theirs, so none of them may take it alone.
@@ -109,8 +111,8 @@ impl Ledger {
     /// Notes a list of `model`'s tasks, which is then the baseline.
     pub(crate) fn listed(&self, model: Model, tasks: &[Task]) {
         let mut state = self.lock();
-        state.baselined.insert(model);
         let now = state.next_ticket;
+        state.baselined.entry(model).or_insert(now);
         for task in tasks {
             state.note_seen(task.id.as_str(), now);
         }
@@ -118,7 +120,7 @@ impl Ledger {
 
     /// Whether this client has listed `model` before.
     pub(crate) fn has_baseline(&self, model: Model) -> bool {
-        self.lock().baselined.contains(&model)
+        self.lock().baselined.contains_key(&model)
     }
 
     pub(crate) fn start_create(&self) -> CreateTicket<'_> {
@@ -158,17 +160,39 @@ impl Ledger {
         }
     }
 
-    /// The tasks of `listed` that are nobody's here and were first seen
-    /// after create attempt `ticket` began (or never).
-    pub(crate) fn unclaimed_since(&self, ticket: u64, listed: Vec<Task>) -> Vec<Task> {
+    /// The tasks of `listed` (a list of `model`) that are nobody's here and
+    /// were first seen after create attempt `ticket` began (or never).
+    ///
+    /// `None` when `model` was not listed before that attempt began: then
+    /// any task, however old, would look new, so none can be told to be the
+    /// attempt's.
+    pub(crate) fn unclaimed_since(
+        &self,
+        model: Model,
+        ticket: u64,
+        listed: Vec<Task>,
+    ) -> Option<Vec<Task>> {
         let state = self.lock();
-        listed
+        if state.baselined.get(&model).is_none_or(|at| *at > ticket) {
+            return None;
+        }
+        let fresh = listed
             .into_iter()
             .filter(|task| {
                 let id = task.id.as_str();
                 !state.claimed.contains(id) && state.seen.get(id).is_none_or(|at| *at > ticket)
             })
-            .collect()
+            .collect();
+        Some(fresh)
+    }
+
+    /// Whether `model` was listed before create attempt `ticket` began, so
+    /// that its tasks can be told from the ones made after.
+    pub(crate) fn baselined_before(&self, model: Model, ticket: u64) -> bool {
+        self.lock()
+            .baselined
+            .get(&model)
+            .is_some_and(|at| *at <= ticket)
     }
 
     /// Notes an uncertain create whose task is not known.

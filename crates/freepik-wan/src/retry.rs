@@ -13,8 +13,9 @@ use crate::error::{Error, Result};
 
 /// How the client retries calls that failed for reasons that may pass.
 ///
-/// Status, list and download calls are retried on connection errors and on
-/// 408, 429, 500, 502, 503 and 504. A create is retried only when the service
+/// Status, list and download calls are retried on connection errors, on
+/// 408, 429, 500, 502, 503 and 504, and on a `2xx` whose body is not the
+/// API's JSON (a proxy's HTML page answering for the service). A create is retried only when the service
 /// cannot have acted on it (its own 429 or 503, or a connection that failed
 /// before the request was written): repeating it after a timeout, a gateway's
 /// error or a redirect could start a second, paid task.
@@ -157,10 +158,18 @@ impl CreateFailure {
     }
 }
 
+/// A `2xx` answer whose body could not be decoded: not the service's JSON.
+fn is_stand_in_page(error: &Error) -> bool {
+    matches!(error, Error::Decode { status, .. } if status.is_success())
+}
+
 impl RetryPolicy {
     fn should_retry(&self, error: &Error, kind: Idempotency) -> bool {
         match kind {
-            Idempotency::Idempotent => error.is_retryable(),
+            // A success status whose body is not the API's JSON is a proxy's
+            // or captive portal's page standing in for the answer: a read
+            // asks again, as after a 502 page.
+            Idempotency::Idempotent => error.is_retryable() || is_stand_in_page(error),
             Idempotency::Create => {
                 self.retry_creates && CreateFailure::of(error) == CreateFailure::NotActed
             }

@@ -32,6 +32,10 @@ pub struct UncertainCreate {
     /// Whether the list could be read at all; `false` means `candidates` is
     /// empty for lack of knowledge, not because no task appeared.
     pub listed: bool,
+    /// Whether the model's tasks had been listed before the create was
+    /// sent. Without that list no task can be told new (an older one would
+    /// look just as new), so `candidates` is empty and `listed` false.
+    pub baselined: bool,
     /// What happened to the create.
     pub cause: Box<Error>,
     /// The create attempt's ticket in the client's ledger.
@@ -41,6 +45,13 @@ pub struct UncertainCreate {
 impl fmt::Display for UncertainCreate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "the create may have made a task ({})", self.cause)?;
+        if !self.baselined {
+            return write!(
+                f,
+                "; the tasks already there could not be listed before it was sent, so no task \
+                 in the list can be told to be its"
+            );
+        }
         if !self.listed {
             return write!(f, "; the task list could not be read to look for it");
         }
@@ -78,6 +89,10 @@ impl Client {
     /// create that was abandoned mid-flight (a deadline, Ctrl-C), where no
     /// [`UncertainCreate`] was returned.
     ///
+    /// `None` when this client had not listed `model` before that attempt
+    /// began (the list failed): then no task can be told new, since an
+    /// older one would look the same.
+    ///
     /// ```no_run
     /// # async fn run(client: freepik_wan::Client) -> freepik_wan::Result<()> {
     /// use std::time::Duration;
@@ -85,16 +100,20 @@ impl Client {
     ///
     /// let create = client.image_to_video("cat.jpg").send();
     /// if tokio::time::timeout(Duration::from_secs(5), create).await.is_err() {
-    ///     for task in client.unclaimed_tasks_at(Resolution::P580).await? {
+    ///     for task in client.unclaimed_tasks_at(Resolution::P580).await?.unwrap_or_default() {
     ///         println!("may be ours: {}", task.id);
     ///     }
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn unclaimed_tasks_at(&self, model: impl Into<Model>) -> crate::Result<Vec<Task>> {
+    pub async fn unclaimed_tasks_at(
+        &self,
+        model: impl Into<Model>,
+    ) -> crate::Result<Option<Vec<Task>>> {
+        let model = model.into();
         let listed = self.tasks_at(model).await?;
         let ledger = &self.shared.ledger;
-        Ok(ledger.unclaimed_since(ledger.latest_ticket(), listed))
+        Ok(ledger.unclaimed_since(model, ledger.latest_ticket(), listed))
     }
 
     /// Settles an uncertain create by one rule: if **exactly one** of its

@@ -76,6 +76,7 @@ impl Client {
             registration: None,
             started: None,
             last: None,
+            completed_without_url: None,
             done: false,
         };
         stream::unfold(state, |mut state| async move {
@@ -87,6 +88,10 @@ impl Client {
         })
     }
 }
+
+/// How long a wait asks again for the video URL of a task that is
+/// COMPLETED without one, before it gives up with [`Error::NoVideoUrl`].
+const COMPLETED_URL_GRACE: Duration = Duration::from_secs(60);
 
 /// How often a wait that hears nothing checks that a poller serves it.
 const POLLER_CHECK: Duration = Duration::from_secs(5);
@@ -164,6 +169,8 @@ struct Watching {
     registration: Option<Registration>,
     started: Option<(Instant, Instant)>,
     last: Option<TaskStatus>,
+    /// Since when the task has been COMPLETED without a video URL, if it is.
+    completed_without_url: Option<Instant>,
     done: bool,
 }
 
@@ -188,12 +195,17 @@ impl Watching {
             }
         };
         let outcome = tokio::time::timeout_at(deadline, next).await;
-        let outcome = outcome.unwrap_or_else(|_| {
-            Err(Error::Timeout {
+        let outcome = outcome.unwrap_or_else(|_| match self.completed_without_url {
+            // It is done and paid for; only its URL is missing.
+            Some(since) => Err(Error::NoVideoUrl {
+                task_id: self.id.clone(),
+                waited: since.elapsed(),
+            }),
+            None => Err(Error::Timeout {
                 task_id: self.id.clone(),
                 last_status: self.last.clone(),
                 waited: started.elapsed(),
-            })
+            }),
         });
         match &outcome {
             Ok(task) if !task.status.is_terminal() => {
@@ -202,6 +214,29 @@ impl Watching {
             _ => self.done = true,
         }
         outcome
+    }
+
+    /// Fetches the task until its answer carries a video URL (or it is no
+    /// longer COMPLETED), with backoff, for at most [`COMPLETED_URL_GRACE`].
+    async fn fetch_video_url(&mut self) -> Result<Task> {
+        let since = *self.completed_without_url.get_or_insert_with(Instant::now);
+        let mut delay = Duration::from_millis(250);
+        loop {
+            if since.elapsed() >= COMPLETED_URL_GRACE {
+                return Err(Error::NoVideoUrl {
+                    task_id: self.id.clone(),
+                    waited: since.elapsed(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            let task = self.client.task(&self.id).await?;
+            if !(task.status == TaskStatus::Completed && task.generated.is_empty()) {
+                self.completed_without_url = None;
+                self.last = Some(task.status.clone());
+                return Ok(task);
+            }
+        }
     }
 
     async fn changed(&mut self) -> Result<Task> {
@@ -227,6 +262,14 @@ impl Watching {
                     }
                 }
             };
+            if let Some(task) = &task
+                && task.status == TaskStatus::Completed
+                && task.generated.is_empty()
+            {
+                // Done, but the answer carries no URL to download (a service
+                // that fills it in a moment later): ask again.
+                return self.fetch_video_url().await;
+            }
             if let Some(task) = task
                 && self.last.as_ref() != Some(&task.status)
             {

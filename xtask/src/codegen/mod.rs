@@ -28,11 +28,19 @@ pub const NORMALIZED: &str = "openapi/freepik-wan.json";
 /// The vendored excerpt of the published document, relative to the workspace root.
 pub const EXCERPT: &str = "openapi/upstream/magnific-wan.yaml";
 
+/// The vendored excerpt of the operations the SDK uses besides the models'
+/// (Magnific's Upload Files API), written by hand from the docs: the
+/// published document does not have them.
+pub const SERVICE_EXCERPT: &str = "openapi/upstream/magnific-uploads.yaml";
+
 /// Upstream operations and schemas, in plain OpenAPI form, not yet normalized.
 #[derive(Debug, Default)]
 pub struct Sources {
     /// `(path, method, operation object)` in the order found.
     pub operations: Vec<(String, String, Value)>,
+    /// Operations outside the models' paths (uploads), each with its own
+    /// operationId and named schemas: `(path, method, operation object)`.
+    pub service_operations: Vec<(String, String, Value)>,
     /// Named schemas, each with the source that defined it (for error messages).
     pub schemas: Vec<(String, Value, String)>,
     /// Where these came from, recorded in the normalized document (`x-sources`).
@@ -40,9 +48,16 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The vendored excerpt under `root`.
+    /// The vendored excerpts under `root`: the models' and the service's.
     pub fn vendored(root: &Path) -> Result<Sources> {
-        Sources::from_excerpt(&parse_excerpt(&read(&root.join(EXCERPT))?)?)
+        let mut sources = Sources::from_excerpt(&parse_excerpt(&read(&root.join(EXCERPT))?)?)?;
+        let service = published::parse_yaml(&read(&root.join(SERVICE_EXCERPT))?)
+            .and_then(|doc| published::extract_service(&doc, SERVICE_EXCERPT))
+            .context(SERVICE_EXCERPT)?;
+        sources.service_operations = service.service_operations;
+        sources.schemas.extend(service.schemas);
+        sources.origin = format!("{EXCERPT}, {SERVICE_EXCERPT}");
+        Ok(sources)
     }
 
     /// The operations and schemas of an excerpt (or of a whole document).

@@ -129,7 +129,7 @@ pub fn normalize(sources: Sources) -> Result<Value> {
             } else {
                 format!("{}Request", endpoint.tier_rust())
             },
-            response: role.response_name(),
+            response: role.response_name().to_owned(),
             qualified_response: format!("{}{}", endpoint.tier_rust(), role.response_name()),
         };
         let mut op = operation(&op, &names, &mut schemas).with_context(|| at.clone())?;
@@ -145,7 +145,18 @@ pub fn normalize(sources: Sources) -> Result<Value> {
         let item = paths.entry(path.clone()).or_default();
         ensure!(item.insert(method, op).is_none(), "{at}: defined twice");
     }
-    for (path, item) in &paths {
+    let wan_paths: BTreeSet<String> = paths.keys().cloned().collect();
+    for (path, method, op) in sources.service_operations {
+        let at = format!("{method} {path}");
+        ensure!(
+            endpoint::parse(&path).is_none(),
+            "{at}: a service operation on a model's path"
+        );
+        let op = service_operation(&op, &mut schemas).with_context(|| at.clone())?;
+        let item = paths.entry(path.clone()).or_default();
+        ensure!(item.insert(method, op).is_none(), "{at}: defined twice");
+    }
+    for (path, item) in paths.iter().filter(|(p, _)| wan_paths.contains(*p)) {
         let (endpoint, status) = endpoint::parse(path).expect("parsed above");
         let wanted: &[&str] = if status { &["get"] } else { &["get", "post"] };
         for method in wanted {
@@ -219,8 +230,28 @@ pub fn normalize(sources: Sources) -> Result<Value> {
         .map(|old| (renames.get(old).unwrap_or(old).clone(), old.clone()))
         .collect();
     dedupe(&mut doc, &mut renamed, &origins);
+    for schema in renamed.values_mut() {
+        tolerate_missing_generated(schema);
+    }
     doc["components"]["schemas"] = Value::Object(renamed.into_iter().collect());
     Ok(doc)
+}
+
+/// A task's `generated` list is documented as required (`[]` until
+/// COMPLETED), but answers in the field send `null` or leave it out before
+/// the video exists: decoding must not fail a wait over it, so the list is
+/// neither required nor non-null here (the SDK reads both as "no URLs yet").
+fn tolerate_missing_generated(schema: &mut Value) {
+    let is_list = schema
+        .pointer("/properties/generated/type")
+        .is_some_and(|t| t == "array");
+    if !is_list {
+        return;
+    }
+    schema["properties"]["generated"]["nullable"] = json!(true);
+    if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
+        required.retain(|name| name != "generated");
+    }
 }
 
 /// The names one operation's id and schemas take.
@@ -229,7 +260,7 @@ struct Names {
     /// The request body's type (its family and kind, or tier).
     body: String,
     /// The 200 body's type where it has the role's usual shape ...
-    response: &'static str,
+    response: String,
     /// ... and where it does not (Wan 2.7's create answers with the detail
     /// envelope; [`dedupe`] then finds it the same as the status answer).
     qualified_response: String,
@@ -380,6 +411,32 @@ fn sort_keys(value: &Value) -> Value {
     }
 }
 
+/// A service operation (uploads), normalized as a model's is, its types
+/// named by the excerpt's own schema names (it is written for this project).
+fn service_operation(op: &Value, schemas: &mut BTreeMap<String, Value>) -> Result<Value> {
+    let id = op["operationId"].as_str().context("no operationId")?;
+    let ref_name = |at: &str, entry: Option<&Value>| -> Result<String> {
+        let schema = json_schema(entry.with_context(|| format!("no {at}"))?, at)?;
+        schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .map(str::to_owned)
+            .with_context(|| format!("{at}: a service operation names its schemas"))
+    };
+    let body = match op.get("requestBody") {
+        Some(body) => ref_name("requestBody", Some(body))?,
+        None => format!("{}Request", pascal(id)),
+    };
+    let response = ref_name("responses.200", op.pointer("/responses/200"))?;
+    let names = Names {
+        id: id.to_owned(),
+        body,
+        qualified_response: response.clone(),
+        response,
+    };
+    operation(op, &names, schemas)
+}
+
 /// One operation, normalized.
 fn operation(op: &Value, names: &Names, schemas: &mut BTreeMap<String, Value>) -> Result<Value> {
     let mut out = Map::new();
@@ -435,7 +492,7 @@ fn operation(op: &Value, names: &Names, schemas: &mut BTreeMap<String, Value>) -
             "description": ok.get("description").cloned().unwrap_or(json!("OK")),
             "content": { "application/json": { "schema": role_schema(
                 resolve(schema, schemas, "responses.200")?,
-                names.response,
+                &names.response,
                 Some(&names.qualified_response),
                 schemas,
             )? } }

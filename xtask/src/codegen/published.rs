@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Map, Value};
 
 use super::schema::check_standard;
@@ -127,10 +127,45 @@ fn collect_component_refs(value: &Value, out: &mut Vec<(String, String)>) {
 pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
     let top = object(doc, "document")?;
     check_version(top)?;
-    let components = top.get("components").cloned().unwrap_or(Value::Null);
+    let operations = operations(top, wan_paths(top)?)?;
+    let schemas = referenced_schemas(top, &operations, source)?;
+    Ok(Sources {
+        operations,
+        schemas,
+        ..Sources::default()
+    })
+}
 
-    let mut sources = Sources::default();
-    for (path, item) in wan_paths(top)? {
+/// Every operation of a service excerpt (uploads: no model paths), each of
+/// which must name its own operationId, and the schemas they reference.
+pub fn extract_service(doc: &Value, source: &str) -> Result<Sources> {
+    let top = object(doc, "document")?;
+    check_version(top)?;
+    let paths = object(top.get("paths").context("no `paths`")?, "paths")?;
+    let operations = operations(top, paths.iter().collect())?;
+    for (path, method, op) in &operations {
+        ensure!(
+            op.get("operationId").and_then(Value::as_str).is_some(),
+            "{method} {path}: a service operation needs an operationId"
+        );
+    }
+    let schemas = referenced_schemas(top, &operations, source)?;
+    Ok(Sources {
+        service_operations: operations,
+        schemas,
+        ..Sources::default()
+    })
+}
+
+/// `(path, method, operation)` of `paths`, with `$ref`s to parameters,
+/// bodies and responses inlined and path-level parameters merged in.
+fn operations(
+    top: &Map<String, Value>,
+    paths: Vec<(&String, &Value)>,
+) -> Result<Vec<(String, String, Value)>> {
+    let components = top.get("components").cloned().unwrap_or(Value::Null);
+    let mut operations = Vec::new();
+    for (path, item) in paths {
         let at = format!("paths.{path}");
         let item = object(item, &at)?;
         only_keys(
@@ -169,18 +204,26 @@ pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
                     list.extend(extra.iter().cloned());
                 }
             }
-            sources
-                .operations
-                .push((path.to_string(), method.to_string(), op));
+            operations.push((path.to_string(), method.to_string(), op));
         }
     }
+    Ok(operations)
+}
 
-    // Every schema reachable from the operations, then from those schemas.
+/// Every schema reachable from `operations`, then from those schemas, as
+/// `(name, schema, source)`.
+fn referenced_schemas(
+    top: &Map<String, Value>,
+    operations: &[(String, String, Value)],
+    source: &str,
+) -> Result<Vec<(String, Value, String)>> {
+    let components = top.get("components").cloned().unwrap_or(Value::Null);
     let schemas = components.get("schemas").and_then(Value::as_object);
     let mut wanted: Vec<String> = Vec::new();
-    for (_, _, op) in &sources.operations {
+    for (_, _, op) in operations {
         collect_schema_refs(op, &mut wanted);
     }
+    let mut found = Vec::new();
     let mut seen = BTreeSet::new();
     while let Some(name) = wanted.pop() {
         if !seen.insert(name.clone()) {
@@ -191,11 +234,9 @@ pub fn extract(doc: &Value, source: &str) -> Result<Sources> {
             .with_context(|| format!("$ref to components.schemas.{name}, which is not defined"))?;
         check_standard(schema, &format!("components.schemas.{name}"))?;
         collect_schema_refs(schema, &mut wanted);
-        sources
-            .schemas
-            .push((name, schema.clone(), source.to_owned()));
+        found.push((name, schema.clone(), source.to_owned()));
     }
-    Ok(sources)
+    Ok(found)
 }
 
 /// Replaces `$ref`s to parameters, request bodies and responses with what they

@@ -32,6 +32,11 @@ fn vendored() -> Value {
     normalized(&excerpt()).unwrap()
 }
 
+/// The checked-in sources: the models' excerpt and the service's (uploads).
+fn with_service() -> Value {
+    normalize(Sources::vendored(&root()).unwrap()).unwrap()
+}
+
 fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
     &doc["components"]["schemas"][name]
 }
@@ -81,7 +86,7 @@ fn with_tier(mut excerpt: Value, collection: &str, new: &str) -> Value {
 fn the_checked_in_document_is_what_the_excerpt_gives() {
     let checked_in = std::fs::read_to_string(root().join(NORMALIZED)).unwrap();
     assert_eq!(
-        render(&vendored()).unwrap(),
+        render(&with_service()).unwrap(),
         checked_in,
         "run `cargo xtask codegen`"
     );
@@ -166,26 +171,26 @@ fn every_error_status_has_one_error_schema_and_only_json() {
 
 #[test]
 fn status_is_one_open_schema_and_no_strictness_remains() {
-    let doc = vendored();
+    let doc = with_service();
     assert_eq!(
         schema(&doc, "TaskStatus")["enum"],
         json!(["CREATED", "IN_PROGRESS", "COMPLETED", "FAILED"])
     );
     let text = doc.to_string();
     for gone in [
-        "additionalProperties",
+        "\"additionalProperties\":false",
         "\"uuid\"",
         "anyOf",
-        "nullable",
         "x-magnific-api-key\",\"in\"",
     ] {
         assert!(!text.contains(gone), "{gone}");
     }
+    // The only `nullable` left is the task's URL list, which answers in
+    // the field send as null or leave out before the video exists.
+    assert_eq!(text.matches("\"nullable\"").count(), 1, "{text}");
     let detail = schema(&doc, "TaskDetail");
-    assert_eq!(
-        detail["required"],
-        json!(["generated", "status", "task_id"])
-    );
+    assert_eq!(detail["required"], json!(["status", "task_id"]));
+    assert_eq!(detail["properties"]["generated"]["nullable"], true);
     assert_eq!(
         detail["properties"]["status"]["$ref"],
         "#/components/schemas/TaskStatus"
@@ -535,4 +540,35 @@ fn a_family_without_its_feature_costs_no_generated_code_and_a_new_family_is_kept
     assert!(selected["components"]["schemas"][&body].is_object());
     assert!(selected["components"]["schemas"]["TaskStatus"].is_object());
     assert!(selected["components"]["schemas"]["CreateTaskRequest"].is_null());
+}
+
+#[test]
+fn the_upload_operation_comes_from_its_own_excerpt_with_the_shared_error() {
+    let doc = with_service();
+    let op = &doc["paths"]["/v1/ai/uploads/request-url"]["post"];
+    assert_eq!(op["operationId"], "request_upload_urls");
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/UploadRequest"
+    );
+    for status in ["400", "401", "429", "503"] {
+        assert_eq!(
+            op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error",
+            "{status}"
+        );
+    }
+    // Not a model: no `x-wan-model`, so the model table never lists it.
+    assert!(op.get("x-wan-model").is_none());
+    let target = schema(&doc, "UploadTarget");
+    assert_eq!(
+        target["properties"]["headers"]["additionalProperties"],
+        json!({"type": "string"})
+    );
+    // Without the service excerpt the models' document has no upload path.
+    assert!(
+        vendored()["paths"]
+            .get("/v1/ai/uploads/request-url")
+            .is_none()
+    );
 }
