@@ -224,8 +224,9 @@ fn refuse_changed(
     message.push_str(
         "; nothing was sent. The journal knows each row by its line, so to keep what was \
          already made, add new rows at the end of the manifest, blank a row's line instead \
-         of deleting it, and put moved rows back in their old order: the same command then \
-         goes on from where it was",
+         of deleting it, put moved rows back in their old order, and to change a row, blank \
+         its line and add the changed row at the end: the same command then goes on from \
+         where it was",
     );
     if !made.is_empty() {
         message.push_str(&format!(
