@@ -649,3 +649,40 @@ fn a_row_inserted_at_the_top_is_refused_saying_how_to_keep_what_was_made() {
         "the old rows paid again"
     );
 }
+
+#[test]
+fn a_row_removed_while_its_create_was_in_flight_is_adopted_named_and_the_run_ends() {
+    // Each create makes its task and answers 3 s later.
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_secs(3),
+            ..Faults::none()
+        },
+    );
+    let batch = Resumable::new(&sim, 2, &["--json", "--list-grace", "3"]);
+    // Killed while the last row's create is made but not yet answered.
+    batch.kill_when(
+        Duration::from_secs(30),
+        "the last row's create reached the service",
+        || sim.handle.stats().creates_accepted == 2,
+    );
+    // Then the last row is blanked out of the manifest.
+    let manifest = batch.dir.path().join("manifest.csv");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = "";
+    std::fs::write(&manifest, lines.join("\n") + "\n").unwrap();
+    for _ in 0..2 {
+        let run = batch.resume();
+        assert_eq!(run.code, 0, "{run:?}");
+        let summary = run.json();
+        assert_eq!(summary["downloaded"], 1, "{summary}");
+        let removed = &summary["removed"][0];
+        assert_eq!(removed["line"], 3, "{summary}");
+        let id = removed["task_id"].as_str().expect("the adopted task");
+        assert!(run.stderr.contains(id), "{run:?}");
+    }
+    assert_eq!(sim.handle.stats().creates_accepted, 2, "paid once each");
+}
