@@ -14,3 +14,4 @@ mod scale;
 mod sdk;
 mod soak;
 mod uncertain;
+mod upload;

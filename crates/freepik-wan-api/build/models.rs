@@ -42,7 +42,13 @@ pub fn table(spec_text: &str) -> String {
             .unwrap_or_else(|| panic!("{body_name}: no properties"))
             .iter()
             .map(|(name, field)| {
-                field_entry(name, field, required.contains(&name.as_str()), schemas)
+                field_entry(
+                    name,
+                    field,
+                    required.contains(&name.as_str()),
+                    schemas,
+                    &body["properties"],
+                )
             })
             .collect();
         // Whether the create answers with the detail envelope (Wan 2.7's
@@ -78,7 +84,13 @@ pub fn table(spec_text: &str) -> String {
 }
 
 /// One `Field { .. }` literal; a `$ref` to an enum or object is followed.
-fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> String {
+fn field_entry(
+    name: &str,
+    field: &Value,
+    required: bool,
+    schemas: &Value,
+    siblings: &Value,
+) -> String {
     let field = resolve(field, schemas);
     let items = field.get("items").map(|i| resolve(i, schemas));
     let item_fields: Vec<String> = items
@@ -130,15 +142,33 @@ fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> St
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(n, f)| field_entry(n, f, required.contains(&n.as_str()), schemas))
+                .map(|(n, f)| {
+                    field_entry(
+                        n,
+                        f,
+                        required.contains(&n.as_str()),
+                        schemas,
+                        &object["properties"],
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
     let description = field["description"].as_str().unwrap_or("");
     let ty = field["type"].as_str().unwrap_or("object");
     let uri = field["format"] == "uri" || items.is_some_and(|i| i["format"] == "uri");
+    let base64 = description.to_ascii_lowercase().contains("base64");
+    // A media input: a URL or base64 field, or one whose prose lists the
+    // formats it takes (Wan 2.5's and 2.6's `image` is not marked a URI).
+    let lists_formats = description.to_ascii_lowercase().contains("formats:**")
+        || description.to_ascii_lowercase().contains("formats:");
+    let media = if uri || base64 || lists_formats {
+        media_rules(description, siblings)
+    } else {
+        "None".to_owned()
+    };
     format!(
-        "Field {{ name: {}, required: {required}, ty: {}, values: &[{}], minimum: {}, maximum: {}, max_length: {}, max_items: {}, default: {default}, uri: {uri}, base64: {}, item_fields: &[{}], fields: &[{}] }}",
+        "Field {{ name: {}, required: {required}, ty: {}, values: &[{}], minimum: {}, maximum: {}, max_length: {}, max_items: {}, default: {default}, uri: {uri}, base64: {}, item_fields: &[{}], fields: &[{}], media: {media} }}",
         lit(name),
         lit(ty),
         values.join(", "),
@@ -146,7 +176,7 @@ fn field_entry(name: &str, field: &Value, required: bool, schemas: &Value) -> St
         int("maximum"),
         uint("maxLength"),
         uint("maxItems"),
-        description.to_ascii_lowercase().contains("base64"),
+        base64,
         item_fields.join(", "),
         sub_fields.join(", ")
     )
@@ -162,4 +192,102 @@ fn resolve<'a>(schema: &'a Value, schemas: &'a Value) -> &'a Value {
 /// A Rust string literal (Debug escapes are valid Rust escapes).
 fn lit(s: &str) -> String {
     format!("{s:?}")
+}
+
+/// The formats the prose may name, as the table spells them.
+const FORMATS: &[(&str, &str)] = &[
+    ("jpeg", "jpeg"),
+    ("jpg", "jpeg"),
+    ("png", "png"),
+    ("webp", "webp"),
+    ("bmp", "bmp"),
+    ("mp4", "mp4"),
+    ("mov", "mov"),
+    ("webm", "webm"),
+    ("wav", "wav"),
+    ("mp3", "mp3"),
+];
+
+/// A `Some(MediaRules { .. })` literal from a media field's description, or
+/// `None` when it names no kind of media (a webhook URL). "Same format
+/// constraints as `other`" takes the sibling field `other`'s rules.
+fn media_rules(description: &str, siblings: &Value) -> String {
+    let text = description.to_ascii_lowercase().replace("**", "");
+    if let Some(rest) = text.split("same format constraints as `").nth(1)
+        && let Some(other) = rest.split('`').next()
+        && let Some(sibling) = siblings.get(other)
+        && let Some(theirs) = sibling["description"].as_str()
+    {
+        return media_rules(theirs, siblings);
+    }
+    // Formats only where the prose lists them (Wan 2.2's "supported
+    // formats" are "URL ... or base64"; its image formats are "accepted").
+    let mut formats: Vec<&str> = Vec::new();
+    for label in ["supported formats:", "accepted image formats:"] {
+        for listed in text.split(label).skip(1) {
+            let listed = listed.split(['\n', '|']).next().unwrap_or("");
+            for word in listed.split(|c: char| !c.is_ascii_alphanumeric()) {
+                if let Some((_, name)) = FORMATS.iter().find(|(w, _)| *w == word)
+                    && !formats.contains(name)
+                {
+                    formats.push(name);
+                }
+            }
+        }
+    }
+    let kind_of = |format: &str| match format {
+        "mp4" | "mov" | "webm" => "video",
+        "wav" | "mp3" => "audio",
+        _ => "image",
+    };
+    let kind = match formats.first() {
+        Some(first) => kind_of(first),
+        None => {
+            let first = ["image", "video", "audio"]
+                .into_iter()
+                .filter_map(|k| text.find(k).map(|at| (at, k)))
+                .min();
+            match first {
+                Some((_, kind)) => kind,
+                None => return "None".to_owned(),
+            }
+        }
+    };
+    let numbers = |after: &str| -> Option<Vec<u64>> {
+        let rest = text.split(after).nth(1)?;
+        let clause = rest.split(['\n', '|', ';']).next()?;
+        let found: Vec<u64> = clause
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (!found.is_empty()).then_some(found)
+    };
+    let max_bytes = numbers("maximum file size:").map(|n| n[0] << 20);
+    let sides = numbers("dimensions:")
+        .or_else(|| numbers("must be between"))
+        .filter(|n| n.len() >= 2)
+        .map(|n| (n[0], n[1]));
+    let max_aspect = text
+        .split("aspect ratio between 1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<u32>().ok());
+    let seconds = numbers("duration:")
+        .filter(|n| n.len() >= 2)
+        .map(|n| (n[0], n[1]));
+    let opt = |value: Option<String>| value.map_or("None".to_owned(), |v| format!("Some({v})"));
+    format!(
+        "Some(MediaRules {{ kind: {}, formats: &[{}], max_bytes: {}, sides: {}, max_aspect: {}, seconds: {} }})",
+        lit(kind),
+        formats
+            .iter()
+            .map(|f| lit(f))
+            .collect::<Vec<_>>()
+            .join(", "),
+        opt(max_bytes.map(|b| b.to_string())),
+        opt(sides.map(|(a, b)| format!("({a}, {b})"))),
+        opt(max_aspect.map(|a| a.to_string())),
+        opt(seconds.map(|(a, b)| format!("({a}, {b})"))),
+    )
 }

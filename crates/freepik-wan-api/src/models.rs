@@ -71,6 +71,41 @@ pub struct Field {
     /// or, for an array of objects, its items' (e.g. a reference's required
     /// `url`), each with its own limits; empty for other fields.
     pub fields: &'static [Field],
+    /// For a media input (an image, video or audio by URL or base64): what
+    /// its description says of the file, read from the spec's prose.
+    pub media: Option<MediaRules>,
+}
+
+/// What a media field's description says of the file it takes (formats,
+/// size, pixels, seconds), read at build time from the spec's prose, such
+/// as "**Supported formats:** MP4, MOV | **Duration:** 2-10 seconds |
+/// **Maximum file size:** 100MB".
+///
+/// ```
+/// use freepik_wan_api::models::MODELS;
+///
+/// let edit = MODELS.iter().find(|m| m.path() == "video-edit/wan-2-7").unwrap();
+/// let video = edit.field("video_url").unwrap().media.unwrap();
+/// assert_eq!(video.kind, "video");
+/// assert_eq!(video.formats, ["mp4", "mov"]);
+/// assert_eq!(video.max_bytes, Some(100 << 20));
+/// assert_eq!(video.seconds, Some((2, 10)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaRules {
+    /// `"image"`, `"video"` or `"audio"`.
+    pub kind: &'static str,
+    /// The formats named, lower case (`"jpeg"`, `"png"`, `"webp"`, `"bmp"`,
+    /// `"mp4"`, `"mov"`, `"wav"`, `"mp3"`); empty when none is named.
+    pub formats: &'static [&'static str],
+    /// The largest file, in bytes (the prose's MB read as MiB).
+    pub max_bytes: Option<u64>,
+    /// The least and greatest pixels per side.
+    pub sides: Option<(u32, u32)>,
+    /// The most one side may be times the other (8 for "between 1:8 and 8:1").
+    pub max_aspect: Option<u32>,
+    /// The least and greatest length in seconds.
+    pub seconds: Option<(u32, u32)>,
 }
 
 /// Every model, in the spec's path order.

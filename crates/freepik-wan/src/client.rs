@@ -95,6 +95,11 @@ pub(crate) struct Shared {
     /// For downloads: no overall timeout (videos can be large), and never the
     /// API key (the video URLs may point at a third-party CDN).
     pub(crate) download_http: reqwest::Client,
+    /// For upload PUTs to signed storage URLs: never the key, and never a
+    /// redirect followed (the signature is for that one URL).
+    pub(crate) storage_http: reqwest::Client,
+    /// What this client uploaded, by content hash.
+    pub(crate) uploads: crate::upload::Uploads,
     pub(crate) retry: RetryPolicy,
     pub(crate) wait: WaitOptions,
     pub(crate) base_url: String,
@@ -445,6 +450,17 @@ impl ClientBuilder {
             base: timeout,
             min_bytes_per_sec: self.min_upload_rate.unwrap_or(64 * 1024),
         });
+        let storage_http = match &self.http {
+            Some(http) => http.clone(),
+            None => reqwest::Client::builder()
+                .user_agent(agent.clone())
+                .connect_timeout(connect_timeout)
+                .read_timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
+                .build()
+                .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?,
+        };
         let (api_http, download_http) = match self.http {
             Some(http) => (http.clone(), http),
             None => {
@@ -483,6 +499,8 @@ impl ClientBuilder {
                 request_timeout: timeout,
                 uncertain_grace: self.uncertain_grace.unwrap_or(Duration::from_secs(30)),
                 download_http,
+                storage_http,
+                uploads: crate::upload::Uploads::default(),
                 retry: self.retry.unwrap_or_default(),
                 wait: self.wait.unwrap_or_default(),
                 base_url,
