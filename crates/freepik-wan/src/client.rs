@@ -59,7 +59,8 @@ fn first_var(names: [&'static str; 2]) -> Option<(&'static str, String)> {
     first.or(second)
 }
 
-/// A client for the Wan v2.2 580p image-to-video API.
+/// A client for Magnific's Wan video API: every model, Wan 2.2 to 2.7
+/// ([`Model`]), created, waited for and downloaded the same way.
 ///
 /// Cheap to clone (one shared connection pool); make one and reuse it.
 ///
