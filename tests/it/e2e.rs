@@ -218,7 +218,7 @@ async fn under_injected_faults_every_task_finishes_exactly_once() {
 
 #[tokio::test]
 async fn a_cut_download_resumes_from_the_bytes_on_disk() {
-    let video: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let video = freepik_wan_tests::mp4(200_000);
     let (url, asked) = freepik_wan_tests::resuming_server(video.clone(), true).await;
     let client = Client::builder()
         .api_key("k")

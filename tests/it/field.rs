@@ -104,7 +104,7 @@ async fn video_host(
 }
 
 fn video() -> Vec<u8> {
-    (0..100_000u32).map(|i| (i % 251) as u8).collect()
+    freepik_wan_tests::mp4(100_000)
 }
 
 fn whole(video: &[u8], send: usize) -> (String, Vec<u8>) {

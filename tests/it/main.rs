@@ -3,6 +3,7 @@
 
 mod api;
 mod bad_input;
+mod download_checks;
 mod e2e;
 mod field;
 mod models;

@@ -533,7 +533,9 @@ async fn wait_stops_at_once_on_an_unknown_task() {
 
 #[tokio::test]
 async fn download_writes_the_whole_file_and_reports_progress() {
-    let video: String = "0123456789".repeat(10_000);
+    // An MP4: `ftyp`, then a box that runs to the end (size 0).
+    let mut video: String = "\0\0\0\x18ftypmp42\0\0\0\0mp42isom\0\0\0\0free".into();
+    video.push_str(&"0123456789".repeat(10_000)[video.len()..]);
     let server = Scripted::start(vec![Reply::raw(200, "video/mp4", &video)]).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.mp4");
@@ -623,17 +625,18 @@ async fn downloading_an_unfinished_task_says_so() {
 
 #[tokio::test]
 async fn download_stream_yields_the_bytes() {
-    let server = Scripted::start(vec![Reply::raw(200, "video/mp4", "abcdef")]).await;
+    let video = "\0\0\0\x10ftypisom\0\0\0\0";
+    let server = Scripted::start(vec![Reply::raw(200, "video/mp4", video)]).await;
     let mut stream = client(&server.url())
         .download_stream(format!("{}/v.mp4", server.url()))
         .await
         .unwrap();
-    assert_eq!(stream.total(), Some(6));
+    assert_eq!(stream.total(), Some(16));
     let mut got = Vec::new();
     while let Some(chunk) = stream.next().await {
         got.extend_from_slice(&chunk.unwrap());
     }
-    assert_eq!(got, b"abcdef");
+    assert_eq!(got, video.as_bytes());
 }
 
 #[test]

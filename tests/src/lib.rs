@@ -285,6 +285,19 @@ pub fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
     out
 }
 
+/// A valid MP4 of exactly `size` bytes (at least 32): an `ftyp` box, then a
+/// top-level `free` box whose payload counts up (mod 251), so that bytes
+/// stitched at a wrong offset do not pass for the video.
+pub fn mp4(size: usize) -> Vec<u8> {
+    let mut out = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+    let free = u32::try_from(size - out.len()).expect("an MP4 under 4 GiB");
+    out.extend_from_slice(&free.to_be_bytes());
+    out.extend_from_slice(b"free");
+    let at = out.len();
+    out.extend((at..size).map(|i| (i % 251) as u8));
+    out
+}
+
 /// The MP4 the simulator serves for every task.
 pub const SIM_VIDEO: &[u8] = include_bytes!("../../crates/freepik-wan-sim/assets/sample.mp4");
 

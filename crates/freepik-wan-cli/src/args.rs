@@ -21,7 +21,9 @@ Exit codes:
 Environment: MAGNIFIC_API_KEY or FREEPIK_API_KEY, MAGNIFIC_BASE_URL or FREEPIK_BASE_URL
 (the MAGNIFIC_ name wins when both are set), FREEPIK_WEBHOOK_SECRET; flags win.";
 
-/// Image to video with the Wan v2.2 model of Magnific's API (formerly Freepik's API).
+/// Every Wan video model of Magnific's API (formerly Freepik's API): Wan 2.2, 2.5, 2.6 and
+/// 2.7; text-to-video, image-to-video, reference-to-video and video edit. Create, wait,
+/// download, batches, webhooks, and an offline simulator.
 #[derive(Debug, Parser)]
 #[command(name = "freepik-wan", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -62,7 +64,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Make a video from an image: create the task, wait, download the MP4.
+    /// Make a video with any Wan model (from a prompt, an image, references or
+    /// a video to edit): create the task, wait, download the MP4.
     Generate(Generate),
     /// Show a task's status (and its video URLs once COMPLETED).
     Status {
@@ -71,7 +74,8 @@ pub enum Command {
         #[command(flatten)]
         tier: Tier,
     },
-    /// List this key's tasks (at one resolution's endpoint).
+    /// List this key's tasks at one model's endpoint (--model, or Wan 2.2's
+    /// --resolution; default Wan 2.2 580p).
     List {
         #[command(flatten)]
         tier: Tier,
@@ -119,9 +123,13 @@ pub struct Batch {
     /// `status DIR`: the journal's rows and their states.
     #[command(subcommand)]
     pub command: Option<BatchCommand>,
-    /// CSV with a header (`image` required; `prompt`, `duration`,
-    /// `aspect_ratio`, `seed`, `resolution`, `out` optional), or JSON Lines
-    /// with the same fields. Relative image paths are from its directory.
+    /// CSV with a header, or JSON Lines with the same fields: `model` (any
+    /// model, default Wan 2.2 at `resolution`), `out`, and generate's inputs
+    /// under their flags' names (`image`, `prompt`, `duration`,
+    /// `aspect_ratio`, `seed`, `resolution`, `negative_prompt`, `end_image`,
+    /// `video`, `reference`, `audio`, `size`, `shot_type`,
+    /// `prompt_expansion`, `webhook_url`), each required where the row's
+    /// model requires it. Relative image paths are from its directory.
     #[arg(value_name = "MANIFEST", required = true)]
     pub manifest: Option<PathBuf>,
     /// Where the videos (and the journal, freepik-wan-batch.db) go.

@@ -1,4 +1,5 @@
-//! `freepik-wan`: image to video with Freepik's Wan v2.2 580p from the shell.
+//! `freepik-wan`: every Wan video model of Magnific's API (formerly Freepik's),
+//! 2.2 to 2.7 (text-, image-, reference-to-video and video edit), from the shell.
 //!
 //! This file parses the command line, runs the command and turns its outcome
 //! into an exit code; each command lives in its own module.

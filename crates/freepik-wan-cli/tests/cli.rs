@@ -489,6 +489,103 @@ fn generate_takes_the_key_from_magnific_api_key_and_sends_magnifics_header() {
     );
 }
 
+/// A stand-in whose tasks are COMPLETED at once and whose video URL answers
+/// `200 text/html` (a proxy's or a sign-in page), never the video.
+fn html_video_stand_in(runtime: &tokio::runtime::Runtime) -> String {
+    use axum::routing::get;
+    const TASK: &str = "5e2b7c1a-9d3f-4a6e-8b0c-1f4d2e6a9c37";
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let video = base.clone() + "/files/v.mp4";
+    let collection = "/v1/ai/image-to-video/wan-v2-2-580p";
+    let app = axum::Router::new()
+        .route(
+            collection,
+            get(|| async { axum::Json(serde_json::json!({"data": []})) }).post(|| async {
+                axum::Json(serde_json::json!({"data": {"task_id": TASK, "status": "CREATED"}}))
+            }),
+        )
+        .route(
+            &format!("{collection}/{{id}}"),
+            get(move || async move {
+                let task = serde_json::json!({"task_id": TASK, "status": "COMPLETED", "generated": [video]});
+                axum::Json(serde_json::json!({ "data": task }))
+            }),
+        )
+        .route(
+            "/files/v.mp4",
+            get(|| async {
+                (
+                    [("content-type", "text/html; charset=utf-8")],
+                    "<!doctype html><html><body>Please sign in</body></html>",
+                )
+            }),
+        );
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[test]
+fn a_page_in_place_of_the_video_is_never_saved_as_the_mp4() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = html_video_stand_in(&runtime);
+    let dir = tempdir();
+    let image = sample_image();
+    let generate = run(
+        dir.path(),
+        &[
+            "--base-url",
+            &base,
+            "--api-key",
+            KEY,
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--out",
+            "m.mp4",
+        ],
+    );
+    assert_eq!(generate.code, 3, "{generate:?}");
+    assert!(
+        generate.stderr.contains("not a whole video"),
+        "{generate:?}"
+    );
+    assert!(!dir.path().join("m.mp4").exists(), "the page was saved");
+
+    let manifest = manifest(dir.path(), 1);
+    let out = dir.path().join("videos");
+    let mut args = vec!["--base-url", &base, "--api-key", KEY, "--json"];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    let batch = run(dir.path(), &args);
+    assert_ne!(batch.code, 0, "{batch:?}");
+    let summary = batch.json();
+    assert_eq!(summary["downloaded"], 0, "{summary}");
+    let entry = &summary["entries"][0];
+    assert_ne!(entry["state"], "downloaded", "{summary}");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a whole video"),
+        "{summary}"
+    );
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("freepik-wan-batch.db"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+}
+
 #[test]
 fn a_wrong_key_exits_3_with_the_service_message_and_never_shows_the_key() {
     let sim = Sim::quick();
@@ -779,6 +876,39 @@ fn help_lists_the_exit_codes_and_hides_the_key() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains(SECRET));
 }
 
+#[test]
+fn help_describes_every_model_not_the_2_2_only_tool() {
+    let dir = tempdir();
+    let help = |args: &[&str]| {
+        let output = command(dir.path()).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let top = help(&["--help"]);
+    for said in [
+        "2.5",
+        "2.6",
+        "2.7",
+        "text-to-video",
+        "reference-to-video",
+        "video edit",
+    ] {
+        assert!(top.contains(said), "{said:?} missing from {top}");
+    }
+    for stale in [
+        "with the Wan v2.2 model",
+        "Make a video from an image",
+        "at one resolution's endpoint",
+    ] {
+        assert!(!top.contains(stale), "{stale:?} in {top}");
+    }
+    let batch = help(&["batch", "--help"]);
+    assert!(!batch.contains("`image` required"), "{batch}");
+    assert!(batch.contains("`model`"), "{batch}");
+    let list = help(&["list", "--help"]);
+    assert!(list.contains("model's endpoint"), "{list}");
+}
+
 /// Reads a child's lines on a thread, so a test can wait for one with a deadline.
 fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
@@ -974,6 +1104,8 @@ fn a_batch_stops_creating_at_the_first_quota_answer_and_keeps_the_rest_pending()
         said.contains("quota") && said.contains("Limit for free users reached."),
         "{said}"
     );
+    // Said once, not "quota is reached (the service's quota is reached (…))".
+    assert_eq!(said.matches("quota is reached").count(), 1, "{said}");
     let status = run_json(
         dir.path(),
         &["--json", "batch", "status", out.to_str().unwrap()],
@@ -1260,6 +1392,51 @@ fn batch_checks_every_row_before_sending_and_names_bad_lines() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("line 3"), "{run:?}");
     assert!(run.stderr.contains("line 4: duration"), "{run:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 0, "nothing is sent");
+}
+
+#[test]
+fn a_row_whose_out_is_the_journal_or_another_rows_file_is_refused_before_sending() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let text = format!(
+        "image,out\n{img},a.mp4\n{img},freepik-wan-batch.db-wal\n{img},./a.mp4\n\
+         {img},freepik-wan-batch.db\n{img},sub/../b.mp4\n",
+        img = image.display(),
+    );
+    let manifest = dir.path().join("m.csv");
+    std::fs::write(&manifest, text).unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec!["--json"];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    let run = sim.run(dir.path(), &args);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("line 3: out:"), "{run:?}");
+    assert!(run.stderr.contains("line 4: out:"), "{run:?}");
+    assert!(run.stderr.contains("line 5: out:"), "{run:?}");
+    assert!(run.stderr.contains("line 6: out:"), "{run:?}");
+    let lines: Vec<u64> = run.json()["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4, 5, 6]);
+    assert_eq!(sim.handle.stats().creates_accepted, 0, "nothing is sent");
+
+    // A journal put elsewhere is guarded the same way.
+    let text = format!("image,out\n{img},state/j.db-shm\n", img = image.display());
+    std::fs::write(&manifest, text).unwrap();
+    let journal = out.join("state/j.db");
+    let mut args = batch_args(manifest.to_str().unwrap(), out.to_str().unwrap());
+    args.extend(["--journal", journal.to_str().unwrap()]);
+    let run = sim.run(dir.path(), &args);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("line 2: out:"), "{run:?}");
     assert_eq!(sim.handle.stats().creates_accepted, 0, "nothing is sent");
 }
 

@@ -59,7 +59,8 @@ fn first_var(names: [&'static str; 2]) -> Option<(&'static str, String)> {
     first.or(second)
 }
 
-/// A client for the Wan v2.2 580p image-to-video API.
+/// A client for Magnific's Wan video API: every model, Wan 2.2 to 2.7
+/// ([`Model`]), created, waited for and downloaded the same way.
 ///
 /// Cheap to clone (one shared connection pool); make one and reuse it.
 ///
@@ -348,7 +349,9 @@ impl ClientBuilder {
     /// are used as they are: [`timeout`](Self::timeout) does not apply to it.
     /// Build it with `redirect(reqwest::redirect::Policy::none())`: the
     /// client's own never follows redirects on API calls, since the key
-    /// headers would follow them to another host.
+    /// headers would follow them to another host. Build it with
+    /// `referer(false)` too: downloads follow redirects, and a `Referer`
+    /// would carry the signed video URL's token to the next host.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -462,10 +465,13 @@ impl ClientBuilder {
         let (api_http, download_http) = match self.http {
             Some(http) => (http.clone(), http),
             None => {
+                // No `Referer` on a redirect: a signed video URL's token
+                // would go with it to the host redirected to.
                 let base = || {
                     reqwest::Client::builder()
                         .user_agent(agent.clone())
                         .connect_timeout(connect_timeout)
+                        .referer(false)
                 };
                 // Never follow a redirect with the key: reqwest drops
                 // `Authorization` on a cross-host redirect, but not the

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWriteExt};
 
 use crate::api_error::{error_body, from_bytes};
 use crate::client::Client;
@@ -102,8 +102,19 @@ impl Client {
     /// and 5xx; a download cut half-way resumes from the bytes already on
     /// disk with a `Range` request when the server answers it (a `206` whose
     /// `Content-Range` starts there and states the whole length), and starts
-    /// over when it does not. The finished file must have the length the
-    /// server stated. The API key is never sent to the video URL.
+    /// over when it does not. The API key is never sent to the video URL,
+    /// and no `Referer` goes to a host it redirects to.
+    ///
+    /// **Only a video is saved.** An answer whose `Content-Type` is a page
+    /// or a document (`text/html`, JSON, XML, an image) is refused before
+    /// its body is read; any other type (`video/*`, `application/octet-stream`,
+    /// none) is judged by its bytes: the finished file must have the length
+    /// the server stated, start with an MP4/MOV `ftyp` box or WebM's EBML
+    /// header, and, for an MP4, hold every top-level box whole (a body cut
+    /// short with no `Content-Length` fails here). A refusal is an
+    /// [`Error::NotAVideo`], retried like a cut connection (a cut body
+    /// resumes); nothing is renamed into place and the part file is removed.
+    /// The check reads only the box headers: memory stays flat.
     ///
     /// **Expired URLs.** The video URLs are signed links that expire. When
     /// the video host refuses one (401, 403 or 410) and `source` is a
@@ -195,6 +206,8 @@ impl Client {
         progress: &Mutex<impl FnMut(Progress) + Send>,
     ) -> Result<Option<u64>> {
         let mut partial = partial.lock().await;
+        // A page in place of the video is refused by `get_video`, before
+        // the bytes kept so far are dropped for it.
         let (response, total) = loop {
             let from = partial.bytes;
             let response = self.get_video(url, from).await?;
@@ -223,6 +236,7 @@ impl Client {
             let bytes = partial.bytes;
             (progress.lock().expect("progress callback panicked"))(Progress { bytes, total });
         }
+        partial.check(total).await?;
         Ok(total)
     }
 
@@ -230,7 +244,12 @@ impl Client {
     /// without touching the disk. The first request is retried (and, for a
     /// [`Task`] whose URL has expired, made again once with a fresh URL); a
     /// stream cut half-way ends with an error item (start over, or use
-    /// [`download`](Self::download), which retries whole).
+    /// [`download`](Self::download), which retries whole). An answer whose
+    /// `Content-Type` is a page or a document (`text/html`, JSON, XML) is
+    /// refused ([`Error::NotAVideo`], retried as the first request is), and
+    /// so is one whose first bytes are neither an MP4/MOV `ftyp` box nor
+    /// WebM's EBML header (an error item in place of the first chunk). The
+    /// rest of the container is not checked: that needs the whole file.
     ///
     /// ```no_run
     /// use futures_util::StreamExt;
@@ -268,11 +287,11 @@ impl Client {
         };
         Ok(VideoStream {
             total: response.content_length(),
-            inner: Box::pin(
+            inner: Box::pin(checked_start(
                 response
                     .bytes_stream()
                     .map(|chunk| chunk.map_err(|source| Error::Transport { source })),
-            ),
+            )),
         })
     }
 
@@ -290,7 +309,13 @@ impl Client {
             .await
             .map_err(|source| Error::Transport { source })?;
         let status = response.status();
-        if status.is_success() || (from > 0 && status == StatusCode::RANGE_NOT_SATISFIABLE) {
+        if status.is_success() {
+            if let Some(reason) = refused_content_type(response.headers()) {
+                return Err(Error::NotAVideo { reason });
+            }
+            return Ok(response);
+        }
+        if from > 0 && status == StatusCode::RANGE_NOT_SATISFIABLE {
             return Ok(response);
         }
         let headers = response.headers().clone();
@@ -501,6 +526,40 @@ impl Partial {
         Ok(())
     }
 
+    /// Checks what came is a whole video (see [`Client::download`]): the
+    /// length the server stated, then the container. A body cut short keeps
+    /// its bytes for the retry to resume; one that is not a video at all is
+    /// dropped.
+    async fn check(&mut self, total: Option<u64>) -> Result<()> {
+        if let Some(total) = total
+            && self.bytes < total
+        {
+            return Err(Error::NotAVideo {
+                reason: format!(
+                    "the body ended after {} of the {total} bytes the server stated",
+                    self.bytes
+                ),
+            });
+        }
+        let part = self.part.clone();
+        let len = self.bytes;
+        let file = self.file();
+        file.flush().await.map_err(io("writing", &part))?;
+        let verdict = container(file, len).await;
+        // Appends go on at the end, whatever the check read.
+        file.seek(std::io::SeekFrom::End(0))
+            .await
+            .map_err(io("reading back", &part))?;
+        match verdict.map_err(io("reading back", &part))? {
+            Container::Whole => Ok(()),
+            Container::Cut(reason) => Err(Error::NotAVideo { reason }),
+            Container::Not(reason) => {
+                self.restart().await?;
+                Err(Error::NotAVideo { reason })
+            }
+        }
+    }
+
     /// The error for a server answer that cannot be used.
     fn invalid(&self, reason: &str) -> Error {
         Error::Io {
@@ -589,6 +648,166 @@ async fn remove_stale_parts(dir: &Path, prefix: &str, keep: &Path) {
     }
 }
 
+/// Why an answer is not taken for a video, judged by its `Content-Type`: a
+/// page or a document (`text/*`, JSON, XML and their `+json`/`+xml`
+/// kinds, JavaScript, an image) never is. Every other type, and none, is
+/// left to the bytes to prove: hosts label videos `video/*`,
+/// `application/octet-stream`, `binary/octet-stream`, or even
+/// `application/x-download`.
+fn refused_content_type(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let value = headers.get(reqwest::header::CONTENT_TYPE)?;
+    let essence = String::from_utf8_lossy(value.as_bytes())
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let (kind, sub) = essence.split_once('/')?;
+    let document = matches!(kind, "text" | "image")
+        || matches!(sub, "json" | "xml" | "javascript" | "ecmascript")
+        || sub.ends_with("+json")
+        || sub.ends_with("+xml");
+    document.then(|| {
+        let shown: String = essence.chars().take(60).collect();
+        format!("the server answered a {shown} document, not a video")
+    })
+}
+
+/// WebM's (and Matroska's) first four bytes: an EBML header element.
+const EBML_MAGIC: [u8; 4] = [0x1a, 0x45, 0xdf, 0xa3];
+
+/// What a video's first bytes say it is.
+#[derive(Debug, PartialEq, Eq)]
+enum Start {
+    /// An MP4 or MOV: an `ftyp` box first.
+    Mp4,
+    /// A WebM (or Matroska): the EBML magic.
+    WebM,
+}
+
+/// Judges a video's first 8 bytes (fewer only when no more came): the
+/// container they start, or why they start none.
+fn video_start(head: &[u8]) -> std::result::Result<Start, String> {
+    if head.len() >= 4 && head[..4] == EBML_MAGIC {
+        return Ok(Start::WebM);
+    }
+    match head.get(4..8) {
+        Some(b"ftyp") => Ok(Start::Mp4),
+        Some(_) => {
+            Err("it does not start with an `ftyp` box: not an MP4/MOV or WebM video".to_owned())
+        }
+        None => Err(format!(
+            "only {} bytes came: not an MP4/MOV or WebM video",
+            head.len()
+        )),
+    }
+}
+
+/// `inner`, refused with an [`Error::NotAVideo`] item in place of its first
+/// chunk when its first bytes start no video container (chunks are held
+/// back only until 8 bytes have come).
+fn checked_start(
+    inner: impl Stream<Item = Result<Bytes>> + Send + 'static,
+) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+    let state = (Box::pin(inner), Vec::new(), false);
+    futures_util::stream::unfold(Some(state), |state| async move {
+        let (mut inner, mut held, checked) = state?;
+        if checked {
+            let item = inner.next().await?;
+            return Some((item, Some((inner, held, true))));
+        }
+        while held.len() < 8 {
+            match inner.next().await {
+                Some(Ok(chunk)) => held.extend_from_slice(&chunk),
+                Some(Err(error)) => return Some((Err(error), None)),
+                None => break,
+            }
+        }
+        match video_start(&held[..held.len().min(8)]) {
+            Ok(_) => Some((Ok(Bytes::from(held)), Some((inner, Vec::new(), true)))),
+            Err(reason) => Some((Err(Error::NotAVideo { reason }), None)),
+        }
+    })
+}
+
+/// What the bytes of a download are.
+#[derive(Debug, PartialEq, Eq)]
+enum Container {
+    /// An MP4/MOV whose top-level boxes are all there, or a WebM.
+    Whole,
+    /// An MP4/MOV cut short: a box runs past the bytes that came.
+    Cut(String),
+    /// Not a video container at all.
+    Not(String),
+}
+
+/// Judges the first `len` bytes of `file`: a WebM by its magic, an MP4 or
+/// MOV by an `ftyp` box first and a walk over its top-level boxes, each of
+/// which must end within `len` (a box of size 0 runs to the end). Reads
+/// only the box headers.
+async fn container<R>(file: &mut R, len: u64) -> std::io::Result<Container>
+where
+    R: AsyncRead + AsyncSeek + Unpin,
+{
+    let not = |what: &str| Container::Not(format!("{what}: not an MP4/MOV or WebM video"));
+    let mut head = [0u8; 16];
+    file.seek(std::io::SeekFrom::Start(0)).await?;
+    let first = usize::try_from(len.min(8)).unwrap_or(8);
+    file.read_exact(&mut head[..first]).await?;
+    match video_start(&head[..first]) {
+        Err(reason) => return Ok(Container::Not(reason)),
+        Ok(Start::WebM) => return Ok(Container::Whole),
+        Ok(Start::Mp4) => {}
+    }
+    let mut at = 0u64;
+    while at < len {
+        if len - at < 8 {
+            return Ok(Container::Cut(format!(
+                "the file ends inside a box header at byte {at} of {len}: it was cut short"
+            )));
+        }
+        file.seek(std::io::SeekFrom::Start(at)).await?;
+        file.read_exact(&mut head[..8]).await?;
+        let kind = String::from_utf8_lossy(&head[4..8]).into_owned();
+        let size = match u32::from_be_bytes([head[0], head[1], head[2], head[3]]) {
+            // The last box, running to the end of the file.
+            0 => return Ok(Container::Whole),
+            // A 64-bit size follows the type.
+            1 => {
+                if len - at < 16 {
+                    return Ok(Container::Cut(format!(
+                        "the file ends inside the `{kind}` box's header at byte {at}: it was cut short"
+                    )));
+                }
+                file.read_exact(&mut head[8..16]).await?;
+                let large = u64::from_be_bytes(head[8..16].try_into().expect("8 bytes"));
+                if large < 16 {
+                    return Ok(not(&format!(
+                        "a `{kind}` box of {large} bytes at byte {at}"
+                    )));
+                }
+                large
+            }
+            small @ 2..8 => {
+                return Ok(not(&format!(
+                    "a `{kind}` box of {small} bytes at byte {at}"
+                )));
+            }
+            size => u64::from(size),
+        };
+        match at.checked_add(size) {
+            Some(end) if end <= len => at = end,
+            _ => {
+                return Ok(Container::Cut(format!(
+                    "its `{kind}` box at byte {at} is {size} bytes long, but only {} came: it was cut short",
+                    len - at
+                )));
+            }
+        }
+    }
+    Ok(Container::Whole)
+}
+
 /// Maps an I/O error on `path` to [`Error::Io`] saying what was being done.
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.to_path_buf();
@@ -634,6 +853,93 @@ mod tests {
                 matches!(partial_answer(range, body, from), Answer::Unusable(_)),
                 "{range:?} {body:?} {from}"
             );
+        }
+    }
+
+    /// An MP4 of `ftyp`, then a box of `size` bytes of which `present` came.
+    fn mp4(size: u32, present: usize) -> Vec<u8> {
+        let mut bytes = b"\0\0\0\x10ftypisom\0\0\0\0".to_vec();
+        let mut mdat = size.to_be_bytes().to_vec();
+        mdat.extend_from_slice(b"mdat");
+        mdat.resize(size as usize, 7);
+        bytes.extend_from_slice(&mdat[..present]);
+        bytes
+    }
+
+    async fn judge(bytes: &[u8]) -> Container {
+        container(&mut std::io::Cursor::new(bytes), bytes.len() as u64)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_whole_mp4_or_a_webm_is_a_video() {
+        assert_eq!(judge(&mp4(100, 100)).await, Container::Whole);
+        assert_eq!(
+            judge(&b"\0\0\0\x10ftypisom\0\0\0\0"[..]).await,
+            Container::Whole
+        );
+        // A last box of size 0 runs to the end.
+        let mut open_ended = mp4(100, 100);
+        open_ended[16..20].copy_from_slice(&[0; 4]);
+        assert_eq!(judge(&open_ended).await, Container::Whole);
+        // A 64-bit size.
+        let mut large = b"\0\0\0\x10ftypisom\0\0\0\0\0\0\0\x01mdat".to_vec();
+        large.extend_from_slice(&40u64.to_be_bytes());
+        large.resize(16 + 40, 0);
+        assert_eq!(judge(&large).await, Container::Whole);
+        assert_eq!(
+            judge(&[0x1a, 0x45, 0xdf, 0xa3, 1, 2]).await,
+            Container::Whole
+        );
+        for cut in [
+            mp4(100, 50),         // the last box runs past the end
+            mp4(100, 5),          // the file ends inside a box header
+            large[..30].to_vec(), // inside a 64-bit box
+        ] {
+            assert!(matches!(judge(&cut).await, Container::Cut(_)), "{cut:?}");
+        }
+        for not in [
+            &b"<!doctype html><html><body>Sign in</body></html>"[..],
+            b"",
+            b"\0\0\0",
+            b"\0\0\0\x10moovisom\0\0\0\0",
+            b"\0\0\0\x10ftypisom\0\0\0\0\0\0\0\x04free", // a box smaller than its header
+        ] {
+            assert!(matches!(judge(not).await, Container::Not(_)), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn pages_and_documents_are_refused_by_their_type() {
+        let refused = |value: Option<&str>| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert("content-type", value.parse().unwrap());
+            }
+            refused_content_type(&headers)
+        };
+        for page in [
+            "text/html; charset=utf-8",
+            "TEXT/HTML",
+            "application/json",
+            "application/problem+json",
+            "application/xml",
+            "application/xhtml+xml",
+            "text/plain",
+            "image/png",
+        ] {
+            assert!(refused(Some(page)).is_some(), "{page}");
+        }
+        for video in [
+            None,
+            Some("video/mp4"),
+            Some("video/webm"),
+            Some("application/octet-stream"),
+            Some("binary/octet-stream"),
+            Some("application/x-download"),
+        ] {
+            assert_eq!(refused(video), None, "{video:?}");
         }
     }
 

@@ -201,6 +201,20 @@ pub enum Error {
         /// A snippet of its body (often an XML `AccessDenied` page).
         message: String,
     },
+    /// What the video host sent is not a whole video: a page or a document
+    /// in its place (a `Content-Type` of `text/html`, JSON, XML, an
+    /// image), bytes that are not an MP4/MOV (`ftyp` first) or WebM
+    /// container, fewer bytes than the server stated, or an MP4 whose last
+    /// top-level box runs past the bytes that came (a body cut short with
+    /// no `Content-Length`). Nothing was saved: no file is left where the
+    /// video was to go. Retried like a cut connection (a cut body resumes
+    /// from the bytes already on disk); this is the last refusal.
+    #[error("the video host's answer is not a whole video: {reason}")]
+    NotAVideo {
+        /// What was wrong with it, in words (never the URL, which may be
+        /// signed).
+        reason: String,
+    },
 }
 
 /// reqwest's message names the URL but not why ("connection refused", "body
@@ -269,6 +283,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api { status, .. } => is_retryable_status(*status),
+            // A proxy's page, or a body cut short: the next answer may be
+            // the video (and a cut one resumes).
+            Error::NotAVideo { .. } => true,
             Error::Transport { source } => {
                 // A body cut short arrives as a body or decode error from
                 // reqwest (JSON is decoded by serde elsewhere, so a decode

@@ -291,10 +291,12 @@ impl Journal {
                 .optional()
                 .map_err(sql("register"))?;
             match known {
+                // `batch` refuses a changed manifest before this, saying
+                // how to keep what was made; this only guards the journal.
                 Some(print) if print != row.fingerprint => {
                     return Err(format!(
                         "line {} of the manifest changed since the journal recorded it; \
-                         use a new --out-dir (or --journal) for a changed manifest",
+                         nothing was sent",
                         row.line
                     ));
                 }
@@ -316,6 +318,18 @@ impl Journal {
             }
         }
         tx.commit().map_err(sql("register"))
+    }
+
+    /// Each recorded row's line and the fingerprint it was recorded with.
+    pub fn fingerprints(&self) -> Sql<Vec<(u64, String)>> {
+        let db = self.db();
+        let mut statement = db
+            .prepare("SELECT line, fingerprint FROM rows ORDER BY line")
+            .map_err(sql("read"))?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .map_err(sql("read"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("read"))
     }
 
     pub fn entries(&self) -> Sql<Vec<Entry>> {

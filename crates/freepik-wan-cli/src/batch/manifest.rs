@@ -3,7 +3,7 @@
 //! Every row is read and checked before anything is sent; a bad row is
 //! reported with its line number.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use freepik_wan::{Client, Model, VideoRequest};
@@ -66,8 +66,16 @@ pub struct Invalid {
     pub reason: String,
 }
 
-/// Reads the manifest: its rows, and the ones that break a rule.
-pub fn read(manifest: &Path, out_dir: &Path) -> Result<(Vec<Row>, Vec<Invalid>), String> {
+/// Reads the manifest: its rows, and the ones that break a rule. A row's
+/// `out` must not be the `journal` (nor its `-wal`, `-shm` or `-journal`
+/// file, nor a directory it is in), nor another row's file, once both are
+/// normalized ([`normalized`]; compared without regard to case, since
+/// case-insensitive file systems would make them one file).
+pub fn read(
+    manifest: &Path,
+    out_dir: &Path,
+    journal: &Path,
+) -> Result<(Vec<Row>, Vec<Invalid>), String> {
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| format!("cannot read the manifest {}: {e}", manifest.display()))?;
     let records = if is_json_lines(manifest, &text) {
@@ -77,15 +85,48 @@ pub fn read(manifest: &Path, out_dir: &Path) -> Result<(Vec<Row>, Vec<Invalid>),
     };
     let base = manifest.parent().unwrap_or(Path::new("."));
     let (mut rows, mut invalid) = (Vec::new(), Vec::new());
-    let mut outs = HashSet::new();
+    let journal = normalized(journal);
+    let journal_files: Vec<String> = ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| folded(&journal).to_string() + suffix)
+        .collect();
+    let mut outs: HashMap<String, u64> = HashMap::new();
     for (line, fields) in records {
-        match row(line, &fields, base, out_dir) {
-            Ok(row) if !outs.insert(row.out.clone()) => invalid.push(Invalid {
-                line,
-                reason: format!("out: {} is also another row's file", row.out.display()),
-            }),
-            Ok(row) => rows.push(row),
-            Err(reason) => invalid.push(Invalid { line, reason }),
+        let row = match row(line, &fields, base, out_dir) {
+            Ok(row) => row,
+            Err(reason) => {
+                invalid.push(Invalid { line, reason });
+                continue;
+            }
+        };
+        let out = normalized(&row.out);
+        let key = folded(&out);
+        let reason = if journal_files.contains(&key) {
+            Some(format!(
+                "out: {} is the batch journal's file ({}): a video there would destroy the                  journal; name another file",
+                row.out.display(),
+                journal.display()
+            ))
+        } else if journal.starts_with(&out) {
+            Some(format!(
+                "out: {} is a directory the batch journal ({}) is in; name a file",
+                row.out.display(),
+                journal.display()
+            ))
+        } else if let Some(other) = outs.get(&key) {
+            Some(format!(
+                "out: {} is also line {other}'s file",
+                row.out.display()
+            ))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => invalid.push(Invalid { line, reason }),
+            None => {
+                outs.insert(key, line);
+                rows.push(row);
+            }
         }
     }
     if rows.is_empty() && invalid.is_empty() {
@@ -304,6 +345,50 @@ fn row(line: u64, fields: &Fields, base: &Path, out_dir: &Path) -> Result<Row, S
     })
 }
 
+/// `path` as the file system would find it, for comparing two paths:
+/// absolute (from the current directory), `.` and `..` resolved lexically,
+/// and its nearest existing ancestor directory canonicalized (so a
+/// symlinked directory and its target compare equal). The file itself is
+/// not resolved: a download replaces a link, never its target.
+pub fn normalized(path: &Path) -> PathBuf {
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    let Some(name) = clean.file_name().map(ToOwned::to_owned) else {
+        return clean;
+    };
+    // The nearest ancestor that exists, canonicalized, and the rest as is.
+    let mut rest = vec![name];
+    let mut dir = clean.parent().map(Path::to_path_buf);
+    while let Some(current) = dir {
+        if let Ok(real) = current.canonicalize() {
+            return rest.iter().rev().fold(real, |path, part| path.join(part));
+        }
+        match current.file_name() {
+            Some(part) => rest.push(part.to_owned()),
+            None => break,
+        }
+        dir = current.parent().map(Path::to_path_buf);
+    }
+    clean
+}
+
+/// A normalized path folded to lower case, for comparing names that a
+/// case-insensitive file system would take for one file.
+fn folded(path: &Path) -> String {
+    path.to_string_lossy().to_lowercase()
+}
+
 /// `out` inside `out_dir`: relative, and never climbing out of it.
 fn inside(out_dir: &Path, out: &str) -> Result<PathBuf, String> {
     let path = Path::new(out);
@@ -347,7 +432,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        read(&path, Path::new("out")).unwrap()
+        read(
+            &path,
+            Path::new("out"),
+            Path::new("out/freepik-wan-batch.db"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -426,9 +516,65 @@ mod tests {
             "{reasons:?}"
         );
         assert!(
-            reasons[3].0 == 6 && reasons[3].1.contains("another row"),
+            reasons[3].0 == 6 && reasons[3].1.contains("line 5's file"),
             "{reasons:?}"
         );
+    }
+
+    #[test]
+    fn an_out_that_is_the_journal_or_another_rows_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("videos");
+        std::fs::create_dir_all(out_dir.join("sub")).unwrap();
+        let path = dir.path().join("m.csv");
+        std::fs::write(
+            &path,
+            "image,out\n\
+             a.jpg,freepik-wan-batch.db\n\
+             a.jpg,./freepik-wan-batch.db-wal\n\
+             a.jpg,sub/./x/y.mp4\n\
+             a.jpg,Freepik-Wan-Batch.db-shm\n\
+             a.jpg,one.mp4\n\
+             a.jpg,./one.mp4\n\
+             a.jpg,sub//x/y.mp4\n\
+             a.jpg,ONE.mp4\n\
+             a.jpg,two.mp4\n",
+        )
+        .unwrap();
+        let (rows, bad) = read(&path, &out_dir, &out_dir.join("freepik-wan-batch.db")).unwrap();
+        let lines = |rows: &[Row]| rows.iter().map(|r| r.line).collect::<Vec<_>>();
+        assert_eq!(lines(&rows), [4, 6, 10]);
+        let reasons: Vec<(u64, &str)> = bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+        assert_eq!(reasons.len(), 6, "{reasons:?}");
+        for (line, reason) in &reasons[..2] {
+            assert!(reason.contains("journal"), "{line}: {reason}");
+        }
+        assert!(reasons[2] == (5, reasons[2].1) && reasons[2].1.contains("journal"));
+        assert!(reasons[3].1.contains("line 6"), "{reasons:?}");
+        assert!(reasons[4].1.contains("line 4"), "{reasons:?}");
+        assert!(reasons[5].1.contains("line 6"), "{reasons:?}");
+
+        // A journal elsewhere: a row naming a directory it is in is refused.
+        std::fs::write(&path, "image,out\na.jpg,state\na.jpg,state.mp4\n").unwrap();
+        let (rows, bad) = read(&path, &out_dir, &out_dir.join("state/j.db")).unwrap();
+        assert_eq!(lines(&rows), [3]);
+        assert!(
+            bad[0].line == 2 && bad[0].reason.contains("directory"),
+            "{bad:?}"
+        );
+
+        // The same directory through a symlink is the same journal.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(&out_dir, &link).unwrap();
+            std::fs::write(&path, "image,out\na.jpg,freepik-wan-batch.db-wal\n").unwrap();
+            let (rows, bad) = read(&path, &out_dir, &link.join("freepik-wan-batch.db")).unwrap();
+            assert!(
+                rows.is_empty() && bad[0].reason.contains("journal"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -436,7 +582,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.csv");
         std::fs::write(&path, "image,promt\ncat.jpg,typo\n").unwrap();
-        let err = read(&path, Path::new("out")).unwrap_err();
+        let err = read(&path, Path::new("out"), Path::new("out/j.db")).unwrap_err();
         assert!(err.contains("promt"), "{err}");
     }
 }

@@ -12,6 +12,7 @@ mod lease;
 mod manifest;
 mod run;
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,7 +24,10 @@ use crate::connect::Connection;
 use crate::exit::{Code, Failure};
 use crate::output::Output;
 use crate::signal::interrupted;
-use journal::{Entry, Journal, State, Tally};
+use freepik_wan::TaskId;
+use journal::{Entry, Journal, State, Tally, endpoint_model};
+
+use crate::generate::wait_command;
 
 /// The journal's file name inside the output directory.
 const JOURNAL_FILE: &str = "freepik-wan-batch.db";
@@ -31,7 +35,12 @@ const JOURNAL_FILE: &str = "freepik-wan-batch.db";
 /// `batch MANIFEST --out-dir DIR`.
 pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Result<(), Failure> {
     let usage = |message: String| Failure::new(Code::Usage, message);
-    let (rows, mut invalid) = manifest::read(&args.manifest, &args.out_dir).map_err(usage)?;
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join(JOURNAL_FILE));
+    let (rows, mut invalid) =
+        manifest::read(&args.manifest, &args.out_dir, &journal_path).map_err(usage)?;
     // An uncertain create looks for its task as long as recovery would.
     let client = connection
         .builder(args.timeout)?
@@ -58,13 +67,10 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
             .with("invalid", json!(invalid_json(&invalid))));
         }
     }
-    let journal_path = args
-        .journal
-        .clone()
-        .unwrap_or_else(|| args.out_dir.join(JOURNAL_FILE));
     let journal = Arc::new(Journal::open(&journal_path).map_err(usage)?);
     // The lease first: a run that is refused writes nothing.
     let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
+    refuse_changed(&journal, &rows, &args.out_dir)?;
     journal.register(&rows).map_err(usage)?;
     if args.resend_uncertain {
         let again = journal.resend_uncertain().map_err(usage)?;
@@ -84,7 +90,9 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     }
 
     let service = |message: String| Failure::new(Code::Service, message);
-    let done = Tally::of(&journal.entries().map_err(service)?).downloaded;
+    // The manifest's lines: a journal row on none was removed from it.
+    let lines: HashSet<u64> = rows.iter().map(|r| r.line).collect();
+    let done = Tally::of(&kept(journal.entries().map_err(service)?, &lines)).downloaded;
     let run = run::Run {
         // Its wait options carry `--timeout`, for each row's wait.
         client,
@@ -121,7 +129,160 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     };
     run.display.finish();
     finished.map_err(service)?;
-    report(&journal, &args.out_dir, &invalid, run.stopped(), out)
+    report(
+        &journal,
+        &args.out_dir,
+        &lines,
+        &invalid,
+        run.stopped(),
+        out,
+    )
+}
+
+/// The entries of the manifest's `lines`.
+fn kept(entries: Vec<Entry>, lines: &HashSet<u64>) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .filter(|e| lines.contains(&e.line))
+        .collect()
+}
+
+/// The command that fetches an entry's task's video to its file.
+fn fetch_command(entry: &Entry, task_id: &str) -> String {
+    let id = TaskId::from(task_id).with_model(endpoint_model(&entry.resolution));
+    format!("{} --out {}", wait_command(&id), entry.out.display())
+}
+
+/// Refuses a manifest whose rows no longer match the journal's (a row
+/// inserted or deleted above others, rows reordered or edited), before
+/// anything is sent. The journal knows rows by their line, so a row that
+/// moved would be another row's; the refusal says how to keep what was
+/// paid for: new rows at the end, a dropped row blanked rather than
+/// deleted, moved rows back in place, and the tasks already made, each
+/// with the command that fetches its video.
+fn refuse_changed(
+    journal: &Journal,
+    rows: &[manifest::Row],
+    out_dir: &Path,
+) -> Result<(), Failure> {
+    let service = |message: String| Failure::new(Code::Service, message);
+    let recorded: BTreeMap<u64, String> = journal
+        .fingerprints()
+        .map_err(service)?
+        .into_iter()
+        .collect();
+    let changed: Vec<&manifest::Row> = rows
+        .iter()
+        .filter(|r| recorded.get(&r.line).is_some_and(|f| *f != r.fingerprint))
+        .collect();
+    let Some(first) = changed.first() else {
+        return Ok(());
+    };
+    // Where each changed row was before, when the journal has it elsewhere.
+    let moved: Vec<(u64, u64)> = changed
+        .iter()
+        .filter_map(|row| {
+            recorded
+                .iter()
+                .find(|(line, print)| **print == row.fingerprint && **line != row.line)
+                .map(|(line, _)| (*line, row.line))
+        })
+        .collect();
+    let entries = journal.entries().map_err(service)?;
+    let made: Vec<(&Entry, &str)> = entries
+        .iter()
+        .filter(|e| !matches!(e.state, State::Failed | State::Pending))
+        .filter_map(|e| e.task_id.as_deref().map(|id| (e, id)))
+        .collect();
+    let downloaded = made
+        .iter()
+        .filter(|(e, _)| e.state == State::Downloaded)
+        .count();
+    let to_fetch: Vec<&(&Entry, &str)> = made
+        .iter()
+        .filter(|(e, _)| e.state != State::Downloaded)
+        .collect();
+
+    let mut message = format!(
+        "line {} of the manifest asks for something else than when the journal {} recorded \
+         it",
+        first.line,
+        journal.path().display()
+    );
+    if !moved.is_empty() {
+        let shown: Vec<String> = moved
+            .iter()
+            .take(3)
+            .map(|(from, to)| format!("line {to} is what line {from} was"))
+            .collect();
+        message.push_str(&format!(
+            " ({}{}: rows were inserted, deleted or moved)",
+            shown.join(", "),
+            if moved.len() > 3 { ", …" } else { "" }
+        ));
+    }
+    message.push_str(
+        "; nothing was sent. The journal knows each row by its line, so to keep what was \
+         already made, add new rows at the end of the manifest, blank a row's line instead \
+         of deleting it, put moved rows back in their old order, and to change a row, blank \
+         its line and add the changed row at the end: the same command then goes on from \
+         where it was",
+    );
+    if !made.is_empty() {
+        message.push_str(&format!(
+            ". A new --out-dir would pay again for the {} rows that already have a task",
+            made.len()
+        ));
+        if downloaded > 0 {
+            message.push_str(&format!(
+                " ({downloaded} of them downloaded into {})",
+                out_dir.display()
+            ));
+        }
+        if !to_fetch.is_empty() {
+            let commands: Vec<String> = to_fetch
+                .iter()
+                .take(10)
+                .map(|(e, id)| format!("`{}` (line {})", fetch_command(e, id), e.line))
+                .collect();
+            message.push_str(&format!(
+                "; the videos not downloaded yet are fetched by {}{}",
+                commands.join(", "),
+                if to_fetch.len() > 10 {
+                    " (`freepik-wan batch status` lists the rest)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    let tasks: Vec<Value> = made
+        .iter()
+        .map(|(e, id)| {
+            json!({
+                "line": e.line,
+                "task_id": id,
+                "state": e.state.as_str(),
+                "file": e.out.display().to_string(),
+                "command": fetch_command(e, id),
+            })
+        })
+        .collect();
+    Err(Failure::new(Code::Usage, message)
+        .with(
+            "changed",
+            json!(changed.iter().map(|r| r.line).collect::<Vec<_>>()),
+        )
+        .with(
+            "moved",
+            json!(
+                moved
+                    .iter()
+                    .map(|(from, to)| json!({"from": from, "to": to}))
+                    .collect::<Vec<_>>()
+            ),
+        )
+        .with("tasks", json!(tasks)))
 }
 
 /// Takes `rows` as far as they go, `concurrency` at a time.
@@ -142,16 +303,35 @@ async fn process_rows(
 }
 
 /// The summary, and the exit code: 0 only when every row is downloaded.
+///
+/// Rows removed from the manifest (or invalid now, and skipped) after their
+/// create was sent are not waited for here; their tasks (paid for) are
+/// named, with the command that fetches each video, on stderr (even with
+/// `--quiet`), in the summary and in `--json`'s `removed`, and do not keep
+/// the exit code from 0.
 fn report(
     journal: &Journal,
     out_dir: &Path,
+    lines: &HashSet<u64>,
     invalid: &[manifest::Invalid],
     stopped: Option<(run::Stop, String)>,
     out: Output,
 ) -> Result<(), Failure> {
-    let entries = journal
+    let all = journal
         .entries()
         .map_err(|e| Failure::new(Code::Service, e))?;
+    let removed: Vec<Entry> = all
+        .iter()
+        .filter(|e| !lines.contains(&e.line))
+        .filter(|e| {
+            matches!(
+                e.state,
+                State::Sending | State::Created | State::Completed | State::Uncertain
+            )
+        })
+        .cloned()
+        .collect();
+    let entries = kept(all, lines);
     let tally = Tally::of(&entries);
     let downloaded = tally.downloaded;
     let failed = tally.failed + invalid.len();
@@ -168,13 +348,21 @@ fn report(
         "invalid": invalid_json(invalid),
         "stopped": stopped.as_ref().map(|(kind, _)| kind.as_str()),
         "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
+        "removed": removed.iter().map(removed_json).collect::<Vec<_>>(),
     });
-    let line = format!(
+    let mut line = format!(
         "{downloaded} of {} rows downloaded into {}; {failed} failed, {uncertain} uncertain, \
          {pending} not finished",
         entries.len() + invalid.len(),
         out_dir.display()
     );
+    for entry in &removed {
+        let note = removed_note(entry, invalid.iter().any(|i| i.line == entry.line));
+        // A paid task is never hidden, not even by --quiet.
+        eprintln!("{note}");
+        line.push_str("; ");
+        line.push_str(&note);
+    }
     if failed + uncertain + pending == 0 {
         out.result(line, summary);
         return Ok(());
@@ -258,6 +446,40 @@ fn entry_json(e: &Entry) -> Value {
         "bytes": e.bytes,
         "sha256": e.sha256,
         "reason": e.reason,
+    })
+}
+
+/// What became of a row removed from the manifest (or `invalid` now, and
+/// skipped) after its create was sent.
+fn removed_note(entry: &Entry, invalid: bool) -> String {
+    let line = entry.line;
+    let gone = if invalid {
+        "is invalid now (see above) and skipped"
+    } else {
+        "is no longer in the manifest"
+    };
+    match &entry.task_id {
+        Some(id) => format!(
+            "line {line} {gone}, but its create was sent and made task {id} (paid for), which \
+             this run does not wait for: `{}` fetches its video",
+            fetch_command(entry, id)
+        ),
+        None => format!(
+            "line {line} {gone}, but its create was sent and may have made a task ({}): \
+             `freepik-wan batch status` and `freepik-wan list` show it",
+            entry.state.as_str()
+        ),
+    }
+}
+
+fn removed_json(entry: &Entry) -> Value {
+    json!({
+        "line": entry.line,
+        "state": entry.state.as_str(),
+        "task_id": entry.task_id,
+        "file": entry.out.display().to_string(),
+        "command": entry.task_id.as_deref().map(|id| fetch_command(entry, id)),
+        "reason": entry.reason,
     })
 }
 

@@ -366,10 +366,8 @@ impl Run {
             Err(error @ Error::QuotaExceeded { .. }) => {
                 let note = format!("not sent: {error}");
                 self.journal.set(line, State::Pending, None, Some(&note))?;
-                self.stop(
-                    Stop::Quota,
-                    format!("the service's quota is reached ({error})"),
-                );
+                // The error says it all ("the service's quota is reached …").
+                self.stop(Stop::Quota, error.to_string());
                 Ok(Err(State::Pending))
             }
             // Refused for what the row asks: sending it again cannot help.

@@ -560,3 +560,129 @@ fn every_kind_of_model_makes_a_video_from_the_command_line() {
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(refused.stderr.contains("public http(s) URL"), "{refused:?}");
 }
+
+#[test]
+fn a_row_removed_after_its_task_was_made_is_named_and_the_run_ends() {
+    let sim = Sim::start(Duration::from_secs(3), Faults::none());
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 3);
+    let out = dir.path().join("videos");
+    // The waits give up at once: every row is left `created`, its task paid.
+    let first = run(
+        dir.path(),
+        &with_sim(&sim, batch(&manifest, &out, &["--timeout", "1"])),
+    );
+    assert_eq!(first.code, 4, "{first:?}");
+    let rows = journal_rows(dir.path(), &out);
+    let last = rows.iter().find(|r| r["line"] == 4).expect("line 4")["task_id"]
+        .as_str()
+        .expect("a task")
+        .to_owned();
+    // The last row is removed from the manifest.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let kept: Vec<&str> = text.lines().take(3).collect();
+    std::fs::write(&manifest, kept.join("\n") + "\n").unwrap();
+    let args = with_sim(&sim, batch(&manifest, &out, &["--json", "--quiet"]));
+    // Every run ends, and names the removed row's task every time.
+    for _ in 0..2 {
+        let run = run(dir.path(), &args);
+        assert_eq!(run.code, 0, "{run:?}");
+        let summary = run.json();
+        assert_eq!(summary["downloaded"], 2, "{summary}");
+        assert_eq!(summary["pending"], 0, "{summary}");
+        let removed = &summary["removed"][0];
+        assert_eq!(removed["line"], 4, "{summary}");
+        assert_eq!(removed["task_id"], last.as_str(), "{summary}");
+        let command = removed["command"].as_str().unwrap();
+        assert!(
+            command.starts_with(&format!("freepik-wan wait {last}")),
+            "{command}"
+        );
+        assert!(command.contains("--out"), "{command}");
+        assert!(run.stderr.contains(&last), "not on stderr with -q: {run:?}");
+    }
+    assert_eq!(sim.handle.stats().creates_accepted, 3, "paid once each");
+}
+
+#[test]
+fn a_row_inserted_at_the_top_is_refused_saying_how_to_keep_what_was_made() {
+    let sim = Sim::start(Duration::from_secs(3), Faults::none());
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 3);
+    let out = dir.path().join("videos");
+    let first = run(
+        dir.path(),
+        &with_sim(&sim, batch(&manifest, &out, &["--timeout", "1"])),
+    );
+    assert_eq!(first.code, 4, "{first:?}");
+    let made: Vec<String> = journal_rows(dir.path(), &out)
+        .iter()
+        .map(|r| r["task_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(made.len(), 3);
+    // A new row at the top moves every other row down a line.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let new_row = format!("{},a new row,99\n", sample_image().display());
+    std::fs::write(&manifest, format!("{header}\n{new_row}{rows}")).unwrap();
+    let args = with_sim(&sim, batch(&manifest, &out, &["--json"]));
+    let refused = run(dir.path(), &args);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    let said = refused.json();
+    let error = said["error"].as_str().unwrap();
+    assert!(error.contains("at the end"), "{error}");
+    assert!(error.contains("line 3 is what line 2 was"), "{error}");
+    for id in &made {
+        assert!(error.contains(&format!("freepik-wan wait {id}")), "{error}");
+    }
+    let tasks = said["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 3, "{said}");
+    assert_eq!(sim.handle.stats().creates_accepted, 3, "nothing was sent");
+    // Following the advice: the new row at the end instead. Only it is paid.
+    std::fs::write(&manifest, format!("{header}\n{rows}{new_row}")).unwrap();
+    let run = run(dir.path(), &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["downloaded"], 4);
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        4,
+        "the old rows paid again"
+    );
+}
+
+#[test]
+fn a_row_removed_while_its_create_was_in_flight_is_adopted_named_and_the_run_ends() {
+    // Each create makes its task and answers 3 s later.
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            rate_create_late: 1.0,
+            create_late_by: Duration::from_secs(3),
+            ..Faults::none()
+        },
+    );
+    let batch = Resumable::new(&sim, 2, &["--json", "--list-grace", "3"]);
+    // Killed while the last row's create is made but not yet answered.
+    batch.kill_when(
+        Duration::from_secs(30),
+        "the last row's create reached the service",
+        || sim.handle.stats().creates_accepted == 2,
+    );
+    // Then the last row is blanked out of the manifest.
+    let manifest = batch.dir.path().join("manifest.csv");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = "";
+    std::fs::write(&manifest, lines.join("\n") + "\n").unwrap();
+    for _ in 0..2 {
+        let run = batch.resume();
+        assert_eq!(run.code, 0, "{run:?}");
+        let summary = run.json();
+        assert_eq!(summary["downloaded"], 1, "{summary}");
+        let removed = &summary["removed"][0];
+        assert_eq!(removed["line"], 3, "{summary}");
+        let id = removed["task_id"].as_str().expect("the adopted task");
+        assert!(run.stderr.contains(id), "{run:?}");
+    }
+    assert_eq!(sim.handle.stats().creates_accepted, 2, "paid once each");
+}
