@@ -140,6 +140,19 @@ impl SimulatorBuilder {
         let stats = Arc::new(StatsCollector::default());
         let tasks = Arc::new(TaskStore::new(base_url.clone(), &self.faults));
         let credits = Arc::new(Credits::new(self.faults.credits));
+        // The second origin of video redirects, only when they can happen.
+        let mirror = if self.faults.rate_video_redirect > 0.0 {
+            Some(TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?)
+        } else {
+            None
+        };
+        let mirror_url = match &mirror {
+            Some(listener) => Some(format!(
+                "http://127.0.0.1:{}",
+                listener.local_addr()?.port()
+            )),
+            None => None,
+        };
         let mut keys = vec![self.api_key.clone()];
         keys.extend(self.extra_api_keys);
         let state = Arc::new(AppState {
@@ -160,9 +173,21 @@ impl SimulatorBuilder {
                 shutdown: shutdown_rx.clone(),
             },
             shutdown: shutdown_rx.clone(),
+            mirror_url,
         });
 
         let app = routes::router(state);
+        if let Some(listener) = mirror {
+            let app = app.clone();
+            let mut stop = shutdown_rx.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            });
+        }
         let mut stop = shutdown_rx;
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -234,6 +259,19 @@ impl SimHandle {
     /// task or one still running. Benchmarks measure a client's wait latency from here.
     pub fn completed_at(&self, task_id: &str) -> Option<Instant> {
         self.tasks.completed_at(task_id)
+    }
+
+    /// Adds a task the account already has from earlier: COMPLETED, made
+    /// an hour ago (so even a lagging list shows it), at `model` (its path
+    /// under `/v1/ai/`, e.g. `"image-to-video/wan-v2-2-580p"`), owned by the
+    /// main key. Not counted as a create. Returns its id, or `None` for a
+    /// model the simulator does not serve.
+    pub fn add_completed_task(&self, model: &str) -> Option<String> {
+        let model = freepik_wan_api::models::MODELS
+            .iter()
+            .find(|m| m.path() == model)?;
+        let owner = crate::tasks::Owner { key: 0, model };
+        Some(self.tasks.add_completed(owner, Duration::from_secs(3600)))
     }
 
     /// Tops up an account whose credits [`Faults::credits`](crate::Faults::credits)
