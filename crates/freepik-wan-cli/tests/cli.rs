@@ -1388,3 +1388,6 @@ fn a_second_run_on_the_same_journal_is_refused() {
 
 #[path = "cli/promises.rs"]
 mod promises;
+
+#[path = "cli/chaos.rs"]
+mod chaos;

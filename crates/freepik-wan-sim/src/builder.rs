@@ -153,12 +153,13 @@ impl SimulatorBuilder {
             )),
             None => None,
         };
+        let dice = Arc::new(Dice::new(self.faults.clone()));
         let mut keys = vec![self.api_key.clone()];
         keys.extend(self.extra_api_keys);
         let state = Arc::new(AppState {
             keys,
             processing_time: self.processing_time,
-            dice: Dice::new(self.faults.clone()),
+            dice: dice.clone(),
             limiter: Limiter::new(self.rate_limit),
             video: Video::new(self.video_size),
             tasks: tasks.clone(),
@@ -204,6 +205,7 @@ impl SimulatorBuilder {
             stats,
             tasks,
             credits,
+            dice,
             shutdown: shutdown_tx,
             server: Some(server),
         })
@@ -219,6 +221,7 @@ pub struct SimHandle {
     stats: Arc<StatsCollector>,
     tasks: Arc<TaskStore>,
     credits: Arc<Credits>,
+    dice: Arc<Dice>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<io::Result<()>>>,
 }
@@ -259,6 +262,16 @@ impl SimHandle {
     /// task or one still running. Benchmarks measure a client's wait latency from here.
     pub fn completed_at(&self, task_id: &str) -> Option<Instant> {
         self.tasks.completed_at(task_id)
+    }
+
+    /// Calms the simulator down: from now on no fault is injected (no 503,
+    /// 429, HTML page, cut, gateway answer, failed task, quota, task quirk or
+    /// video fault). The dice are still rolled, so a replay stays in step.
+    /// Properties of the service stay: a lagging or capped list, expiring
+    /// URLs, credits, held creates, the rate limit. For a test's last,
+    /// settling runs after a fault schedule.
+    pub fn calm(&self) {
+        self.dice.calm();
     }
 
     /// Adds a task the account already has from earlier: COMPLETED, made

@@ -1,7 +1,7 @@
 //! Fault injection: what can go wrong, and the seeded dice that decide when.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The failures the simulator injects, so that retry, timeout and resume logic gets exercised.
@@ -303,6 +303,9 @@ pub(crate) struct Dice {
     held: AtomicU64,
     /// Creates counted against [`Faults::quota_after_creates`].
     creates: AtomicU64,
+    /// Set by [`SimHandle::calm`](crate::SimHandle::calm): every draw still
+    /// happens, and every decision is "no fault".
+    calm: AtomicBool,
 }
 
 impl Dice {
@@ -317,7 +320,17 @@ impl Dice {
             quirks_rng,
             held: AtomicU64::new(0),
             creates: AtomicU64::new(0),
+            calm: AtomicBool::new(false),
         }
+    }
+
+    /// From now on, no fault: see [`SimHandle::calm`](crate::SimHandle::calm).
+    pub(crate) fn calm(&self) {
+        self.calm.store(true, Ordering::SeqCst);
+    }
+
+    fn is_calm(&self) -> bool {
+        self.calm.load(Ordering::SeqCst)
     }
 
     /// Counts one create against the quota; whether it is over it.
@@ -325,7 +338,7 @@ impl Dice {
         let Some(limit) = self.faults.quota_after_creates else {
             return false;
         };
-        self.creates.fetch_add(1, Ordering::SeqCst) >= limit
+        self.creates.fetch_add(1, Ordering::SeqCst) >= limit && !self.is_calm()
     }
 
     pub(crate) fn faults(&self) -> &Faults {
@@ -339,6 +352,9 @@ impl Dice {
     /// that does not apply to `op` passes.
     pub(crate) fn gate(&self, op: Operation) -> Gate {
         let roll = self.roll();
+        if self.is_calm() {
+            return Gate::Pass;
+        }
         let f = &self.faults;
         let not_create = op != Operation::Create;
         let status = op == Operation::Status;
@@ -371,6 +387,9 @@ impl Dice {
     /// HTML page, a clean cut without length, a redirect.
     pub(crate) fn video(&self) -> VideoFault {
         let roll = self.roll();
+        if self.is_calm() {
+            return VideoFault::None;
+        }
         let f = &self.faults;
         let bands = [
             (f.rate_reset, VideoFault::Reset),
@@ -393,6 +412,9 @@ impl Dice {
     pub(crate) fn task_quirks(&self) -> TaskQuirks {
         let mut rng = self.quirks_rng.lock().unwrap_or_else(|e| e.into_inner());
         let (no_url, shape) = (rng.f64(), rng.f64());
+        if self.is_calm() {
+            return TaskQuirks::default();
+        }
         let f = &self.faults;
         let completed_without_url = if no_url < f.rate_completed_no_url {
             // The same roll picks one answer or two.
@@ -426,18 +448,21 @@ impl Dice {
 
     /// Whether to cut this response's connection half-way.
     pub(crate) fn reset(&self) -> bool {
-        self.roll() < self.faults.rate_reset
+        self.roll() < self.faults.rate_reset && !self.is_calm()
     }
 
     /// Whether a task being created will end FAILED. Decided at create time, in request
     /// order, because the life cycle tasks run concurrently and would draw in random order.
     pub(crate) fn task_fails(&self) -> bool {
-        self.roll() < self.faults.rate_task_failure
+        self.roll() < self.faults.rate_task_failure && !self.is_calm()
     }
 
     /// How a create that made its task answers: one draw per such create, always.
     pub(crate) fn after_create(&self) -> AfterCreate {
         let roll = self.roll();
+        if self.is_calm() {
+            return AfterCreate::Answer;
+        }
         let f = &self.faults;
         let gateway = f.rate_create_gateway_error;
         if roll < gateway {

@@ -45,7 +45,7 @@ pub(crate) struct AppState {
     /// Accepted API keys; a task belongs to the index of the key that created it.
     pub(crate) keys: Vec<String>,
     pub(crate) processing_time: Duration,
-    pub(crate) dice: Dice,
+    pub(crate) dice: Arc<Dice>,
     pub(crate) limiter: Limiter,
     pub(crate) video: Video,
     pub(crate) tasks: Arc<TaskStore>,

@@ -409,3 +409,17 @@ async fn stats_tell_made_answered_and_attempted_creates_apart() {
         answered.len()
     );
 }
+
+#[tokio::test]
+async fn a_calmed_simulator_injects_nothing_more() {
+    let sim = sim(Faults {
+        rate_503: 1.0,
+        ..Faults::none()
+    })
+    .await;
+    assert_eq!(create(&sim).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    sim.calm();
+    let id = create_id(&sim).await;
+    assert_eq!(status(&sim, &id).await.status(), StatusCode::OK);
+    assert_eq!(drawn(&sim, "503"), 1);
+}
