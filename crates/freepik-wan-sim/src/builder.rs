@@ -266,7 +266,8 @@ impl SimHandle {
 
     /// Calms the simulator down: from now on no fault is injected (no 503,
     /// 429, HTML page, cut, gateway answer, failed task, quota, task quirk or
-    /// video fault). The dice are still rolled, so a replay stays in step.
+    /// video fault; tasks made earlier answer without their quirks). The
+    /// dice are still rolled, so a replay stays in step.
     /// Properties of the service stay: a lagging or capped list, expiring
     /// URLs, credits, held creates, the rate limit. For a test's last,
     /// settling runs after a fault schedule.

@@ -329,7 +329,7 @@ impl Dice {
         self.calm.store(true, Ordering::SeqCst);
     }
 
-    fn is_calm(&self) -> bool {
+    pub(crate) fn is_calm(&self) -> bool {
         self.calm.load(Ordering::SeqCst)
     }
 

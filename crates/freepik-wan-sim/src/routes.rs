@@ -413,7 +413,7 @@ async fn get_task(
     // A path that does not even decode cannot name a task.
     let detail = task_id
         .ok()
-        .and_then(|Path(id)| state.tasks.detail(owner, &id));
+        .and_then(|Path(id)| state.tasks.detail(owner, &id, state.dice.is_calm()));
     match detail {
         Some((detail, quirk)) => {
             match quirk {

@@ -229,8 +229,14 @@ impl TaskStore {
     /// The task as `owner` may see it in a status answer, as JSON: `None` if
     /// it does not exist or is someone else's. Its quirks apply (and a
     /// COMPLETED answer without a URL is used up), which is why this is
-    /// also what tells the caller which quirk showed, if any.
-    pub(crate) fn detail(&self, owner: Owner, id: &str) -> Option<(serde_json::Value, Quirk)> {
+    /// also what tells the caller which quirk showed, if any. `calm`: no
+    /// quirk shows (the simulator was calmed).
+    pub(crate) fn detail(
+        &self,
+        owner: Owner,
+        id: &str,
+        calm: bool,
+    ) -> Option<(serde_json::Value, Quirk)> {
         let id = self.canonical(id);
         let mut table = self.table();
         let task = table
@@ -239,10 +245,10 @@ impl TaskStore {
             .filter(|task| task.owner == owner)?;
         let (status, generation) = (task.status, task.url_generation);
         let mut quirk = Quirk::None;
-        if status == Status::Completed && task.no_url_left > 0 {
+        if !calm && status == Status::Completed && task.no_url_left > 0 {
             task.no_url_left -= 1;
             quirk = Quirk::CompletedNoUrl;
-        } else if !status.is_terminal() {
+        } else if !calm && !status.is_terminal() {
             quirk = match task.quirks.generated_before {
                 GeneratedShape::Empty => Quirk::None,
                 GeneratedShape::Null => Quirk::GeneratedNull,
