@@ -822,6 +822,11 @@ impl Checker {
         if ran.code == Some(0) || ran.sent.is_some() || ran.timeout.is_some() || ran.hung {
             return;
         }
+        // A task made FAILED when it was created (by an earlier run, maybe)
+        // ends a wait with exit 1, rightly.
+        if ran.code == Some(1) && task_failed(&ran.after) {
+            return;
+        }
         let faults = ran.faults();
         let transient: u64 = faults.values().sum();
         let only_transient = faults.keys().all(|name| TRANSIENT.contains(&name.as_str()));
@@ -1301,7 +1306,10 @@ fn no_wait_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Ch
         schedule.interrupt,
     );
     let (code, interrupted) = (ran.code, ran.sent.is_some());
-    if wait_without_model && code != Some(0) && !ran.output().contains("--model") {
+    // Only a "not found" is about the model: the wait may also have met a
+    // fault of its own first (a 401, a quota, an HTML page).
+    let not_found = ran.output().contains("404") || ran.output().contains("not found");
+    if wait_without_model && code != Some(0) && not_found && !ran.output().contains("--model") {
         let label = format!("{} `{}`", ran.label, ran.args.join(" "));
         let detail = format!(
             "task {id} was made at {}; the wait without --model says only {:?}",
