@@ -1543,7 +1543,17 @@ fn check_batch_end(
     manifest: &[(u64, Option<&str>)],
     ever: usize,
 ) {
-    let entries = journal_entries(dir, out_dir);
+    // The current manifest's rows are lines 2.. (the header is line 1); a
+    // removed last row's entry stays in the journal, and is not one of them.
+    let current = 2..2 + manifest.len() as u64;
+    let entries: Vec<Value> = journal_entries(dir, out_dir)
+        .into_iter()
+        .filter(|e| {
+            e["line"]
+                .as_u64()
+                .is_some_and(|line| current.contains(&line))
+        })
+        .collect();
     // Rows at their end: downloaded, or holding a task that FAILED.
     let done: Vec<&Value> = entries
         .iter()
@@ -1556,11 +1566,15 @@ fn check_batch_end(
         .collect();
     let uncertain = entries.iter().filter(|e| e["state"] == "uncertain").count();
     if done.len() + uncertain != manifest.len() || held.len() != done.len() {
+        let rows: Vec<String> = entries
+            .iter()
+            .map(|e| format!("line {} {} {}", e["line"], e["state"], e["task_id"]))
+            .collect();
         checker.violation(
             Invariant::Creates,
             "end",
             format!(
-                "settled with {} rows: {} at their end, {} distinct tasks",
+                "settled with {} rows: {} at their end, {} distinct tasks: {rows:?}",
                 manifest.len(),
                 done.len(),
                 held.len()
@@ -1570,7 +1584,6 @@ fn check_batch_end(
     let made = sim.handle.stats().tasks_made;
     // An uncertain row may hold a task nobody could name: it counts like a
     // removed row's.
-    let uncertain = entries.iter().filter(|e| e["state"] == "uncertain").count();
     let removed = ever - manifest.len();
     let extra: Vec<&String> = made.iter().filter(|t| !held.contains(*t)).collect();
     if extra.len() > removed + uncertain {
