@@ -8,6 +8,10 @@
 //!   fails when the vendored excerpt is not that document's).
 //! - `bench [args]`: benchmarks against the simulator (`freepik-wan-bench`).
 //! - `soak [args]`: the long fault-injected soak (`freepik-wan-bench`).
+//! - `soak --chaos-seeds N [--chaos-start S] [--chaos-threads T]`: the CLI's
+//!   invariant harness (`crates/freepik-wan-cli/tests/cli/chaos.rs`) over N
+//!   seeds from S, T at a time, in one `cargo test` run that prints every
+//!   violation with its seed and a summary (seeds, time, faults drawn).
 //! - `buildtime`: clean release build of a hello-world on `freepik-wan` vs
 //!   hand-written reqwest + serde + tokio, measured in one run.
 //!
@@ -32,7 +36,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]\n       cargo xtask bench [--quick] [--only PHASE,...] [...]\n       cargo xtask soak [--tasks N] [--retries N] [--seed N] [--naive-create-retries]\n       cargo xtask buildtime [--rounds N]";
+const USAGE: &str = "usage: cargo xtask codegen [--check] [--from FILE]\n       cargo xtask bench [--quick] [--only PHASE,...] [...]\n       cargo xtask soak [--tasks N] [--retries N] [--seed N] [--naive-create-retries]\n       cargo xtask soak --chaos-seeds N [--chaos-start S] [--chaos-threads T]\n       cargo xtask buildtime [--rounds N]";
 
 fn run(args: Vec<String>) -> Result<ExitCode> {
     let Some((command, rest)) = args.split_first() else {
@@ -40,6 +44,7 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
     };
     match command.as_str() {
         "codegen" => codegen_command(rest),
+        "soak" if rest.iter().any(|a| a.starts_with("--chaos")) => chaos_command(rest),
         "bench" | "soak" => bench_command(command, rest),
         "buildtime" => buildtime::run(&workspace_root(), rest).map(|()| ExitCode::SUCCESS),
         other => bail!("unknown command `{other}`\n{USAGE}"),
@@ -150,6 +155,56 @@ fn bench_command(command: &str, args: &[String]) -> Result<ExitCode> {
         .args(args)
         .status()
         .context("running cargo")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `cargo test -p freepik-wan-cli --test cli chaos_seeds -- --nocapture`
+/// with the harness's environment: `CHAOS_SEEDS`, `CHAOS_SEED_START`,
+/// `CHAOS_THREADS`.
+fn chaos_command(args: &[String]) -> Result<ExitCode> {
+    let mut env: Vec<(&str, String)> = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let name = match arg.as_str() {
+            "--chaos-seeds" => "CHAOS_SEEDS",
+            "--chaos-start" => "CHAOS_SEED_START",
+            "--chaos-threads" => "CHAOS_THREADS",
+            other => bail!("unknown option `{other}`\n{USAGE}"),
+        };
+        let value = iter
+            .next()
+            .with_context(|| format!("{arg} needs a number"))?;
+        value
+            .parse::<u64>()
+            .with_context(|| format!("{arg} {value}: not a number"))?;
+        env.push((name, value.clone()));
+    }
+    if !env.iter().any(|(name, _)| *name == "CHAOS_THREADS") {
+        // The runs mostly sleep (on the simulator's processing time).
+        env.push(("CHAOS_THREADS", "8".to_owned()));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "test",
+            "-p",
+            "freepik-wan-cli",
+            "--test",
+            "cli",
+            "chaos::chaos_seeds",
+            "--",
+            "--exact",
+            "--nocapture",
+        ])
+        .envs(env)
+        .env_remove("CHAOS_SEED")
+        .status()
+        .context("running cargo test")?;
     Ok(if status.success() {
         ExitCode::SUCCESS
     } else {

@@ -1568,3 +1568,6 @@ mod promises;
 
 #[path = "cli/review.rs"]
 mod review;
+
+#[path = "cli/chaos.rs"]
+mod chaos;

@@ -88,6 +88,19 @@ impl BodyPlan {
         self.into_response_with(StatusCode::OK, content_type)
     }
 
+    /// A 200 response sent chunked, with no `Content-Length`, that ends
+    /// cleanly after half of the body: nothing at the HTTP level says it is
+    /// short.
+    pub(crate) fn into_half_without_length(self, content_type: &'static str) -> Response {
+        let len = self.len() / 2;
+        let body = self.into_body(len);
+        let mut response = Response::new(body);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    }
+
     /// Like [`BodyPlan::into_response`], with another status (206 for a range).
     pub(crate) fn into_response_with(
         self,
@@ -103,6 +116,8 @@ impl BodyPlan {
         response
     }
 
+    /// The body, stopping after `len` bytes (cut with an error half-way
+    /// instead when the plan says so).
     fn into_body(self, len: u64) -> Body {
         let pace = self.bytes_per_sec.filter(|&rate| rate > 0);
         // Small chunks when throttled, so the pace is smooth rather than bursty.

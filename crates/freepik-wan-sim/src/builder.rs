@@ -140,12 +140,26 @@ impl SimulatorBuilder {
         let stats = Arc::new(StatsCollector::default());
         let tasks = Arc::new(TaskStore::new(base_url.clone(), &self.faults));
         let credits = Arc::new(Credits::new(self.faults.credits));
+        // The second origin of video redirects, only when they can happen.
+        let mirror = if self.faults.rate_video_redirect > 0.0 {
+            Some(TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?)
+        } else {
+            None
+        };
+        let mirror_url = match &mirror {
+            Some(listener) => Some(format!(
+                "http://127.0.0.1:{}",
+                listener.local_addr()?.port()
+            )),
+            None => None,
+        };
+        let dice = Arc::new(Dice::new(self.faults.clone()));
         let mut keys = vec![self.api_key.clone()];
         keys.extend(self.extra_api_keys);
         let state = Arc::new(AppState {
             keys,
             processing_time: self.processing_time,
-            dice: Dice::new(self.faults.clone()),
+            dice: dice.clone(),
             limiter: Limiter::new(self.rate_limit),
             video: Video::new(self.video_size),
             tasks: tasks.clone(),
@@ -160,9 +174,21 @@ impl SimulatorBuilder {
                 shutdown: shutdown_rx.clone(),
             },
             shutdown: shutdown_rx.clone(),
+            mirror_url,
         });
 
         let app = routes::router(state);
+        if let Some(listener) = mirror {
+            let app = app.clone();
+            let mut stop = shutdown_rx.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            });
+        }
         let mut stop = shutdown_rx;
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -179,6 +205,7 @@ impl SimulatorBuilder {
             stats,
             tasks,
             credits,
+            dice,
             shutdown: shutdown_tx,
             server: Some(server),
         })
@@ -194,6 +221,7 @@ pub struct SimHandle {
     stats: Arc<StatsCollector>,
     tasks: Arc<TaskStore>,
     credits: Arc<Credits>,
+    dice: Arc<Dice>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<io::Result<()>>>,
 }
@@ -234,6 +262,30 @@ impl SimHandle {
     /// task or one still running. Benchmarks measure a client's wait latency from here.
     pub fn completed_at(&self, task_id: &str) -> Option<Instant> {
         self.tasks.completed_at(task_id)
+    }
+
+    /// Calms the simulator down: from now on no fault is injected (no 503,
+    /// 429, HTML page, cut, gateway answer, failed task, quota, task quirk or
+    /// video fault; tasks made earlier answer without their quirks). The
+    /// dice are still rolled, so a replay stays in step.
+    /// Properties of the service stay: a lagging or capped list, expiring
+    /// URLs, credits, held creates, the rate limit. For a test's last,
+    /// settling runs after a fault schedule.
+    pub fn calm(&self) {
+        self.dice.calm();
+    }
+
+    /// Adds a task the account already has from earlier: COMPLETED, made
+    /// an hour ago (so even a lagging list shows it), at `model` (its path
+    /// under `/v1/ai/`, e.g. `"image-to-video/wan-v2-2-580p"`), owned by the
+    /// main key. Not counted as a create. Returns its id, or `None` for a
+    /// model the simulator does not serve.
+    pub fn add_completed_task(&self, model: &str) -> Option<String> {
+        let model = freepik_wan_api::models::MODELS
+            .iter()
+            .find(|m| m.path() == model)?;
+        let owner = crate::tasks::Owner { key: 0, model };
+        Some(self.tasks.add_completed(owner, Duration::from_secs(3600)))
     }
 
     /// Tops up an account whose credits [`Faults::credits`](crate::Faults::credits)

@@ -1,7 +1,7 @@
 //! Fault injection: what can go wrong, and the seeded dice that decide when.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The failures the simulator injects, so that retry, timeout and resume logic gets exercised.
@@ -96,6 +96,56 @@ pub struct Faults {
     /// `Retry-After`, as the service answers a plan whose limit is reached.
     /// `Some(0)` refuses every create; `None` (the default) has no quota.
     pub quota_after_creates: Option<u64>,
+    /// Share of status (get a task by id) and list answers replaced by
+    /// `200 text/html` with an HTML page, as a captive portal or a
+    /// misconfigured proxy sends. Acts on nothing.
+    pub rate_html_ok: f64,
+    /// Share of API requests other than creates answered `502` with a
+    /// gateway's HTML page. Acts on nothing.
+    pub rate_html_502: f64,
+    /// Share of API requests (creates included) answered
+    /// `429 {"message":"Too many requests"}` with no `Retry-After` header.
+    /// Makes nothing.
+    pub rate_429_no_retry_after: f64,
+    /// Share of status fetches answered `429 {"message":"Too many requests"}`
+    /// with `Retry-After: 3600`: a client waiting on a task is asked to come
+    /// back in an hour.
+    pub rate_status_long_429: f64,
+    /// Share of status fetches answered the quota `429`
+    /// (`{"message":"Limit for free users reached."}`, no `Retry-After`).
+    pub rate_status_quota_429: f64,
+    /// Share of status fetches answered `401 {"message":"Invalid API key"}`,
+    /// as the service does for a key revoked mid-wait.
+    pub rate_status_401: f64,
+    /// Share of video downloads answered `200 text/html` with an HTML page
+    /// instead of the MP4 (a CDN's error page served with 200).
+    pub rate_video_html: f64,
+    /// Share of video downloads sent chunked, with no `Content-Length`, and
+    /// ended cleanly half-way: only a client that checks the container (or
+    /// asks for the length another way) can tell the file is short.
+    pub rate_video_cut_no_length: f64,
+    /// Share of video downloads answered `302` to the same video on a second
+    /// origin (another port of the simulator, path `/mirror/{task}.mp4`).
+    /// The mirror counts in [`Stats::referer_token_leaks`](crate::Stats::referer_token_leaks)
+    /// every request whose `Referer` carries a `token=` query.
+    pub rate_video_redirect: f64,
+    /// Share of tasks whose first one or two COMPLETED status answers carry
+    /// an empty `generated` list; later answers have the URL.
+    pub rate_completed_no_url: f64,
+    /// Share of tasks whose status answers before COMPLETED carry
+    /// `"generated": null`, or no `generated` field at all (half each, by
+    /// the same draw).
+    pub rate_generated_null_before_completed: f64,
+    /// Video URLs carry a `?token=exp=<n>~hmac=sim` query, as the real
+    /// service's signed links do, even when they do not expire (they always
+    /// do with [`Faults::expire_first_url`]).
+    pub signed_urls: bool,
+    /// Each task's video embeds the task's id in a top-level MP4 `free`
+    /// box after the fixture (players skip it), readable with
+    /// [`video_task_tag`](crate::video_task_tag): a test can then tell whose
+    /// video a file is. Off by default, which serves the fixture byte for
+    /// byte.
+    pub tag_videos: bool,
 }
 
 /// Which tasks a capped list shows.
@@ -137,6 +187,19 @@ impl Faults {
             create_retry_after: None,
             expire_first_url: false,
             quota_after_creates: None,
+            rate_html_ok: 0.0,
+            rate_html_502: 0.0,
+            rate_429_no_retry_after: 0.0,
+            rate_status_long_429: 0.0,
+            rate_status_quota_429: 0.0,
+            rate_status_401: 0.0,
+            rate_video_html: 0.0,
+            rate_video_cut_no_length: 0.0,
+            rate_video_redirect: 0.0,
+            rate_completed_no_url: 0.0,
+            rate_generated_null_before_completed: 0.0,
+            signed_urls: false,
+            tag_videos: false,
         }
     }
 }
@@ -155,8 +218,64 @@ pub(crate) enum Gate {
     Pass,
     /// Answer 503.
     Unavailable,
-    /// Answer 429.
+    /// Answer 429 with `Retry-After: retry_after_secs`.
     RateLimited,
+    /// Answer 429 without `Retry-After`.
+    RateLimitedNoRetryAfter,
+    /// Answer 502 with an HTML page (not on creates).
+    Html502,
+    /// Answer 200 with an HTML page (status and list only).
+    HtmlOk,
+    /// Answer 429 with `Retry-After: 3600` (status only).
+    LongRateLimit,
+    /// Answer the quota 429 (status only).
+    Quota,
+    /// Answer 401 (status only).
+    Unauthorized,
+}
+
+/// Which API operation a request is, for the faults that hit only some.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Create,
+    Status,
+    List,
+}
+
+/// How one video download is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VideoFault {
+    /// As it is.
+    None,
+    /// Cut half-way after a correct `Content-Length` ([`Faults::rate_reset`]).
+    Reset,
+    /// An HTML page with 200.
+    Html,
+    /// Chunked, no length, ended cleanly half-way.
+    CutNoLength,
+    /// A 302 to the mirror origin.
+    Redirect,
+}
+
+/// How a task's status answers misbehave, decided when it is made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TaskQuirks {
+    /// How many COMPLETED answers come with an empty `generated` first.
+    pub(crate) completed_without_url: u32,
+    /// How `generated` looks before COMPLETED.
+    pub(crate) generated_before: GeneratedShape,
+}
+
+/// The shape of `generated` in a status answer before COMPLETED.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum GeneratedShape {
+    /// `[]`, as the service documents.
+    #[default]
+    Empty,
+    /// `null`.
+    Null,
+    /// No such field.
+    Missing,
 }
 
 /// How a create that made its task answers.
@@ -177,21 +296,41 @@ pub(crate) enum AfterCreate {
 pub(crate) struct Dice {
     faults: Faults,
     rng: Mutex<fastrand::Rng>,
+    /// The draws of the task quirks: a generator of their own, so that
+    /// adding them shifted none of the draws above for a given seed.
+    quirks_rng: Mutex<fastrand::Rng>,
     /// Creates admitted so far, for [`Faults::create_hold_from`].
     held: AtomicU64,
     /// Creates counted against [`Faults::quota_after_creates`].
     creates: AtomicU64,
+    /// Set by [`SimHandle::calm`](crate::SimHandle::calm): every draw still
+    /// happens, and every decision is "no fault".
+    calm: AtomicBool,
 }
 
 impl Dice {
     pub(crate) fn new(faults: Faults) -> Self {
         let rng = Mutex::new(fastrand::Rng::with_seed(faults.seed));
+        let quirks_rng = Mutex::new(fastrand::Rng::with_seed(
+            faults.seed ^ 0x9e37_79b9_7f4a_7c15,
+        ));
         Self {
             faults,
             rng,
+            quirks_rng,
             held: AtomicU64::new(0),
             creates: AtomicU64::new(0),
+            calm: AtomicBool::new(false),
         }
+    }
+
+    /// From now on, no fault: see [`SimHandle::calm`](crate::SimHandle::calm).
+    pub(crate) fn calm(&self) {
+        self.calm.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_calm(&self) -> bool {
+        self.calm.load(Ordering::SeqCst)
     }
 
     /// Counts one create against the quota; whether it is over it.
@@ -199,7 +338,7 @@ impl Dice {
         let Some(limit) = self.faults.quota_after_creates else {
             return false;
         };
-        self.creates.fetch_add(1, Ordering::SeqCst) >= limit
+        self.creates.fetch_add(1, Ordering::SeqCst) >= limit && !self.is_calm()
     }
 
     pub(crate) fn faults(&self) -> &Faults {
@@ -208,14 +347,92 @@ impl Dice {
 
     /// One draw per API request, always, even when the rates are zero: that keeps the
     /// sequence of later draws independent of which rates happen to be configured.
-    pub(crate) fn gate(&self) -> Gate {
+    /// The one roll falls in consecutive bands, one per fault (503, 429, 429 without
+    /// `Retry-After`, then those that hit only some operations); a band of a fault
+    /// that does not apply to `op` passes.
+    pub(crate) fn gate(&self, op: Operation) -> Gate {
         let roll = self.roll();
-        if roll < self.faults.rate_503 {
-            Gate::Unavailable
-        } else if roll < self.faults.rate_503 + self.faults.rate_429 {
-            Gate::RateLimited
+        if self.is_calm() {
+            return Gate::Pass;
+        }
+        let f = &self.faults;
+        let not_create = op != Operation::Create;
+        let status = op == Operation::Status;
+        let bands = [
+            (f.rate_503, true, Gate::Unavailable),
+            (f.rate_429, true, Gate::RateLimited),
+            (
+                f.rate_429_no_retry_after,
+                true,
+                Gate::RateLimitedNoRetryAfter,
+            ),
+            (f.rate_html_502, not_create, Gate::Html502),
+            (f.rate_html_ok, not_create, Gate::HtmlOk),
+            (f.rate_status_long_429, status, Gate::LongRateLimit),
+            (f.rate_status_quota_429, status, Gate::Quota),
+            (f.rate_status_401, status, Gate::Unauthorized),
+        ];
+        let mut edge = 0.0;
+        for (rate, applies, gate) in bands {
+            edge += rate;
+            if roll < edge {
+                return if applies { gate } else { Gate::Pass };
+            }
+        }
+        Gate::Pass
+    }
+
+    /// How a video download is served: one draw per download, always (the
+    /// draw [`Dice::reset`] makes for other bodies), in bands: a reset, an
+    /// HTML page, a clean cut without length, a redirect.
+    pub(crate) fn video(&self) -> VideoFault {
+        let roll = self.roll();
+        if self.is_calm() {
+            return VideoFault::None;
+        }
+        let f = &self.faults;
+        let bands = [
+            (f.rate_reset, VideoFault::Reset),
+            (f.rate_video_html, VideoFault::Html),
+            (f.rate_video_cut_no_length, VideoFault::CutNoLength),
+            (f.rate_video_redirect, VideoFault::Redirect),
+        ];
+        let mut edge = 0.0;
+        for (rate, fault) in bands {
+            edge += rate;
+            if roll < edge {
+                return fault;
+            }
+        }
+        VideoFault::None
+    }
+
+    /// The quirks of a task being made: two draws per create from the
+    /// quirks' own generator, always.
+    pub(crate) fn task_quirks(&self) -> TaskQuirks {
+        let mut rng = self.quirks_rng.lock().unwrap_or_else(|e| e.into_inner());
+        let (no_url, shape) = (rng.f64(), rng.f64());
+        if self.is_calm() {
+            return TaskQuirks::default();
+        }
+        let f = &self.faults;
+        let completed_without_url = if no_url < f.rate_completed_no_url {
+            // The same roll picks one answer or two.
+            1 + u32::from(no_url < f.rate_completed_no_url / 2.0)
         } else {
-            Gate::Pass
+            0
+        };
+        let rate = f.rate_generated_null_before_completed;
+        let generated_before = if shape < rate / 2.0 {
+            GeneratedShape::Null
+        } else if shape < rate {
+            GeneratedShape::Missing
+        } else {
+            GeneratedShape::Empty
+        };
+        TaskQuirks {
+            completed_without_url,
+            generated_before,
         }
     }
 
@@ -231,18 +448,21 @@ impl Dice {
 
     /// Whether to cut this response's connection half-way.
     pub(crate) fn reset(&self) -> bool {
-        self.roll() < self.faults.rate_reset
+        self.roll() < self.faults.rate_reset && !self.is_calm()
     }
 
     /// Whether a task being created will end FAILED. Decided at create time, in request
     /// order, because the life cycle tasks run concurrently and would draw in random order.
     pub(crate) fn task_fails(&self) -> bool {
-        self.roll() < self.faults.rate_task_failure
+        self.roll() < self.faults.rate_task_failure && !self.is_calm()
     }
 
     /// How a create that made its task answers: one draw per such create, always.
     pub(crate) fn after_create(&self) -> AfterCreate {
         let roll = self.roll();
+        if self.is_calm() {
+            return AfterCreate::Answer;
+        }
         let f = &self.faults;
         let gateway = f.rate_create_gateway_error;
         if roll < gateway {

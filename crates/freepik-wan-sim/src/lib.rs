@@ -79,9 +79,12 @@ mod webhook;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
 mod tests_models;
 
 pub use builder::{SimHandle, Simulator, SimulatorBuilder};
 pub use faults::{Faults, ListCap};
 pub use rate_limit::RateLimit;
 pub use stats::{REQUEST_LOG_KEPT, RequestRecord, Stats};
+pub use video::video_task_tag;

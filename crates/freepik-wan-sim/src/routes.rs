@@ -19,11 +19,11 @@ use tokio::sync::watch;
 
 use crate::body::{BodyPlan, RangeAsk, parse_range};
 use crate::credits::Credits;
-use crate::faults::{AfterCreate, Dice, Gate};
+use crate::faults::{AfterCreate, Dice, Gate, Operation, VideoFault};
 use crate::lifecycle;
 use crate::rate_limit::Limiter;
 use crate::stats::{RequestRecord, StatsCollector};
-use crate::tasks::{Owner, Status, TaskDetail, TaskStore, TaskSummary, VideoAccess};
+use crate::tasks::{Owner, Quirk, Status, TaskDetail, TaskStore, TaskSummary, VideoAccess};
 use crate::validate::{self, Rejection};
 use crate::video::Video;
 use crate::webhook;
@@ -45,7 +45,7 @@ pub(crate) struct AppState {
     /// Accepted API keys; a task belongs to the index of the key that created it.
     pub(crate) keys: Vec<String>,
     pub(crate) processing_time: Duration,
-    pub(crate) dice: Dice,
+    pub(crate) dice: Arc<Dice>,
     pub(crate) limiter: Limiter,
     pub(crate) video: Video,
     pub(crate) tasks: Arc<TaskStore>,
@@ -53,6 +53,10 @@ pub(crate) struct AppState {
     pub(crate) stats: Arc<StatsCollector>,
     pub(crate) webhooks: webhook::Sender,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The second origin video redirects point at
+    /// ([`Faults::rate_video_redirect`](crate::Faults::rate_video_redirect)), e.g.
+    /// `http://127.0.0.1:41235`; `None` when that fault is off.
+    pub(crate) mirror_url: Option<String>,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -78,6 +82,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     }
     router
         .route("/files/{file}", get(download).fallback(method_not_allowed))
+        .route("/mirror/{file}", get(mirror).fallback(method_not_allowed))
         .route(STATS_PATH, get(stats).fallback(method_not_allowed))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -148,8 +153,15 @@ async fn admit(state: &AppState, headers: &HeaderMap) -> Result<usize, Response>
 /// What every API operation does first: authenticate, apply the rate limit
 /// of that key, then roll the fault dice (after the key check, so an injected
 /// fault never hides a 401).
-async fn admit_operation(state: &AppState, headers: &HeaderMap) -> Result<usize, Response> {
+async fn admit_operation(
+    state: &AppState,
+    headers: &HeaderMap,
+    op: Operation,
+) -> Result<usize, Response> {
     let owner = admit(state, headers).await?;
+    if op == Operation::Create {
+        state.stats.create_attempted();
+    }
     if let Err(wait) = state.limiter.admit(owner) {
         let mut response = message(
             StatusCode::TOO_MANY_REQUESTS,
@@ -162,29 +174,69 @@ async fn admit_operation(state: &AppState, headers: &HeaderMap) -> Result<usize,
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return Err(response);
     }
-    match injected_fault(state) {
+    match injected_fault(state, op) {
         Some(response) => Err(response),
         None => Ok(owner),
     }
 }
 
-/// The injected 503/429 for an authenticated API request, if the dice say so.
-fn injected_fault(state: &AppState) -> Option<Response> {
-    match state.dice.gate() {
-        Gate::Pass => None,
-        Gate::Unavailable => Some(message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service Unavailable. Please try again later.",
-        )),
-        Gate::RateLimited => {
-            let mut response = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(state.dice.faults().retry_after_secs),
-            );
-            Some(response)
+/// The injected answer for an authenticated API request of kind `op`, if the
+/// dice say so (counted in the stats' `faults_drawn`).
+fn injected_fault(state: &AppState, op: Operation) -> Option<Response> {
+    let gate = state.dice.gate(op);
+    let rate_limited = |retry_after: Option<u64>| {
+        let mut response = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-    }
+        response
+    };
+    let (name, response) = match gate {
+        Gate::Pass => return None,
+        Gate::Unavailable => (
+            "503",
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable. Please try again later.",
+            ),
+        ),
+        Gate::RateLimited => (
+            "429",
+            rate_limited(Some(state.dice.faults().retry_after_secs)),
+        ),
+        Gate::RateLimitedNoRetryAfter => ("429_no_retry_after", rate_limited(None)),
+        Gate::Html502 => ("html_502", gateway_error(502, "")),
+        Gate::HtmlOk => ("html_ok", html_page()),
+        Gate::LongRateLimit => ("status_long_429", rate_limited(Some(3600))),
+        Gate::Quota => (
+            "status_quota_429",
+            message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Limit for free users reached.",
+            ),
+        ),
+        Gate::Unauthorized => (
+            "status_401",
+            message(StatusCode::UNAUTHORIZED, "Invalid API key"),
+        ),
+    };
+    state.stats.fault(name);
+    Some(response)
+}
+
+/// A `200 text/html` page where JSON or a video was expected: what a captive
+/// portal, a proxy's login page or a CDN's error page serves.
+fn html_page() -> Response {
+    let page = "<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>\n\
+                <body><h1>Sign in to the network</h1><p>Your session has expired.</p></body></html>\n";
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
 }
 
 async fn create_task(
@@ -195,7 +247,7 @@ async fn create_task(
 ) -> Response {
     // Decided before the task exists: a faulted create must leave nothing behind, since
     // clients retry creates only on answers that guarantee that.
-    let owner = match admit_operation(&state, &headers).await {
+    let owner = match admit_operation(&state, &headers, Operation::Create).await {
         Ok(owner) => owner,
         Err(response) => return response,
     };
@@ -250,12 +302,31 @@ async fn create_task(
     }
     let fails = state.dice.task_fails();
     let after = state.dice.after_create();
+    let quirks = state.dice.task_quirks();
     let webhook = request
         .webhook_url
         .map(|url| state.webhooks.spawn_worker(url));
     let owner = Owner { key: owner, model };
-    let task_id = state.tasks.create(owner, webhook);
-    state.stats.create_accepted(model);
+    let task_id = state.tasks.create(owner, webhook, quirks);
+    state.stats.create_accepted(model, &task_id);
+    let stats = &state.stats;
+    if fails {
+        stats.fault("task_failure");
+    }
+    if quirks.completed_without_url > 0 {
+        stats.fault("completed_no_url");
+    }
+    match quirks.generated_before {
+        crate::faults::GeneratedShape::Empty => {}
+        crate::faults::GeneratedShape::Null => stats.fault("generated_null"),
+        crate::faults::GeneratedShape::Missing => stats.fault("generated_missing"),
+    }
+    match after {
+        AfterCreate::Answer => {}
+        AfterCreate::GatewayError(status) => stats.fault(&format!("create_gateway_{status}")),
+        AfterCreate::Cut => stats.fault("create_cut"),
+        AfterCreate::Late(_) => stats.fault("create_late"),
+    }
     lifecycle::spawn(
         state.tasks.clone(),
         task_id.clone(),
@@ -263,6 +334,7 @@ async fn create_task(
         fails,
         state.shutdown.clone(),
     );
+    let answered_id = task_id.clone();
     let status = Status::Created.as_str();
     // Wan 2.7's create answers with the detail envelope, `generated: []`, as
     // its spec types it; the others with the bare task.
@@ -283,9 +355,14 @@ async fn create_task(
     };
     // The task exists from here on, whatever the client hears.
     match after {
-        AfterCreate::Answer => answer,
+        AfterCreate::Answer => {
+            state.stats.create_answered(&answered_id);
+            answer
+        }
         AfterCreate::Late(delay) => {
+            // A client that hung up drops this future here: not answered.
             tokio::time::sleep(delay).await;
+            state.stats.create_answered(&answered_id);
             answer
         }
         AfterCreate::GatewayError(status) => {
@@ -324,19 +401,30 @@ async fn get_task(
     headers: HeaderMap,
     task_id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let owner = match admit_operation(&state, &headers).await {
+    let owner = match admit_operation(&state, &headers, Operation::Status).await {
         Ok(owner) => owner,
         Err(response) => return response,
     };
     let owner = Owner { key: owner, model };
     let cut = state.dice.reset();
+    if cut {
+        state.stats.fault("reset");
+    }
     // A path that does not even decode cannot name a task.
     let detail = task_id
         .ok()
-        .and_then(|Path(id)| state.tasks.detail(owner, &id));
+        .and_then(|Path(id)| state.tasks.detail(owner, &id, state.dice.is_calm()));
     match detail {
-        Some(detail) => BodyPlan::bytes(json_bytes(&Data { data: detail }), cut)
-            .into_response("application/json"),
+        Some((detail, quirk)) => {
+            match quirk {
+                Quirk::None => {}
+                Quirk::CompletedNoUrl => state.stats.fault("completed_no_url_answer"),
+                Quirk::GeneratedNull => state.stats.fault("generated_null_answer"),
+                Quirk::GeneratedMissing => state.stats.fault("generated_missing_answer"),
+            }
+            BodyPlan::bytes(json_bytes(&Data { data: detail }), cut)
+                .into_response("application/json")
+        }
         None => message(StatusCode::NOT_FOUND, "Task not found"),
     }
 }
@@ -346,11 +434,14 @@ async fn list_tasks(
     Extension(Model(model)): Extension<Model>,
     headers: HeaderMap,
 ) -> Response {
-    let owner = match admit_operation(&state, &headers).await {
+    let owner = match admit_operation(&state, &headers, Operation::List).await {
         Ok(key) => Owner { key, model },
         Err(response) => return response,
     };
     let cut = state.dice.reset();
+    if cut {
+        state.stats.fault("reset");
+    }
     let data = state.tasks.list(owner);
     BodyPlan::bytes(json_bytes(&Data { data }), cut).into_response("application/json")
 }
@@ -363,20 +454,83 @@ async fn download(
     RawQuery(query): RawQuery,
     file: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let cut = state.dice.reset();
-    let access = file.ok().map_or(VideoAccess::NotFound, |Path(file)| {
-        file.strip_suffix(".mp4")
-            .map_or(VideoAccess::NotFound, |id| {
-                state.tasks.video_access(id, query.as_deref())
-            })
+    let fault = state.dice.video();
+    let file = file.ok().map(|Path(file)| file);
+    let id = file.as_deref().and_then(|file| file.strip_suffix(".mp4"));
+    let access = id.map_or(VideoAccess::NotFound, |id| {
+        state.tasks.video_access(id, query.as_deref())
     });
     match access {
         VideoAccess::Granted => {}
         VideoAccess::NotFound => return message(StatusCode::NOT_FOUND, "File not found"),
-        VideoAccess::Expired => return access_denied(),
+        VideoAccess::Expired => {
+            state.stats.fault("url_expired");
+            return access_denied();
+        }
     }
-    let throttle = state.dice.faults().download_bytes_per_sec;
-    let plan = state.video.plan(cut, throttle);
+    let id = id.unwrap_or_default();
+    let name = match fault {
+        VideoFault::None => None,
+        VideoFault::Reset => Some("video_reset"),
+        VideoFault::Html => Some("video_html"),
+        VideoFault::CutNoLength => Some("video_cut_no_length"),
+        VideoFault::Redirect => Some("video_redirect").filter(|_| state.mirror_url.is_some()),
+    };
+    if let Some(name) = name {
+        state.stats.fault(name);
+    }
+    match (fault, &state.mirror_url) {
+        (VideoFault::Html, _) => return html_page(),
+        (VideoFault::CutNoLength, _) => {
+            return video_plan(&state, false, id).into_half_without_length("video/mp4");
+        }
+        (VideoFault::Redirect, Some(mirror)) => {
+            let mut response = StatusCode::FOUND.into_response();
+            if let Ok(location) = HeaderValue::from_str(&format!("{mirror}/mirror/{id}.mp4")) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
+        _ => {}
+    }
+    serve_video(video_plan(&state, fault == VideoFault::Reset, id), &headers)
+}
+
+/// The video of task `id` as configured (throttled, tagged), cut half-way
+/// when `cut`.
+fn video_plan(state: &AppState, cut: bool, id: &str) -> BodyPlan {
+    let faults = state.dice.faults();
+    let tag = faults.tag_videos.then_some(id);
+    state.video.plan(cut, faults.download_bytes_per_sec, tag)
+}
+
+/// The second origin a video redirect points at: serves the task's video
+/// with no faults, and counts a `Referer` that carries a URL's token (the
+/// secret of the signed link it came from).
+async fn mirror(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    file: Result<Path<String>, PathRejection>,
+) -> Response {
+    let leaked = headers
+        .get(header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|referer| referer.contains("token="));
+    if leaked {
+        state.stats.referer_token_leak();
+    }
+    let file = file.ok().map(|Path(file)| file);
+    let Some(id) = file.as_deref().and_then(|file| file.strip_suffix(".mp4")) else {
+        return message(StatusCode::NOT_FOUND, "File not found");
+    };
+    if !state.tasks.is_completed(id) {
+        return message(StatusCode::NOT_FOUND, "File not found");
+    }
+    serve_video(video_plan(&state, false, id), &headers)
+}
+
+/// A video answer: the whole body, or the byte range asked for.
+fn serve_video(plan: BodyPlan, headers: &HeaderMap) -> Response {
     let len = plan.len();
     let range = headers
         .get(header::RANGE)

@@ -34,6 +34,26 @@ pub struct Stats {
     pub webhooks_delivered: u64,
     /// Webhook POSTs made, retries included.
     pub webhook_attempts: u64,
+    /// Create requests that got past authentication, whatever became of
+    /// them (refused, faulted, invalid, or made a task).
+    pub creates_attempted: u64,
+    /// The ids of the tasks creates made, in the order they were made
+    /// (tasks added with [`SimHandle::add_completed_task`](crate::SimHandle::add_completed_task)
+    /// are not among them).
+    pub tasks_made: Vec<String>,
+    /// The ids of the tasks whose create was answered with a 2xx carrying
+    /// the id, in the order the answers went out: the creates a client was
+    /// told about. A late answer counts when it goes out (not if the client
+    /// hung up first).
+    pub creates_answered: Vec<String>,
+    /// How often each fault was drawn, by name (e.g. `"html_ok"`,
+    /// `"status_401"`, `"video_html"`, `"create_gateway_524"`); a fault never
+    /// drawn is absent.
+    pub faults_drawn: BTreeMap<String, u64>,
+    /// Requests to the mirror origin of [`Faults::rate_video_redirect`](crate::Faults::rate_video_redirect)
+    /// whose `Referer` carried a `token=` query: a signed URL's secret sent
+    /// to another host.
+    pub referer_token_leaks: u64,
 }
 
 /// One request as the simulator saw it. Carries no headers, so never the API key.
@@ -57,7 +77,18 @@ pub(crate) struct StatsCollector {
     by_model: Mutex<BTreeMap<String, u64>>,
     webhooks_delivered: AtomicU64,
     webhook_attempts: AtomicU64,
+    creates_attempted: AtomicU64,
+    referer_token_leaks: AtomicU64,
+    made: Mutex<Made>,
     log: Mutex<Log>,
+}
+
+/// Tasks made and creates answered, and the faults drawn.
+#[derive(Default)]
+struct Made {
+    tasks: Vec<String>,
+    answered: Vec<String>,
+    faults: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -85,10 +116,11 @@ impl Stats {
     /// `creates_by_model` (e.g. `{"image-to-video/wan-v2-6-1080p": 3}`), `tasks`,
     /// `requests` (every request, video downloads included), `api_requests`
     /// (only the API's), `responses` by status code (as strings, JSON keys),
-    /// and the webhook counters.
+    /// the webhook counters, `creates_attempted`, `tasks_made`,
+    /// `creates_answered`, `faults_drawn` and `referer_token_leaks`.
     pub fn to_json(&self) -> serde_json::Value {
         #[derive(Serialize)]
-        struct Wire {
+        struct Wire<'a> {
             creates_accepted: u64,
             creates_by_model: BTreeMap<String, u64>,
             tasks: u64,
@@ -97,6 +129,11 @@ impl Stats {
             responses: BTreeMap<String, u64>,
             webhooks_delivered: u64,
             webhook_attempts: u64,
+            creates_attempted: u64,
+            tasks_made: &'a [String],
+            creates_answered: &'a [String],
+            faults_drawn: &'a BTreeMap<String, u64>,
+            referer_token_leaks: u64,
         }
         serde_json::to_value(Wire {
             creates_accepted: self.creates_accepted,
@@ -111,13 +148,41 @@ impl Stats {
                 .collect(),
             webhooks_delivered: self.webhooks_delivered,
             webhook_attempts: self.webhook_attempts,
+            creates_attempted: self.creates_attempted,
+            tasks_made: &self.tasks_made,
+            creates_answered: &self.creates_answered,
+            faults_drawn: &self.faults_drawn,
+            referer_token_leaks: self.referer_token_leaks,
         })
         .expect("stats always serialize")
     }
 }
 
 impl StatsCollector {
-    pub(crate) fn create_accepted(&self, model: &ModelInfo) {
+    pub(crate) fn create_attempted(&self) {
+        self.creates_attempted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn referer_token_leak(&self) {
+        self.referer_token_leaks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One more draw of the fault called `name`.
+    pub(crate) fn fault(&self, name: &str) {
+        let mut made = self.made();
+        *made.faults.entry(name.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn create_answered(&self, task_id: &str) {
+        self.made().answered.push(task_id.to_owned());
+    }
+
+    fn made(&self) -> std::sync::MutexGuard<'_, Made> {
+        self.made.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn create_accepted(&self, model: &ModelInfo, task_id: &str) {
+        self.made().tasks.push(task_id.to_owned());
         self.creates_accepted.fetch_add(1, Ordering::Relaxed);
         let mut by_model = self.by_model.lock().unwrap_or_else(|e| e.into_inner());
         *by_model.entry(model.path()).or_default() += 1;
@@ -146,7 +211,13 @@ impl StatsCollector {
 
     pub(crate) fn snapshot(&self, tasks: usize) -> Stats {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let made = self.made();
         Stats {
+            creates_attempted: self.creates_attempted.load(Ordering::Relaxed),
+            tasks_made: made.tasks.clone(),
+            creates_answered: made.answered.clone(),
+            faults_drawn: made.faults.clone(),
+            referer_token_leaks: self.referer_token_leaks.load(Ordering::Relaxed),
             creates_accepted: self.creates_accepted.load(Ordering::Relaxed),
             creates_by_model: self
                 .by_model

@@ -9,7 +9,7 @@ use freepik_wan_api::models::ModelInfo;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::faults::{Faults, ListCap};
+use crate::faults::{Faults, GeneratedShape, ListCap, TaskQuirks};
 
 /// A task's status, spelled on the wire as in Freepik's `task.status` enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +82,10 @@ struct Task {
     webhook: Option<UnboundedSender<Bytes>>,
     /// Which of its video URLs is current, when URLs expire: 0 is the first.
     url_generation: u32,
+    /// How its status answers misbehave.
+    quirks: TaskQuirks,
+    /// COMPLETED answers still to come without a URL.
+    no_url_left: u32,
 }
 
 #[derive(Default)]
@@ -96,6 +100,8 @@ pub(crate) struct TaskStore {
     base_url: String,
     /// [`Faults::expire_first_url`](crate::Faults::expire_first_url).
     expiring_urls: bool,
+    /// URLs carry a token query ([`Faults::signed_urls`](crate::Faults::signed_urls), or expiring ones).
+    signed_urls: bool,
     table: Mutex<Table>,
     /// How the list operation misbehaves, when a fault says so.
     list_lag: Duration,
@@ -119,6 +125,7 @@ impl TaskStore {
         Self {
             base_url,
             expiring_urls: faults.expire_first_url,
+            signed_urls: faults.expire_first_url || faults.signed_urls,
             table: Mutex::default(),
             list_lag: faults.list_lag,
             list_cap: faults.list_cap,
@@ -141,7 +148,12 @@ impl TaskStore {
     }
 
     /// Makes a task in status CREATED and queues its CREATED webhook, if it has one.
-    pub(crate) fn create(&self, owner: Owner, webhook: Option<UnboundedSender<Bytes>>) -> String {
+    pub(crate) fn create(
+        &self,
+        owner: Owner,
+        webhook: Option<UnboundedSender<Bytes>>,
+        quirks: TaskQuirks,
+    ) -> String {
         let id = uuid_v4();
         let task = Task {
             owner,
@@ -150,6 +162,8 @@ impl TaskStore {
             completed_at: None,
             webhook,
             url_generation: 0,
+            quirks,
+            no_url_left: quirks.completed_without_url,
         };
         let body = task
             .webhook
@@ -189,16 +203,74 @@ impl TaskStore {
         }
     }
 
-    /// The task as `owner` may see it: `None` if it does not exist or is someone else's.
-    pub(crate) fn detail(&self, owner: Owner, id: &str) -> Option<TaskDetail> {
+    /// A task made `age` ago that is already COMPLETED, with no life cycle
+    /// or webhook: what an account holds from earlier runs.
+    pub(crate) fn add_completed(&self, owner: Owner, age: Duration) -> String {
+        let id = uuid_v4();
+        let now = Instant::now();
+        let created_at = now.checked_sub(age).unwrap_or(now);
+        let task = Task {
+            owner,
+            created_at,
+            status: Status::Completed,
+            completed_at: Some(now),
+            webhook: None,
+            url_generation: 0,
+            quirks: TaskQuirks::default(),
+            no_url_left: 0,
+        };
+        let mut table = self.table();
+        // Older than every task made so far: first in creation order.
+        table.order.insert(0, id.clone());
+        table.tasks.insert(id.clone(), task);
+        id
+    }
+
+    /// The task as `owner` may see it in a status answer, as JSON: `None` if
+    /// it does not exist or is someone else's. Its quirks apply (and a
+    /// COMPLETED answer without a URL is used up), which is why this is
+    /// also what tells the caller which quirk showed, if any. `calm`: no
+    /// quirk shows (the simulator was calmed).
+    pub(crate) fn detail(
+        &self,
+        owner: Owner,
+        id: &str,
+        calm: bool,
+    ) -> Option<(serde_json::Value, Quirk)> {
         let id = self.canonical(id);
-        let (status, generation) = self
-            .table()
+        let mut table = self.table();
+        let task = table
             .tasks
-            .get(id.as_ref())
-            .filter(|task| task.owner == owner)
-            .map(|task| (task.status, task.url_generation))?;
-        Some(self.detail_of(&id, status, generation))
+            .get_mut(id.as_ref())
+            .filter(|task| task.owner == owner)?;
+        let (status, generation) = (task.status, task.url_generation);
+        let mut quirk = Quirk::None;
+        if !calm && status == Status::Completed && task.no_url_left > 0 {
+            task.no_url_left -= 1;
+            quirk = Quirk::CompletedNoUrl;
+        } else if !calm && !status.is_terminal() {
+            quirk = match task.quirks.generated_before {
+                GeneratedShape::Empty => Quirk::None,
+                GeneratedShape::Null => Quirk::GeneratedNull,
+                GeneratedShape::Missing => Quirk::GeneratedMissing,
+            };
+        }
+        drop(table);
+        let mut detail = self.detail_of(&id, status, generation);
+        if quirk == Quirk::CompletedNoUrl {
+            detail.generated.clear();
+        }
+        let mut json = serde_json::to_value(detail).expect("a TaskDetail always serializes");
+        match quirk {
+            Quirk::GeneratedNull => json["generated"] = serde_json::Value::Null,
+            Quirk::GeneratedMissing => {
+                if let Some(object) = json.as_object_mut() {
+                    object.remove("generated");
+                }
+            }
+            _ => {}
+        }
+        Some((json, quirk))
     }
 
     /// `owner`'s tasks, newest first: those made at least the list lag ago, and of
@@ -236,6 +308,15 @@ impl TaskStore {
         self.table().tasks.len()
     }
 
+    /// Whether the task exists and is COMPLETED (its video can be served),
+    /// whatever URL asks for it: the mirror origin's check.
+    pub(crate) fn is_completed(&self, id: &str) -> bool {
+        self.table()
+            .tasks
+            .get(self.canonical(id).as_ref())
+            .is_some_and(|task| task.status == Status::Completed)
+    }
+
     pub(crate) fn completed_at(&self, id: &str) -> Option<Instant> {
         self.table().tasks.get(id)?.completed_at
     }
@@ -269,7 +350,7 @@ impl TaskStore {
     fn detail_of(&self, id: &str, status: Status, generation: u32) -> TaskDetail {
         let generated = if status != Status::Completed {
             Vec::new()
-        } else if self.expiring_urls {
+        } else if self.signed_urls {
             vec![format!(
                 "{}/files/{id}.mp4?token=exp={generation}~hmac=sim",
                 self.base_url
@@ -288,6 +369,15 @@ impl TaskStore {
         let detail = self.detail_of(id, status, generation);
         Bytes::from(serde_json::to_vec(&detail).expect("a TaskDetail always serializes"))
     }
+}
+
+/// Which quirk a status answer showed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Quirk {
+    None,
+    CompletedNoUrl,
+    GeneratedNull,
+    GeneratedMissing,
 }
 
 /// The URL generation a video URL's query (`token=exp=<n>~hmac=sim`) names.

@@ -15,6 +15,62 @@ pub(crate) struct Video {
     segments: Vec<Bytes>,
     /// Zero bytes after the segments: the payload of the padding.
     zeros: u64,
+    /// Whether the fixture's last box was grown over the padding (a padding
+    /// too small for a box of its own).
+    grown: bool,
+}
+
+/// What starts the payload of the `free` box that tags a video with its task.
+const TAG_PREFIX: &[u8] = b"freepik-wan-sim task=";
+
+/// The top-level `free` box naming `task_id`.
+fn tag_box(task_id: &str) -> Bytes {
+    let payload_len = TAG_PREFIX.len() + task_id.len();
+    let mut tag = Vec::with_capacity(8 + payload_len);
+    tag.extend_from_slice(&((8 + payload_len) as u32).to_be_bytes());
+    tag.extend_from_slice(b"free");
+    tag.extend_from_slice(TAG_PREFIX);
+    tag.extend_from_slice(task_id.as_bytes());
+    Bytes::from(tag)
+}
+
+/// The task a video served with [`Faults::tag_videos`](crate::Faults::tag_videos)
+/// belongs to, read from its tag box; `None` when `mp4` is not a whole MP4
+/// (its top-level boxes must tile it exactly, the first an `ftyp`) or has no tag.
+///
+/// ```
+/// assert_eq!(freepik_wan_sim::video_task_tag(b"<html></html>"), None);
+/// ```
+pub fn video_task_tag(mp4: &[u8]) -> Option<String> {
+    let boxes = top_level_boxes(mp4);
+    let &(first, _) = boxes.first()?;
+    if mp4.get(first + 4..first + 8)? != b"ftyp" || !tiles(mp4, &boxes) {
+        return None;
+    }
+    boxes.iter().find_map(|&(at, width)| {
+        if width != 4 || mp4.get(at + 4..at + 8)? != b"free" {
+            return None;
+        }
+        let size = u32::from_be_bytes(mp4[at..at + 4].try_into().ok()?) as usize;
+        let payload = mp4.get(at + 8..at + size)?;
+        let id = payload.strip_prefix(TAG_PREFIX)?;
+        let id: Vec<u8> = id.iter().copied().take_while(|b| *b != 0).collect();
+        String::from_utf8(id).ok()
+    })
+}
+
+/// Whether the boxes found run exactly to the end of `mp4` (a file cut short
+/// ends inside its last box).
+fn tiles(mp4: &[u8], boxes: &[(usize, u8)]) -> bool {
+    let Some(&(at, width)) = boxes.last() else {
+        return false;
+    };
+    let len = match width {
+        0 => return true,
+        4 => u32::from_be_bytes(mp4[at..at + 4].try_into().expect("4 bytes")) as u64,
+        _ => u64::from_be_bytes(mp4[at + 8..at + 16].try_into().expect("8 bytes")),
+    };
+    len >= 8 && at as u64 + len == mp4.len() as u64
 }
 
 impl Video {
@@ -27,12 +83,14 @@ impl Video {
             0 => Self {
                 segments: vec![fixture],
                 zeros: 0,
+                grown: false,
             },
             // Too small for a box header: grow the last top-level box instead, which
             // players ignore as trailing bytes inside it.
             1..8 => Self {
                 segments: vec![Bytes::from(grow_last_box(FIXTURE, pad))],
                 zeros: pad,
+                grown: true,
             },
             8..=0xffff_ffff => {
                 let mut header = Vec::with_capacity(8);
@@ -41,6 +99,7 @@ impl Video {
                 Self {
                     segments: vec![fixture, Bytes::from(header)],
                     zeros: pad - 8,
+                    grown: false,
                 }
             }
             // Beyond 4 GiB a box needs the 64-bit `largesize` form (size field 1).
@@ -52,16 +111,32 @@ impl Video {
                 Self {
                     segments: vec![fixture, Bytes::from(header)],
                     zeros: pad - 16,
+                    grown: false,
                 }
             }
         }
     }
 
-    /// How the file is streamed for one download.
-    pub(crate) fn plan(&self, cut: bool, bytes_per_sec: Option<u64>) -> BodyPlan {
+    /// How the file is streamed for one download; `tag`: the task whose
+    /// tag box follows the fixture ([`Faults::tag_videos`](crate::Faults::tag_videos)).
+    /// A tagged video is the tag box's size longer, except that a padding
+    /// too small for a box of its own is dropped.
+    pub(crate) fn plan(
+        &self,
+        cut: bool,
+        bytes_per_sec: Option<u64>,
+        tag: Option<&str>,
+    ) -> BodyPlan {
+        let (mut segments, zeros) = match (tag, self.grown) {
+            (Some(_), true) => (vec![Bytes::from_static(FIXTURE)], 0),
+            _ => (self.segments.clone(), self.zeros),
+        };
+        if let Some(id) = tag {
+            segments.insert(1, tag_box(id));
+        }
         BodyPlan {
-            segments: self.segments.clone(),
-            zeros: self.zeros,
+            segments,
+            zeros,
             cut,
             bytes_per_sec,
         }
@@ -149,6 +224,25 @@ mod unit {
             assert_eq!(video.segments, [Bytes::from_static(FIXTURE)]);
             assert_eq!(video.zeros, 0);
         }
+    }
+
+    #[test]
+    fn a_tagged_video_names_its_task_and_a_cut_one_does_not() {
+        let id = "046b6c7f-0b8a-43b9-b35d-6489e6daee91";
+        for video in [
+            Video::new(None),
+            Video::new(Some(FIXTURE.len() as u64 + 3)),
+            Video::new(Some(100_000)),
+        ] {
+            let plan = video.plan(false, None, Some(id));
+            let mut file: Vec<u8> = plan.segments.iter().flat_map(|s| s.to_vec()).collect();
+            file.resize(file.len() + plan.zeros as usize, 0);
+            assert_eq!(video_task_tag(&file).as_deref(), Some(id));
+            assert_eq!(video_task_tag(&file[..file.len() - 1]), None, "a cut file");
+            assert_eq!(video_task_tag(&file[..file.len() / 2]), None, "a half file");
+        }
+        assert_eq!(video_task_tag(FIXTURE), None, "the untagged fixture");
+        assert_eq!(video_task_tag(b"<html><body>502</body></html>"), None);
     }
 
     #[test]
