@@ -1571,3 +1571,6 @@ mod review;
 
 #[path = "cli/chaos.rs"]
 mod chaos;
+
+#[path = "cli/uploads.rs"]
+mod uploads;

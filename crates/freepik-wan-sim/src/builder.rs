@@ -15,6 +15,7 @@ use crate::rate_limit::{Limiter, RateLimit};
 use crate::routes::{self, AppState};
 use crate::stats::{Stats, StatsCollector};
 use crate::tasks::TaskStore;
+use crate::uploads::{UploadRules, Uploads};
 use crate::video::Video;
 use crate::webhook;
 
@@ -153,6 +154,29 @@ impl SimulatorBuilder {
             )),
             None => None,
         };
+        // The storage host of uploads: another origin, as a bucket is.
+        let storage = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        let uploads = Arc::new(Uploads::new(
+            format!("http://127.0.0.1:{}", storage.local_addr()?.port()),
+            UploadRules {
+                upload_ttl: self.faults.upload_url_ttl,
+                asset_ttl: self.faults.asset_ttl,
+                expire_first_put: self.faults.expire_first_upload_url,
+                rate_put_503: self.faults.rate_upload_503,
+                seed: self.faults.seed,
+            },
+        ));
+        {
+            let app = uploads.clone().router();
+            let mut stop = shutdown_rx.clone();
+            tokio::spawn(async move {
+                axum::serve(storage, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            });
+        }
         let dice = Arc::new(Dice::new(self.faults.clone()));
         let mut keys = vec![self.api_key.clone()];
         keys.extend(self.extra_api_keys);
@@ -175,6 +199,7 @@ impl SimulatorBuilder {
             },
             shutdown: shutdown_rx.clone(),
             mirror_url,
+            uploads: uploads.clone(),
         });
 
         let app = routes::router(state);
@@ -206,6 +231,7 @@ impl SimulatorBuilder {
             tasks,
             credits,
             dice,
+            uploads,
             shutdown: shutdown_tx,
             server: Some(server),
         })
@@ -222,6 +248,7 @@ pub struct SimHandle {
     tasks: Arc<TaskStore>,
     credits: Arc<Credits>,
     dice: Arc<Dice>,
+    uploads: Arc<Uploads>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<io::Result<()>>>,
 }
@@ -255,13 +282,22 @@ impl SimHandle {
     /// A snapshot of the counters and the request log (also served as JSON
     /// at `GET /_sim/stats`, without a key).
     pub fn stats(&self) -> Stats {
-        self.stats.snapshot(self.tasks.len())
+        let mut stats = self.stats.snapshot(self.tasks.len());
+        stats.uploads = self.uploads.stats();
+        stats
     }
 
     /// When the simulator moved `task_id` to COMPLETED or FAILED; `None` for an unknown
     /// task or one still running. Benchmarks measure a client's wait latency from here.
     pub fn completed_at(&self, task_id: &str) -> Option<Instant> {
         self.tasks.completed_at(task_id)
+    }
+
+    /// The files uploaded to the storage host: `(file_id, content_type,
+    /// bytes)` of each stored by a PUT, in no particular order. For tests
+    /// that check what a client uploaded.
+    pub fn uploaded_files(&self) -> Vec<(String, String, bytes::Bytes)> {
+        self.uploads.stored()
     }
 
     /// Calms the simulator down: from now on no fault is injected (no 503,

@@ -146,6 +146,19 @@ pub struct Faults {
     /// video a file is. Off by default, which serves the fixture byte for
     /// byte.
     pub tag_videos: bool,
+    /// Share of upload PUTs the storage host answers `503` (an XML
+    /// `ServiceUnavailable`), as a bucket does under load; nothing is stored.
+    pub rate_upload_503: f64,
+    /// The first upload PUT is answered `400 ExpiredToken`, as when
+    /// `expires_in` passed before the bytes arrived: a new upload URL is
+    /// needed.
+    pub expire_first_upload_url: bool,
+    /// How long an upload URL stays valid (`expires_in`): 120 s, as the docs say.
+    pub upload_url_ttl: Duration,
+    /// How long an uploaded file's `asset_url` stays readable
+    /// (`asset_url_expires_in`): a day, as the docs say. A create naming an
+    /// expired asset is refused.
+    pub asset_ttl: Duration,
 }
 
 /// Which tasks a capped list shows.
@@ -200,6 +213,10 @@ impl Faults {
             rate_generated_null_before_completed: 0.0,
             signed_urls: false,
             tag_videos: false,
+            rate_upload_503: 0.0,
+            expire_first_upload_url: false,
+            upload_url_ttl: Duration::from_secs(120),
+            asset_ttl: Duration::from_secs(86_400),
         }
     }
 }

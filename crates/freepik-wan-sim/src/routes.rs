@@ -31,6 +31,8 @@ use crate::webhook;
 /// Where the models live: each model's create and list path is this plus
 /// `{kind}/{segment}`, and get is that plus `/{task-id}`.
 const API_PREFIX: &str = "/v1/ai/";
+/// Magnific's Upload Files API: signed upload URLs for files to stage.
+const UPLOAD_PATH: &str = "/v1/ai/uploads/request-url";
 /// The simulator's own counters as JSON, outside the API paths and without a
 /// key, for tools in any language. Not counted in the stats themselves.
 const STATS_PATH: &str = "/_sim/stats";
@@ -53,6 +55,8 @@ pub(crate) struct AppState {
     pub(crate) stats: Arc<StatsCollector>,
     pub(crate) webhooks: webhook::Sender,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Staged files and the storage host.
+    pub(crate) uploads: Arc<crate::uploads::Uploads>,
     /// The second origin video redirects point at
     /// ([`Faults::rate_video_redirect`](crate::Faults::rate_video_redirect)), e.g.
     /// `http://127.0.0.1:41235`; `None` when that fault is off.
@@ -81,6 +85,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             );
     }
     router
+        .route(
+            UPLOAD_PATH,
+            axum::routing::post(request_upload_urls).fallback(method_not_allowed),
+        )
         .route("/files/{file}", get(download).fallback(method_not_allowed))
         .route("/mirror/{file}", get(mirror).fallback(method_not_allowed))
         .route(STATS_PATH, get(stats).fallback(method_not_allowed))
@@ -284,6 +292,25 @@ async fn create_task(
                 .into_response();
         }
     };
+    // A staged file the create names must be uploaded, readable and of the
+    // kind its field takes: the service could not fetch it otherwise.
+    let unreadable = state.uploads.check_create(model, &body);
+    if !unreadable.is_empty() {
+        let params: Vec<_> = unreadable
+            .into_iter()
+            .map(|(name, reason)| json!({"name": name, "reason": reason}))
+            .collect();
+        let body = json_bytes(&json!({
+            "message": "Your request parameters didn't validate.",
+            "invalid_params": params,
+        }));
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response();
+    }
     if let Some(secs) = state.dice.faults().create_retry_after {
         let mut response = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
         response
@@ -369,6 +396,28 @@ async fn create_task(
             gateway_error(status, &state.dice.faults().redirect_to)
         }
         AfterCreate::Cut => crate::body::dropped_connection(),
+    }
+}
+
+/// `POST /v1/ai/uploads/request-url`: an API operation like any other (the
+/// key, the rate limit, the dice), answering one signed upload target per
+/// file, in order.
+async fn request_upload_urls(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Faulted like a list: it makes nothing a retry could make twice.
+    if let Err(response) = admit_operation(&state, &headers, Operation::List).await {
+        return response;
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return message(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    };
+    match state.uploads.request_urls(&body) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(reason) => message(StatusCode::BAD_REQUEST, &reason),
     }
 }
 
@@ -577,7 +626,8 @@ fn access_denied() -> Response {
 }
 
 async fn stats(State(state): State<Arc<AppState>>) -> Response {
-    let stats = state.stats.snapshot(state.tasks.len());
+    let mut stats = state.stats.snapshot(state.tasks.len());
+    stats.uploads = state.uploads.stats();
     axum::Json(stats.to_json()).into_response()
 }
 

@@ -34,6 +34,9 @@ pub struct Stats {
     pub webhooks_delivered: u64,
     /// Webhook POSTs made, retries included.
     pub webhook_attempts: u64,
+    /// Uploads: files asked for in `request-url` calls, PUTs stored, bytes
+    /// stored, and requests that reached storage with an API key (refused).
+    pub uploads: UploadStats,
     /// Create requests that got past authentication, whatever became of
     /// them (refused, faulted, invalid, or made a task).
     pub creates_attempted: u64,
@@ -54,6 +57,19 @@ pub struct Stats {
     /// whose `Referer` carried a `token=` query: a signed URL's secret sent
     /// to another host.
     pub referer_token_leaks: u64,
+}
+
+/// What the storage host of uploads saw, in [`Stats::uploads`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UploadStats {
+    /// Files asked for in `request-url` calls.
+    pub urls_requested: u64,
+    /// Files stored by a PUT.
+    pub stored: u64,
+    /// Bytes stored.
+    pub bytes: u64,
+    /// Requests that reached storage carrying an API key (all refused).
+    pub key_refused: u64,
 }
 
 /// One request as the simulator saw it. Carries no headers, so never the API key.
@@ -134,6 +150,7 @@ impl Stats {
             creates_answered: &'a [String],
             faults_drawn: &'a BTreeMap<String, u64>,
             referer_token_leaks: u64,
+            uploads: UploadStats,
         }
         serde_json::to_value(Wire {
             creates_accepted: self.creates_accepted,
@@ -153,6 +170,7 @@ impl Stats {
             creates_answered: &self.creates_answered,
             faults_drawn: &self.faults_drawn,
             referer_token_leaks: self.referer_token_leaks,
+            uploads: self.uploads,
         })
         .expect("stats always serialize")
     }
@@ -231,6 +249,7 @@ impl StatsCollector {
             status_counts: log.by_status.clone(),
             webhooks_delivered: self.webhooks_delivered.load(Ordering::Relaxed),
             webhook_attempts: self.webhook_attempts.load(Ordering::Relaxed),
+            uploads: UploadStats::default(),
         }
     }
 }
