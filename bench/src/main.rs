@@ -34,7 +34,7 @@ mod pipeline;
 
 const API_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
 /// The MP4 the simulator serves, for checking downloaded files.
-const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only PHASE,...] [--modes sdk,webhooks,batch,old] [--tasks N] \
+const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only roundtrip,pipeline,download,image,upload] [--modes sdk,webhooks,batch,old] [--tasks N] \
      [--concurrency N] [--processing-ms MS] [--iterations N]\n       freepik-wan-bench soak \
      [--tasks N] [--concurrency N] [--retries N] [--seed N] [--naive-create-retries]\nphases: roundtrip, pipeline, \
      download, image";
@@ -62,6 +62,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "soak" => runtime.block_on(soak(Options::parse(rest)?)),
         "child-download" => runtime.block_on(child_download(rest)),
         "child-create" => runtime.block_on(child_create(rest)),
+        "child-upload" => runtime.block_on(child_upload(rest)),
         other => bail!("unknown command `{other}`\n{USAGE}"),
     }
 }
@@ -154,6 +155,9 @@ async fn bench(opts: Options) -> Result<ExitCode> {
     }
     if opts.runs("image") {
         image_phase(&mut rows).await?;
+    }
+    if opts.runs("upload") {
+        upload_phase(&mut rows).await?;
     }
     println!();
     println!("Machine: {machine}");
@@ -509,7 +513,7 @@ async fn download_phase(opts: &Options, rows: &mut Vec<Row>) -> Result<()> {
 
 async fn child_create(args: &[String]) -> Result<ExitCode> {
     let [mode, base_url, key, path] = args else {
-        bail!("child-create sdk|raw BASE_URL KEY PATH");
+        bail!("child-create sdk|request|raw BASE_URL KEY PATH");
     };
     let client = Client::builder()
         .api_key(key.as_str())
@@ -520,6 +524,13 @@ async fn child_create(args: &[String]) -> Result<ExitCode> {
     let reset = reset_peak();
     if mode == "sdk" {
         client.image_to_video(Path::new(path)).await?;
+    } else if mode == "request" {
+        // Any model's way (VideoRequest), the image inline as base64.
+        let request = freepik_wan::Model::default()
+            .request()
+            .image(Path::new(path))
+            .inline_limit(u64::MAX);
+        client.create(request).await?;
     } else {
         // What a hand-written integration does: read, encode, post.
         let raw = tokio::fs::read(path).await?;
@@ -554,7 +565,7 @@ async fn image_phase(rows: &mut Vec<Row>) -> Result<()> {
     let path = path.to_string_lossy().into_owned();
     let (base_url, key) = (sim.base_url(), sim.api_key().to_owned());
     let mut over = HashMap::new();
-    for mode in ["sdk", "raw"] {
+    for mode in ["sdk", "request", "raw"] {
         let r = child(&["child-create", mode, &base_url, &key, &path])?;
         ensure!(r["peak_reset"] == json!(true), "could not reset VmHWM");
         let kib = r["peak_kib"].as_u64().unwrap_or(0) as f64
@@ -562,10 +573,27 @@ async fn image_phase(rows: &mut Vec<Row>) -> Result<()> {
         over.insert(mode, kib / 1024.0);
     }
     ensure!(
-        sim.stats().creates_accepted == 2,
+        sim.stats().creates_accepted == 3,
         "the simulator refused the 9 MiB image"
     );
     let (sdk, raw) = (over["sdk"], over["raw"]);
+    let request = over["request"];
+    let request_ratio = request / mib(SIZE as f64);
+    emit(
+        rows,
+        Row {
+            measure:
+                "create with a 9 MiB image inline, through VideoRequest: peak RSS over baseline"
+                    .into(),
+            value: format!("{request:.1} MiB"),
+            baseline: format!("9 MiB image (hand-written reqwest: {raw:.1} MiB)"),
+            ratio: format!("{request_ratio:.2}× the image"),
+            goal: "≤ 3×".into(),
+            met: Some(request_ratio <= 3.0),
+        },
+        json!({"image_bytes": SIZE, "request_peak_over_baseline_mib": request,
+               "raw_peak_over_baseline_mib": raw, "ratio": request_ratio}),
+    );
     let ratio = sdk / mib(SIZE as f64);
     emit(
         rows,
@@ -579,6 +607,113 @@ async fn image_phase(rows: &mut Vec<Row>) -> Result<()> {
         },
         json!({"image_bytes": SIZE, "sdk_peak_over_baseline_mib": sdk,
                "raw_peak_over_baseline_mib": raw, "ratio": ratio}),
+    );
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// `child-upload BASE_URL KEY PATH`: uploads one file through the SDK and
+/// reports the peak RSS over the baseline and the time.
+async fn child_upload(args: &[String]) -> Result<ExitCode> {
+    let [base_url, key, path] = args else {
+        bail!("child-upload BASE_URL KEY PATH");
+    };
+    let client = Client::builder()
+        .api_key(key.as_str())
+        .base_url(base_url.as_str())
+        .build()?;
+    let baseline = status_kib("VmRSS")?;
+    let reset = reset_peak();
+    let t = Instant::now();
+    let uploaded = client.upload(Path::new(path)).await?;
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM")?;
+    println!(
+        "{}",
+        json!({"baseline_kib": baseline, "peak_kib": peak, "peak_reset": reset,
+               "secs": secs, "bytes": uploaded.bytes})
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A 95 MB upload against a 1 KiB one (peak RSS over baseline: memory must
+/// not grow with the file), and curl's PUT of the same file to a signed URL
+/// of the same storage host (throughput), on loopback.
+async fn upload_phase(rows: &mut Vec<Row>) -> Result<()> {
+    const BIG: usize = 95_000_000;
+    let sim = Simulator::builder().start().await?;
+    let dir = tempfile::tempdir()?;
+    let big = dir.path().join("big.mp4");
+    let tiny = dir.path().join("tiny.mp4");
+    std::fs::write(&big, freepik_wan_tests::mp4(BIG))?;
+    std::fs::write(&tiny, freepik_wan_tests::mp4(1024))?;
+    let (base_url, key) = (sim.base_url(), sim.api_key().to_owned());
+    let mut over = HashMap::new();
+    let mut secs = HashMap::new();
+    for (name, path) in [("tiny", &tiny), ("big", &big)] {
+        let path = path.to_string_lossy().into_owned();
+        let r = child(&["child-upload", &base_url, &key, &path])?;
+        ensure!(r["peak_reset"] == json!(true), "could not reset VmHWM");
+        let kib = r["peak_kib"].as_u64().unwrap_or(0) as f64
+            - r["baseline_kib"].as_u64().unwrap_or(0) as f64;
+        over.insert(name, kib / 1024.0);
+        secs.insert(name, r["secs"].as_f64().unwrap_or(0.0));
+    }
+    // curl's PUT of the same file to a fresh signed URL, with its headers.
+    let target: Value = reqwest::Client::new()
+        .post(format!("{base_url}/v1/ai/uploads/request-url"))
+        .header("x-magnific-api-key", key.as_str())
+        .json(&json!({"files": [{"content_type": "video/mp4"}]}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let file = &target["files"][0];
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T"])
+        .arg(&big)
+        .arg(file["upload_url"].as_str().context("upload_url")?);
+    for (name, value) in file["headers"].as_object().context("headers")? {
+        curl.arg("-H")
+            .arg(format!("{name}: {}", value.as_str().unwrap_or("")));
+    }
+    let t = Instant::now();
+    let out = curl.output().context("running curl")?;
+    let curl_secs = t.elapsed().as_secs_f64();
+    ensure!(
+        String::from_utf8_lossy(&out.stdout).trim() == "200",
+        "curl's PUT failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added = over["big"] - over["tiny"];
+    emit(
+        rows,
+        Row {
+            measure: "95 MB upload (request-url + streamed PUT): peak RSS over a 1 KiB upload's"
+                .into(),
+            value: format!("{added:.1} MiB"),
+            baseline: format!("1 KiB upload: {:.1} MiB over baseline", over["tiny"]),
+            ratio: format!("{:.3}× the file", added / mib(BIG as f64)),
+            goal: "≤ 32 MiB".into(),
+            met: Some(added <= 32.0),
+        },
+        json!({"bytes": BIG, "big_over_baseline_mib": over["big"],
+               "tiny_over_baseline_mib": over["tiny"], "added_mib": added}),
+    );
+    let sdk_rate = mib(BIG as f64) / secs["big"];
+    let curl_rate = mib(BIG as f64) / curl_secs;
+    emit(
+        rows,
+        Row {
+            measure: "95 MB upload on loopback: throughput".into(),
+            value: format!("{sdk_rate:.0} MiB/s"),
+            baseline: format!("{curl_rate:.0} MiB/s, `curl -T` to a signed URL"),
+            ratio: format!("{:.2}× curl's throughput", sdk_rate / curl_rate),
+            goal: "report".into(),
+            met: None,
+        },
+        json!({"sdk_mib_per_s": sdk_rate, "curl_mib_per_s": curl_rate}),
     );
     sim.shutdown().await;
     Ok(())
