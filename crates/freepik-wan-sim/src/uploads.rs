@@ -282,6 +282,8 @@ impl Uploads {
         Router::new()
             .route("/upload/{file_id}", put(store))
             .route("/assets/{file_id}", get(fetch))
+            // A bucket takes what the signed length range allows.
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD + 1))
             .with_state(self)
     }
 }

@@ -354,14 +354,19 @@ impl ImageToVideo {
                     None => image.into_wire(check_image).await?,
                 };
                 let body = types::CreateTaskRequest {
-                    image: wire,
+                    image: String::new(),
                     prompt,
                     duration,
                     aspect_ratio,
                     seed,
                     webhook_url,
                 };
-                serde_json::to_value(body).map_err(|e| Error::Config(format!("the body: {e}")))
+                let mut body = serde_json::to_value(body)
+                    .map_err(|e| Error::Config(format!("the body: {e}")))?;
+                // The image goes in by move: serializing the typed body with
+                // it would copy the base64 (up to 13 MiB) once more.
+                body["image"] = serde_json::Value::String(wire);
+                Ok(body)
             }
         };
         send_create(&client, Model::from(resolution), with_webhook, body).await
