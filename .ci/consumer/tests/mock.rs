@@ -15,7 +15,7 @@ async fn the_packaged_mock_answers_the_raw_client() {
             data: types::TaskDetail {
                 task_id: TASK.into(),
                 status: freepik_wan::TaskStatus::Completed,
-                generated: vec!["https://cdn.example/v.mp4".into()],
+                generated: Some(vec!["https://cdn.example/v.mp4".into()]),
             },
         });
     });
@@ -32,7 +32,7 @@ async fn the_packaged_mock_answers_the_raw_client() {
         .await
         .unwrap();
     assert_eq!(
-        answer.into_inner().data.generated,
+        answer.into_inner().data.generated.unwrap_or_default(),
         ["https://cdn.example/v.mp4"]
     );
     mock.assert_async().await;

@@ -12,7 +12,7 @@
 //!         data: types::TaskDetail {
 //!             task_id: "t-1".into(),
 //!             status: TaskStatus::Completed,
-//!             generated: vec!["https://cdn.example/v.mp4".into()],
+//!             generated: Some(vec!["https://cdn.example/v.mp4".into()]),
 //!         },
 //!     });
 //!     let _ = when;

@@ -51,10 +51,10 @@ use crate::media::{Media, check_local};
 /// let err = VideoRequest::new(model).prompt("two scenes").shot_type("multi").build().await;
 /// assert!(matches!(err, Err(Error::Validation { field: "shot_type", .. })));
 ///
-/// // A local file for a URL-only model: refused.
+/// // A name that is neither a file nor a URL: refused, naming the field.
 /// let i2v: Model = "image-to-video/wan-2-7".parse()?;
-/// let err = VideoRequest::new(i2v).image("cat.jpg").build().await;
-/// assert!(matches!(err, Err(Error::UrlRequired { field: "start_image_url", .. })));
+/// let err = VideoRequest::new(i2v).image("no-such-cat.jpg").check();
+/// assert!(matches!(err, Err(Error::Validation { field: "start_image_url", .. })));
 /// # Ok(()) }
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
 /// ```
