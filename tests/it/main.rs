@@ -7,6 +7,7 @@ mod download_checks;
 mod e2e;
 mod field;
 mod models;
+mod observe;
 mod promises;
 mod resolution;
 mod review;

@@ -697,7 +697,7 @@ async fn tracing_output_never_contains_the_key() {
     client(&server.url()).task(TASK).await.unwrap();
     let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(
-        logs.contains("freepik_wan.call{operation=\"get_task\" attempt=2}"),
+        logs.contains("freepik_wan.call{freepik_wan.operation=\"get_task\" freepik_wan.attempt=2"),
         "{logs}"
     );
     assert!(logs.contains("retrying"), "{logs}");

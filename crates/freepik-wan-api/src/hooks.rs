@@ -140,7 +140,19 @@ impl ClientHooks<DefaultHeaders> for Client {
         let method = request.method().clone();
         // The path only: the query string is the caller's business.
         let path = request.url().path().to_owned();
+        // OpenTelemetry's HTTP client fields, on the caller's span for this
+        // attempt when it declares them (the SDK's `freepik_wan.call`): the
+        // host and path, never the query.
+        let span = tracing::Span::current();
+        span.record("http.request.method", method.as_str());
+        if let Some(host) = request.url().host_str() {
+            span.record("server.address", host);
+        }
+        span.record("url.path", path.as_str());
         let result = self.client.execute(request).await;
+        if let Ok(response) = &result {
+            span.record("http.response.status_code", response.status().as_u16());
+        }
         match &result {
             Ok(response) => tracing::debug!(
                 operation = info.operation_id,

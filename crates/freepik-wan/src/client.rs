@@ -253,7 +253,12 @@ impl Client {
                 let attempt = call();
                 async move {
                     // Counted as in flight until the answer is in.
+                    let asked = std::time::Instant::now();
                     let _sent = pacer.ready(priority, deadline).await?;
+                    let paced = asked.elapsed();
+                    tracing::Span::current()
+                        .record("freepik_wan.paced_ms", paced.as_millis() as u64);
+                    crate::observe::metric::paced(operation, paced);
                     let result = attempt.await;
                     // A quota answer is no reason to slow the others down.
                     if let Err(error) = &result

@@ -11,10 +11,12 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::image_input::ImageInput;
 use crate::model::Model;
+use crate::observe::metric;
 use crate::resolution::Resolution;
 use crate::retry::{CreateFailure, Idempotency};
 use crate::task::{Task, TaskId};
 use crate::uncertain::UncertainCreate;
+use tracing::Instrument;
 
 /// The most characters a prompt may have.
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -317,6 +319,10 @@ impl ImageToVideo {
     /// first (one more request), so that tasks already there are never taken
     /// for this one.
     pub async fn send(self) -> Result<Task> {
+        self.send_observed().await
+    }
+
+    async fn send_inner(self) -> Result<Task> {
         let ImageToVideo {
             client,
             image,
@@ -371,6 +377,18 @@ impl ImageToVideo {
         };
         send_create(&client, Model::from(resolution), with_webhook, body).await
     }
+
+    /// `send_inner`'s work in a `freepik_wan.create` span.
+    async fn send_observed(self) -> Result<Task> {
+        let span = crate::observe::create_span();
+        async move {
+            let result = self.send_inner().await;
+            crate::observe::record_outcome(&tracing::Span::current(), &result);
+            result
+        }
+        .instrument(span)
+        .await
+    }
 }
 
 /// Sends a create to `model` and hands out its task: the one flow every
@@ -392,6 +410,8 @@ where
     // with a base64 image can be 13 MiB.
     B: std::borrow::Borrow<serde_json::Value>,
 {
+    let span = tracing::Span::current();
+    span.record("freepik_wan.model", tracing::field::display(model));
     let ledger = &client.shared.ledger;
     if !ledger.has_baseline(model) {
         // Concurrent first creates share one list, not one each.
@@ -418,6 +438,8 @@ where
                 let created =
                     crate::endpoint::create(api, model, std::borrow::Borrow::borrow(&body)).await;
                 if let Ok(created) = &created {
+                    tracing::Span::current()
+                        .record("freepik_wan.task_id", created.data.task_id.as_str());
                     // Before the ticket ends: a sibling's uncertain
                     // create waits for it, then must see this as ours.
                     ledger.created(&TaskId::from(created.data.task_id.as_str()));
@@ -430,11 +452,29 @@ where
     let created = match created {
         Ok(created) => created,
         Err(error) if CreateFailure::of(&error) == CreateFailure::MayHaveActed => {
+            span.record("freepik_wan.create.uncertain", true);
+            span.record("freepik_wan.create.outcome", "uncertain");
+            metric::create(model, "uncertain");
             let ticket = last_attempt.load(std::sync::atomic::Ordering::Relaxed);
             return Err(uncertain(client, model, ticket, error).await);
         }
-        Err(error) => return Err(error),
+        Err(error) => {
+            let outcome = if error.is_quota() {
+                "quota"
+            } else if error.status().is_some() {
+                "refused"
+            } else {
+                "failed"
+            };
+            span.record("freepik_wan.create.outcome", outcome);
+            metric::create(model, outcome);
+            return Err(error);
+        }
     };
+    span.record("freepik_wan.create.uncertain", false);
+    span.record("freepik_wan.create.outcome", "accepted");
+    span.record("freepik_wan.task_id", created.data.task_id.as_str());
+    metric::create(model, "accepted");
     tracing::info!(task_id = %created.data.task_id, status = %created.data.status, %model, "task created");
     let id = TaskId::from(created.data.task_id).with_model(model);
     if with_webhook {
@@ -450,7 +490,7 @@ impl IntoFuture for ImageToVideo {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<Task>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.send())
+        Box::pin(self.send_observed())
     }
 }
 

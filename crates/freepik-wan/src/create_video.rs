@@ -29,6 +29,18 @@ fn name_the_field(error: Error, uploads: &[(usize, &'static str, UploadSource)])
     }
 }
 
+/// Runs a create in its `freepik_wan.create` span.
+async fn observed(create: impl Future<Output = Result<Task>>) -> Result<Task> {
+    use tracing::Instrument;
+    async move {
+        let result = create.await;
+        crate::observe::record_outcome(&tracing::Span::current(), &result);
+        result
+    }
+    .instrument(crate::observe::create_span())
+    .await
+}
+
 impl Client {
     /// Checks `request` (every limit of its model's body, and the rules said
     /// only in prose; nothing is sent when one fails) and creates the task at
@@ -52,7 +64,11 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn create(&self, request: VideoRequest) -> Result<Task> {
-        self.create_body(self.prepare(request).await?).await
+        observed(async {
+            let body = self.prepare(request).await?;
+            self.send_body(body).await
+        })
+        .await
     }
 
     /// Makes `request`'s body ready to send, as [`create`](Self::create)
@@ -141,6 +157,10 @@ impl Client {
     /// Creates the task for a body already checked by
     /// [`VideoRequest::build`].
     pub async fn create_body(&self, body: CreateBody) -> Result<Task> {
+        observed(self.send_body(body)).await
+    }
+
+    async fn send_body(&self, body: CreateBody) -> Result<Task> {
         let model = body.model();
         // Moved, not copied, and shared by every attempt.
         let json = std::sync::Arc::new(body.into_json());

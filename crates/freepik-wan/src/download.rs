@@ -16,6 +16,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::retry::Idempotency;
 use crate::task::{Task, TaskId};
+use tracing::Instrument;
 
 /// Where a video can be fetched from: a completed [`Task`] (its first
 /// generated URL) or a URL string.
@@ -151,9 +152,29 @@ impl Client {
         path: impl AsRef<Path>,
         progress: impl FnMut(Progress) + Send,
     ) -> Result<Downloaded> {
+        let span = download_span(source.task_id());
+        let model = source.task_id().map(TaskId::model);
+        let result = self
+            .download_inner(source, path.as_ref(), progress)
+            .instrument(span.clone())
+            .await;
+        crate::observe::record_outcome(&span, &result);
+        if let Ok(saved) = &result {
+            span.record("freepik_wan.download.bytes", saved.bytes);
+            crate::observe::metric::downloaded(model, saved.bytes);
+        }
+        result
+    }
+
+    async fn download_inner(
+        &self,
+        source: impl VideoSource,
+        path: &Path,
+        progress: impl FnMut(Progress) + Send,
+    ) -> Result<Downloaded> {
         let mut url = source.video_url()?.to_owned();
         let task_id = source.task_id().cloned();
-        let path = path.as_ref().to_path_buf();
+        let path = path.to_path_buf();
         let progress = Mutex::new(progress);
         // One part file for every attempt (and every run), so that a retry,
         // a fresh URL or a later run can resume it.
@@ -264,6 +285,16 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn download_stream(&self, source: impl VideoSource) -> Result<VideoStream> {
+        let span = download_span(source.task_id());
+        let result = self
+            .download_stream_inner(source)
+            .instrument(span.clone())
+            .await;
+        crate::observe::record_outcome(&span, &result);
+        result
+    }
+
+    async fn download_stream_inner(&self, source: impl VideoSource) -> Result<VideoStream> {
         let url = source.video_url()?.to_owned();
         let first = |url: String| async move {
             self.shared
@@ -300,6 +331,7 @@ impl Client {
     /// of this video).
     async fn get_video(&self, url: &str, from: u64) -> Result<reqwest::Response> {
         let parsed = crate::http_url::parse(url, "url")?;
+        crate::observe::record_request("GET", &parsed);
         let mut request = self.shared.download_http.get(parsed);
         if from > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
@@ -309,6 +341,7 @@ impl Client {
             .await
             .map_err(|source| Error::Transport { source })?;
         let status = response.status();
+        crate::observe::record_status(status.as_u16());
         if status.is_success() {
             if let Some(reason) = refused_content_type(response.headers()) {
                 return Err(Error::NotAVideo { reason });
@@ -322,6 +355,23 @@ impl Client {
         let body = error_body(response).await.unwrap_or_default();
         Err(from_bytes(status, headers, &body))
     }
+}
+
+/// The span of one download: the task's id and model when known, never
+/// the URL (its query is a token).
+fn download_span(task_id: Option<&TaskId>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "freepik_wan.download",
+        freepik_wan.model = tracing::field::Empty,
+        freepik_wan.task_id = tracing::field::Empty,
+        freepik_wan.download.bytes = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    if let Some(id) = task_id {
+        span.record("freepik_wan.model", tracing::field::display(id.model()));
+        span.record("freepik_wan.task_id", id.as_str());
+    }
+    span
 }
 
 /// Whether the video host refused the URL itself: what an expired signed

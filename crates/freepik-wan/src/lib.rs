@@ -75,6 +75,7 @@ pub mod image_input;
 mod ledger;
 mod media;
 mod model;
+mod observe;
 mod pace;
 mod poller;
 mod resolution;

@@ -28,6 +28,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::client::Client;
 use crate::error::Error;
@@ -355,6 +356,19 @@ impl Client {
     /// # }
     /// ```
     pub fn deliver(&self, event: &WebhookEvent) -> bool {
+        let span = tracing::info_span!(
+            "freepik_wan.webhook.deliver",
+            freepik_wan.task_id = event.task_id.as_str(),
+            freepik_wan.task.status = event.status.as_str(),
+            freepik_wan.webhook.delivered = tracing::field::Empty,
+        );
+        let _in = span.enter();
+        let delivered = self.deliver_inner(event);
+        span.record("freepik_wan.webhook.delivered", delivered);
+        delivered
+    }
+
+    fn deliver_inner(&self, event: &WebhookEvent) -> bool {
         let waiters = &self.shared.waiters;
         if !waiters.delivered.first_time(&event.webhook_id) {
             // Senders redeliver a message they think was lost; by now an
@@ -457,7 +471,16 @@ async fn poll_forever(guard: PollerGuard) {
         }
         for model in due {
             let began = Instant::now();
-            poll_group(client, model).await;
+            // The ids polled are on the span: a task's polls are found by
+            // its id, though one poll may serve many waits.
+            let pending = waiters.pending(model);
+            let ids: Vec<&str> = pending.iter().map(TaskId::as_str).collect();
+            let span = tracing::info_span!(
+                "freepik_wan.poll",
+                freepik_wan.model = %model,
+                freepik_wan.task_ids = ids.join(",").as_str(),
+            );
+            poll_group(client, model).instrument(span).await;
             waiters.reschedule(model, began);
         }
     }

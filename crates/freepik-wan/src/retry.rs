@@ -193,8 +193,16 @@ impl RetryPolicy {
         let budget = self.budget;
         (|| {
             attempt += 1;
-            let span = tracing::info_span!("freepik_wan.call", operation, attempt);
-            call().instrument(span)
+            let span = crate::observe::call_span(operation, attempt);
+            let call = call();
+            async move {
+                let result = call.await;
+                if let Err(error) = &result {
+                    crate::observe::record_error(error);
+                }
+                result
+            }
+            .instrument(span)
         })
         .retry(self.backoff())
         .sleep(tokio::time::sleep)
@@ -209,6 +217,7 @@ impl RetryPolicy {
             (started.elapsed() + delay <= budget).then_some(delay)
         })
         .notify(|e, delay| {
+            crate::observe::metric::retry(operation);
             tracing::warn!(operation, error = %e, retry_in_ms = delay.as_millis() as u64, "retrying")
         })
         .await

@@ -110,8 +110,10 @@ impl Client {
         &self,
         model: impl Into<Model>,
     ) -> crate::Result<Option<Vec<Task>>> {
+        use tracing::Instrument;
         let model = model.into();
-        let listed = self.tasks_at(model).await?;
+        let span = tracing::info_span!("freepik_wan.reconcile", freepik_wan.model = %model);
+        let listed = self.tasks_at(model).instrument(span).await?;
         let ledger = &self.shared.ledger;
         Ok(ledger.unclaimed_since(model, ledger.latest_ticket(), listed))
     }
@@ -149,6 +151,28 @@ impl Client {
     /// # }
     /// ```
     pub fn reconcile(&self, uncertain: &UncertainCreate) -> Reconciled {
+        let span = tracing::info_span!(
+            "freepik_wan.reconcile",
+            freepik_wan.model = %uncertain.model,
+            freepik_wan.reconcile.candidates = uncertain.candidates.len(),
+            freepik_wan.reconcile.outcome = tracing::field::Empty,
+            freepik_wan.task_id = tracing::field::Empty,
+        );
+        let _in = span.enter();
+        let reconciled = self.reconcile_inner(uncertain);
+        let outcome = match &reconciled {
+            Reconciled::Adopted(task) => {
+                span.record("freepik_wan.task_id", task.id.as_str());
+                "adopted"
+            }
+            Reconciled::Ambiguous(_) => "ambiguous",
+            Reconciled::NotFound => "not_found",
+        };
+        span.record("freepik_wan.reconcile.outcome", outcome);
+        reconciled
+    }
+
+    fn reconcile_inner(&self, uncertain: &UncertainCreate) -> Reconciled {
         let ledger = &self.shared.ledger;
         let open: Vec<&Task> = uncertain
             .candidates
@@ -168,7 +192,7 @@ impl Client {
                 Reconciled::Adopted((*one).clone())
             }
             // Claimed by another reconcile in between: look again.
-            [_] => self.reconcile(uncertain),
+            [_] => self.reconcile_inner(uncertain),
             many => Reconciled::Ambiguous(many.iter().map(|t| (*t).clone()).collect()),
         }
     }

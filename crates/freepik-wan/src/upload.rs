@@ -306,6 +306,23 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upload_all(&self, sources: Vec<UploadSource>) -> Result<Vec<Uploaded>> {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "freepik_wan.upload",
+            freepik_wan.upload.files = sources.len(),
+            freepik_wan.upload.bytes = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        async move {
+            let result = self.upload_all_inner(sources).await;
+            crate::observe::record_outcome(&tracing::Span::current(), &result);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn upload_all_inner(&self, sources: Vec<UploadSource>) -> Result<Vec<Uploaded>> {
         let mut inspected = Vec::with_capacity(sources.len());
         for source in sources {
             inspected.push(inspect(source).await?);
@@ -318,6 +335,7 @@ impl Client {
             .filter(|i| results[*i].is_none())
             .collect();
         let mut fresh_urls = 0;
+        let mut sent = 0;
         while !missing.is_empty() {
             let targets = self.request_urls(&inspected, &missing).await?;
             let mut refused = Vec::new();
@@ -325,6 +343,8 @@ impl Client {
                 let file = &inspected[index];
                 match self.put(file, &target).await {
                     Ok(()) => {
+                        sent += file.bytes;
+                        crate::observe::metric::uploaded(file.bytes);
                         let uploaded = uploaded(file, target);
                         self.shared.uploads.put(file.hash, uploaded.clone());
                         results[index] = Some(uploaded);
@@ -341,6 +361,7 @@ impl Client {
             }
             missing = refused;
         }
+        tracing::Span::current().record("freepik_wan.upload.bytes", sent);
         Ok(results
             .into_iter()
             .map(|r| r.expect("every file uploaded or failed"))
@@ -365,7 +386,13 @@ impl Client {
         let api = &self.shared.api;
         let answer = self
             .api_call("request_upload_urls", Idempotency::Idempotent, || {
-                crate::api_error::call(api.request_upload_urls().body(body.clone()).send())
+                let call =
+                    crate::api_error::call(api.request_upload_urls().body(body.clone()).send());
+                async {
+                    let result = call.await;
+                    crate::observe::metric::api_request("request_upload_urls", None, &result);
+                    result
+                }
             })
             .await?;
         if answer.files.len() != indexes.len() {
@@ -385,6 +412,9 @@ impl Client {
         self.shared
             .retry
             .run("upload_put", Idempotency::Idempotent, || async {
+                if let Ok(url) = url::Url::parse(&target.upload_url) {
+                    crate::observe::record_request("PUT", &url);
+                }
                 let mut request = http
                     .put(&target.upload_url)
                     .header(reqwest::header::CONTENT_LENGTH, file.bytes);
@@ -404,6 +434,7 @@ impl Client {
                         source: source.without_url(),
                     })?;
                 let status = response.status();
+                crate::observe::record_status(status.as_u16());
                 if status.is_success() {
                     return Ok(());
                 }

@@ -131,7 +131,38 @@ impl Wait {
         self.run().await
     }
 
+    /// `run_inner` in a `freepik_wan.wait` span: the task's id and model,
+    /// its last status, and how long the wait took.
     async fn run(self) -> Result<Task> {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "freepik_wan.wait",
+            freepik_wan.model = %self.id.model(),
+            freepik_wan.task_id = self.id.as_str(),
+            freepik_wan.task.status = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let model = self.id.model();
+        let started = std::time::Instant::now();
+        let result = self.run_inner().instrument(span.clone()).await;
+        crate::observe::record_outcome(&span, &result);
+        // A bounded label: a status the spec does not name is "OTHER".
+        let named = |status: &TaskStatus| match status {
+            TaskStatus::Completed => "COMPLETED",
+            TaskStatus::Failed => "FAILED",
+            _ => "OTHER",
+        };
+        let status = match &result {
+            Ok(task) => named(&task.status),
+            Err(Error::TaskFailed { task }) => named(&task.status),
+            Err(error) => crate::observe::error_type(error),
+        };
+        span.record("freepik_wan.task.status", status);
+        crate::observe::metric::waited(model, status, started.elapsed());
+        result
+    }
+
+    async fn run_inner(self) -> Result<Task> {
         let changes = self.client.watch_with(self.id.clone(), self.options);
         let mut changes = std::pin::pin!(changes);
         let mut last = None;
@@ -210,6 +241,10 @@ impl Watching {
         match &outcome {
             Ok(task) if !task.status.is_terminal() => {
                 tracing::debug!(task_id = %task.id, status = %task.status, "status changed");
+            }
+            Ok(task) => {
+                tracing::debug!(task_id = %task.id, status = %task.status, "task ended");
+                self.done = true;
             }
             _ => self.done = true,
         }

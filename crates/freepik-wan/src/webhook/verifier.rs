@@ -102,6 +102,34 @@ impl Verifier {
         signature: &str,
         body: &[u8],
     ) -> Result<WebhookEvent, WebhookError> {
+        // The id and the outcome only: never the secret, the signature or
+        // the body.
+        let span = tracing::info_span!(
+            "freepik_wan.webhook.verify",
+            freepik_wan.webhook.id = webhook_id,
+            freepik_wan.task_id = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let _in = span.enter();
+        let verified = self.verify_inner(webhook_id, timestamp, signature, body);
+        match &verified {
+            Ok(event) => {
+                span.record("freepik_wan.task_id", event.task_id.as_str());
+            }
+            Err(error) => {
+                span.record("error.type", crate::observe::webhook_error_type(error));
+            }
+        }
+        verified
+    }
+
+    fn verify_inner(
+        &self,
+        webhook_id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<WebhookEvent, WebhookError> {
         let key = self.secret.key()?;
         let sent_at = parse_timestamp(timestamp)?;
         // The clock check comes first: a replayed request is refused without
