@@ -56,9 +56,30 @@ pub struct Cli {
     #[arg(long, short, global = true, display_order = 100)]
     pub quiet: bool,
 
+    /// How the library's log events are written on stderr: `human` (only with
+    /// RUST_LOG or --verbose; otherwise nothing, as before) or `json` (one JSON
+    /// object per event, with its spans' fields: task id, model, HTTP status...).
+    /// The level comes from RUST_LOG, else --verbose (debug), else info.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human,
+          value_name = "FORMAT", display_order = 100)]
+    pub log_format: LogFormat,
+
+    /// Log the library's debug events on stderr (RUST_LOG, when set, wins).
+    #[arg(long, short, global = true, display_order = 100)]
+    pub verbose: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log events are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Plain lines, for a person; written only with RUST_LOG or --verbose.
+    Human,
+    /// One JSON object per event, with the fields of the spans it is in.
+    Json,
 }
 
 /// The subcommands.

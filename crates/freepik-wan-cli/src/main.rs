@@ -11,6 +11,7 @@ mod batch;
 mod connect;
 mod exit;
 mod generate;
+mod logs;
 mod models_cmd;
 mod output;
 mod progress;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Err(error) => return usage_error(error),
     };
     let out = Output::new(cli.json, cli.quiet);
+    logs::init(cli.log_format, cli.verbose);
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -105,6 +105,7 @@ fn command(dir: &Path) -> Command {
         .env_remove("MAGNIFIC_API_KEY")
         .env_remove("MAGNIFIC_BASE_URL")
         .env_remove("FREEPIK_WEBHOOK_SECRET")
+        .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     command
 }
@@ -1574,3 +1575,6 @@ mod chaos;
 
 #[path = "cli/uploads.rs"]
 mod uploads;
+
+#[path = "cli/logs.rs"]
+mod logs;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::future::{self, Either};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -69,9 +70,19 @@ impl Client {
         id: impl Into<TaskId>,
         options: WaitOptions,
     ) -> impl Stream<Item = Result<Task>> + Send + 'static {
+        let id = id.into();
+        // One span for the whole wait, entered by each step of the stream.
+        let span = tracing::info_span!(
+            "freepik_wan.wait",
+            freepik_wan.model = %id.model(),
+            freepik_wan.task_id = id.as_str(),
+            freepik_wan.task.status = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
         let state = Watching {
             client: self.clone(),
-            id: id.into(),
+            id,
+            span,
             options,
             registration: None,
             started: None,
@@ -83,7 +94,8 @@ impl Client {
             if state.done {
                 return None;
             }
-            let item = state.next_change().await;
+            let span = state.span.clone();
+            let item = state.next_change().instrument(span).await;
             Some((item, state))
         })
     }
@@ -131,38 +143,7 @@ impl Wait {
         self.run().await
     }
 
-    /// `run_inner` in a `freepik_wan.wait` span: the task's id and model,
-    /// its last status, and how long the wait took.
     async fn run(self) -> Result<Task> {
-        use tracing::Instrument;
-        let span = tracing::info_span!(
-            "freepik_wan.wait",
-            freepik_wan.model = %self.id.model(),
-            freepik_wan.task_id = self.id.as_str(),
-            freepik_wan.task.status = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-        );
-        let model = self.id.model();
-        let started = std::time::Instant::now();
-        let result = self.run_inner().instrument(span.clone()).await;
-        crate::observe::record_outcome(&span, &result);
-        // A bounded label: a status the spec does not name is "OTHER".
-        let named = |status: &TaskStatus| match status {
-            TaskStatus::Completed => "COMPLETED",
-            TaskStatus::Failed => "FAILED",
-            _ => "OTHER",
-        };
-        let status = match &result {
-            Ok(task) => named(&task.status),
-            Err(Error::TaskFailed { task }) => named(&task.status),
-            Err(error) => crate::observe::error_type(error),
-        };
-        span.record("freepik_wan.task.status", status);
-        crate::observe::metric::waited(model, status, started.elapsed());
-        result
-    }
-
-    async fn run_inner(self) -> Result<Task> {
         let changes = self.client.watch_with(self.id.clone(), self.options);
         let mut changes = std::pin::pin!(changes);
         let mut last = None;
@@ -194,6 +175,7 @@ impl IntoFuture for Wait {
 struct Watching {
     client: Client,
     id: TaskId,
+    span: tracing::Span,
     options: WaitOptions,
     /// Taken on the first poll of the stream, not when it is made, so that a
     /// stream made outside a runtime does not start the poller there.
@@ -242,17 +224,36 @@ impl Watching {
             Ok(task) if !task.status.is_terminal() => {
                 tracing::debug!(task_id = %task.id, status = %task.status, "status changed");
             }
-            Ok(task) => {
-                tracing::debug!(task_id = %task.id, status = %task.status, "task ended");
+            _ => {
                 self.done = true;
+                self.ended(&outcome, started);
             }
-            _ => self.done = true,
         }
         outcome
     }
 
     /// Fetches the task until its answer carries a video URL (or it is no
     /// longer COMPLETED), with backoff, for at most [`COMPLETED_URL_GRACE`].
+    /// Records the end of the wait on its span (the last status, or the
+    /// error) and in the wait-duration metric.
+    fn ended(&self, outcome: &Result<Task>, started: Instant) {
+        // A bounded label: a status the spec does not name is "OTHER".
+        let status = match outcome {
+            Ok(task) => match task.status {
+                TaskStatus::Completed => "COMPLETED",
+                TaskStatus::Failed => "FAILED",
+                _ => "OTHER",
+            },
+            Err(error) => crate::observe::error_type(error),
+        };
+        self.span.record("freepik_wan.task.status", status);
+        crate::observe::record_outcome(&self.span, outcome);
+        if let Ok(task) = outcome {
+            tracing::info!(task_id = %task.id, status = %task.status, "task ended");
+        }
+        crate::observe::metric::waited(self.id.model(), status, started.elapsed());
+    }
+
     async fn fetch_video_url(&mut self) -> Result<Task> {
         let since = *self.completed_without_url.get_or_insert_with(Instant::now);
         let mut delay = Duration::from_millis(250);

@@ -1,0 +1,150 @@
+//! `--log-format json`: one JSON object per library event on stderr, inside
+//! the create, wait and download spans with the task's id and model, and
+//! never the key or a signed URL's token; the default output is unchanged.
+
+use std::time::Duration;
+
+use freepik_wan_sim::Faults;
+use serde_json::Value;
+
+use super::{KEY, Sim, run, sample_image, tempdir};
+
+/// The JSON events of a run's stderr (its other lines are the human notes
+/// the CLI always wrote there).
+fn events(stderr: &str) -> Vec<Value> {
+    stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// The names of the spans an event is in, with their task id and model.
+fn spans_of(event: &Value) -> Vec<(String, Option<String>, Option<String>)> {
+    let mut all: Vec<&Value> = event["spans"].as_array().into_iter().flatten().collect();
+    all.extend(event.get("span"));
+    all.into_iter()
+        .map(|span| {
+            let text = |name: &str| span[name].as_str().map(str::to_owned);
+            (
+                span["name"].as_str().unwrap_or_default().to_owned(),
+                text("freepik_wan.task_id"),
+                text("freepik_wan.model"),
+            )
+        })
+        .collect()
+}
+
+fn check(stderr: &str, model: &str) {
+    let events = events(stderr);
+    assert!(events.len() > 5, "{stderr}");
+    let task_id = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "task created")
+        .and_then(|e| e["fields"]["task_id"].as_str())
+        .unwrap_or_else(|| panic!("no task created event: {stderr}"))
+        .to_owned();
+    for name in [
+        "freepik_wan.create",
+        "freepik_wan.wait",
+        "freepik_wan.download",
+    ] {
+        let carried = events.iter().any(|e| {
+            spans_of(e).iter().any(|(span, id, m)| {
+                span == name && id.as_deref() == Some(&task_id) && m.as_deref() == Some(model)
+            })
+        });
+        assert!(
+            carried,
+            "no event in {name} with {task_id} at {model}: {stderr}"
+        );
+    }
+    // An HTTP attempt's span, with OpenTelemetry's fields.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["span"]["name"] == "freepik_wan.call"
+                && e["span"]["http.request.method"] == "POST"
+                && e["span"]["http.response.status_code"] == 200),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(KEY), "the key: {stderr}");
+    assert!(!stderr.contains("token="), "a URL token: {stderr}");
+    assert!(!stderr.contains("hmac="), "a URL token: {stderr}");
+}
+
+#[test]
+fn json_logs_carry_the_create_wait_and_download_spans_and_no_secret() {
+    let dir = tempdir();
+    let image = sample_image();
+    let image = image.to_str().unwrap();
+    let simulated = run(
+        dir.path(),
+        &[
+            "--log-format",
+            "json",
+            "generate",
+            "--simulate",
+            "--image",
+            image,
+            "--prompt",
+            "waves roll in",
+            "--out",
+            "sim.mp4",
+        ],
+    )
+    .ok();
+    check(&simulated.stderr, "image-to-video/wan-v2-2-580p");
+
+    // Against a service whose video URLs are signed, with the key passed.
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            signed_urls: true,
+            ..Faults::none()
+        },
+    );
+    let signed = sim
+        .run(
+            dir.path(),
+            &[
+                "--log-format",
+                "json",
+                "--verbose",
+                "generate",
+                "--image",
+                image,
+                "--out",
+                "signed.mp4",
+            ],
+        )
+        .ok();
+    check(&signed.stderr, "image-to-video/wan-v2-2-580p");
+    // --verbose: debug events too.
+    assert!(
+        events(&signed.stderr).iter().any(|e| e["level"] == "DEBUG"),
+        "{}",
+        signed.stderr
+    );
+}
+
+#[test]
+fn the_default_log_format_writes_no_log_events() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let image = sample_image();
+    let run = sim
+        .run(
+            dir.path(),
+            &[
+                "generate",
+                "--image",
+                image.to_str().unwrap(),
+                "--out",
+                "v.mp4",
+            ],
+        )
+        .ok();
+    assert!(events(&run.stderr).is_empty(), "{}", run.stderr);
+    assert!(!run.stderr.contains("INFO"), "{}", run.stderr);
+}
