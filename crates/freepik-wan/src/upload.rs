@@ -115,6 +115,32 @@ pub struct Uploaded {
     pub bytes: u64,
     /// Until when the asset URL can be read.
     pub readable_until: SystemTime,
+    /// The SHA-256 of the content: what [`Client::remember_uploads`] keys it by.
+    pub sha256: [u8; 32],
+}
+
+impl Uploaded {
+    /// An upload recorded earlier (say, in a batch's journal), to hand back
+    /// to [`Client::remember_uploads`]; `None` for a content type the
+    /// upload does not take.
+    pub fn restore(
+        file_id: String,
+        asset_url: String,
+        content_type: &str,
+        bytes: u64,
+        readable_until: SystemTime,
+        sha256: [u8; 32],
+    ) -> Option<Uploaded> {
+        let content_type = upload_type(content_type).map(content_type_str)?;
+        Some(Uploaded {
+            file_id,
+            asset_url,
+            content_type,
+            bytes,
+            readable_until,
+            sha256,
+        })
+    }
 }
 
 impl fmt::Debug for Uploaded {
@@ -149,6 +175,11 @@ impl Uploads {
             .duration_since(SystemTime::now())
             .unwrap_or_default();
         (left > REUSE_MARGIN).then(|| found.clone())
+    }
+
+    fn all(&self) -> Vec<Uploaded> {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        done.values().cloned().collect()
     }
 
     fn put(&self, hash: [u8; 32], uploaded: Uploaded) {
@@ -347,6 +378,31 @@ impl Client {
             .collect())
     }
 
+    /// What this client uploaded and remembers (assets still readable for a
+    /// few hours more), to keep across processes: a resumed batch hands
+    /// them back with [`remember_uploads`](Self::remember_uploads) and
+    /// uploads only what expired.
+    pub fn uploads(&self) -> Vec<Uploaded> {
+        self.shared.uploads.all()
+    }
+
+    /// Makes this client reuse uploads made earlier (see
+    /// [`uploads`](Self::uploads)) for the same content, while they stay
+    /// readable for a few more hours; older ones are ignored.
+    ///
+    /// ```no_run
+    /// # async fn run(first: freepik_wan::Client, next: freepik_wan::Client) -> freepik_wan::Result<()> {
+    /// first.upload("face.png").await?;
+    /// next.remember_uploads(first.uploads());
+    /// next.upload("face.png").await?; // nothing sent: remembered
+    /// # Ok(()) }
+    /// ```
+    pub fn remember_uploads(&self, uploads: impl IntoIterator<Item = Uploaded>) {
+        for uploaded in uploads {
+            self.shared.uploads.put(uploaded.sha256, uploaded);
+        }
+    }
+
     /// One `request-url` call for the files at `indexes`: their targets, in
     /// order. It costs nothing, so it is retried like a read.
     async fn request_urls(
@@ -471,6 +527,7 @@ fn uploaded(file: &Inspected, target: types::UploadTarget) -> Uploaded {
         content_type: content_type_str(file.content_type),
         bytes: file.bytes,
         readable_until: SystemTime::now() + lifetime,
+        sha256: file.hash,
     }
 }
 
@@ -519,6 +576,7 @@ mod tests {
             content_type: "image/png",
             bytes: 10,
             readable_until: SystemTime::now(),
+            sha256: [0; 32],
         };
         let shown = format!("{uploaded:?}");
         assert!(!shown.contains("secret"), "{shown}");

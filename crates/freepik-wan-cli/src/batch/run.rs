@@ -29,6 +29,8 @@ pub struct Run {
     /// Why this run stopped creating, once it did (the account was refused,
     /// a quota or a long rate-limit pause): rows not yet sent stay pending.
     pub stopped: std::sync::Mutex<Option<(Stop, String)>>,
+    /// The content hashes of the uploads the journal has already.
+    pub uploads_kept: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 type Sql<T> = Result<T, String>;
@@ -331,6 +333,22 @@ impl Run {
             Ok(request) => self.client.create(request).await,
             Err(error) => Err(error),
         };
+        // Uploads are kept whatever the create did: a resumed run reuses them.
+        let uploads: Vec<_> = {
+            let mut kept = self.uploads_kept.lock().unwrap_or_else(|e| e.into_inner());
+            self.client
+                .uploads()
+                .into_iter()
+                .filter(|u| kept.insert(u.sha256))
+                .collect()
+        };
+        if !uploads.is_empty()
+            && let Err(error) = self.journal.remember_uploads(&uploads)
+        {
+            self.display.note(format!(
+                "line {line}: the journal could not record its uploads: {error}"
+            ));
+        }
         match created {
             Ok(task) => {
                 let id = task.id.to_string();
