@@ -21,7 +21,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -31,8 +32,32 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt as _;
 
 use crate::client::Client;
+use crate::download::Progress;
 use crate::error::{Error, Result};
 use crate::retry::Idempotency;
+
+/// A progress callback, shared with the request bodies that report to it.
+pub(crate) type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Counts the bytes of one `upload_all` sent so far, for its callback.
+struct Sent {
+    report: ProgressFn,
+    /// Bytes of the files whose PUT succeeded.
+    done: AtomicU64,
+    /// Of all the files to send.
+    total: u64,
+}
+
+impl Sent {
+    /// `attempt` bytes of the file in flight are out (a retried PUT counts
+    /// again from its start).
+    fn report(&self, attempt: u64) {
+        (self.report)(Progress {
+            bytes: self.done.load(Ordering::Relaxed) + attempt,
+            total: Some(self.total),
+        });
+    }
+}
 
 /// The largest file the upload takes (its signed length range).
 pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
@@ -337,6 +362,36 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upload_all(&self, sources: Vec<UploadSource>) -> Result<Vec<Uploaded>> {
+        self.upload_all_reporting(sources, None).await
+    }
+
+    /// [`upload_all`](Self::upload_all), calling `progress` as bytes go
+    /// out: of all the files still to upload (remembered ones send
+    /// nothing), counted from a PUT's start again when it is retried.
+    ///
+    /// ```no_run
+    /// # async fn run(client: freepik_wan::Client) -> freepik_wan::Result<()> {
+    /// client
+    ///     .upload_all_with_progress(vec!["clip.mp4".into()], |p| {
+    ///         eprintln!("{} of {:?} bytes", p.bytes, p.total);
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_all_with_progress(
+        &self,
+        sources: Vec<UploadSource>,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> Result<Vec<Uploaded>> {
+        self.upload_all_reporting(sources, Some(Arc::new(progress)))
+            .await
+    }
+
+    pub(crate) async fn upload_all_reporting(
+        &self,
+        sources: Vec<UploadSource>,
+        progress: Option<ProgressFn>,
+    ) -> Result<Vec<Uploaded>> {
         let mut inspected = Vec::with_capacity(sources.len());
         for source in sources {
             inspected.push(inspect(source).await?);
@@ -348,14 +403,25 @@ impl Client {
         let mut missing: Vec<usize> = (0..inspected.len())
             .filter(|i| results[*i].is_none())
             .collect();
+        let sent = progress.map(|report| {
+            Arc::new(Sent {
+                report,
+                done: AtomicU64::new(0),
+                total: missing.iter().map(|i| inspected[*i].bytes).sum(),
+            })
+        });
         let mut fresh_urls = 0;
         while !missing.is_empty() {
             let targets = self.request_urls(&inspected, &missing).await?;
             let mut refused = Vec::new();
             for (index, target) in missing.iter().copied().zip(targets) {
                 let file = &inspected[index];
-                match self.put(file, &target).await {
+                match self.put(file, &target, sent.clone()).await {
                     Ok(()) => {
+                        if let Some(sent) = &sent {
+                            sent.done.fetch_add(file.bytes, Ordering::Relaxed);
+                            sent.report(0);
+                        }
                         let uploaded = uploaded(file, target);
                         self.shared.uploads.put(file.hash, uploaded.clone());
                         results[index] = Some(uploaded);
@@ -436,7 +502,12 @@ impl Client {
 
     /// PUTs one file to its signed URL with exactly the returned headers,
     /// no key, no redirect followed; transient failures are tried again.
-    async fn put(&self, file: &Inspected, target: &types::UploadTarget) -> Result<()> {
+    async fn put(
+        &self,
+        file: &Inspected,
+        target: &types::UploadTarget,
+        sent: Option<Arc<Sent>>,
+    ) -> Result<()> {
         let http = &self.shared.storage_http;
         self.shared
             .retry
@@ -449,7 +520,7 @@ impl Client {
                 }
                 let body = match &file.source {
                     UploadSource::Bytes(bytes) => reqwest::Body::from(bytes.clone()),
-                    UploadSource::Path(path) => file_body(path).await?,
+                    UploadSource::Path(path) => file_body(path, sent.clone()).await?,
                 };
                 let response = request
                     .body(body)
@@ -478,8 +549,8 @@ impl Client {
     }
 }
 
-/// A file as a request body, read as it is sent.
-async fn file_body(path: &Path) -> Result<reqwest::Body> {
+/// A file as a request body, read as it is sent (reporting to `sent`).
+async fn file_body(path: &Path, sent: Option<Arc<Sent>>) -> Result<reqwest::Body> {
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|source| Error::Io {
@@ -487,15 +558,22 @@ async fn file_body(path: &Path) -> Result<reqwest::Body> {
             path: path.to_owned(),
             source,
         })?;
-    let chunks = futures_util::stream::unfold(file, |mut file| async move {
-        let mut buffer = vec![0u8; 64 * 1024];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), file))
+    let chunks = futures_util::stream::unfold((file, 0u64), move |(mut file, read)| {
+        let sent = sent.clone();
+        async move {
+            let mut buffer = vec![0u8; 64 * 1024];
+            match file.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    let read = read + n as u64;
+                    if let Some(sent) = &sent {
+                        sent.report(read);
+                    }
+                    Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), (file, read)))
+                }
+                Err(error) => Some((Err(error), (file, read))),
             }
-            Err(error) => Some((Err(error), file)),
         }
     });
     Ok(reqwest::Body::wrap_stream(chunks))
