@@ -1377,6 +1377,16 @@ fn manifest_text(lines: &[Line]) -> String {
     text
 }
 
+/// The lines the manifest's rows are on: 2.. (the header is line 1), blank
+/// lines aside. A removed row's entry may stay in the journal: it is not
+/// one of them.
+fn current_lines(lines: &[Line]) -> BTreeSet<u64> {
+    (2u64..)
+        .zip(lines)
+        .filter_map(|(line, row)| row.map(|_| line))
+        .collect()
+}
+
 /// The manifest's rows (not its blank lines).
 fn rows_of(lines: &[Line]) -> usize {
     lines.iter().flatten().count()
@@ -1493,8 +1503,8 @@ fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Chec
             out_dir = dir.join(format!("out{run}"));
             continue;
         }
-        let ended =
-            code == Some(0) || (matches!(code, Some(1 | 3)) && at_their_end(dir, &out_dir, sim));
+        let ended = code == Some(0)
+            || (matches!(code, Some(1 | 3)) && at_their_end(dir, &out_dir, sim, &manifest));
         if edited && ended {
             settled_ok = true;
             break;
@@ -1523,10 +1533,16 @@ fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Chec
 /// may have made a task the list could not prove or disprove: never sent
 /// again without `--resend-uncertain`, which the user gives only after
 /// checking the list). A batch that ends so has settled.
-fn at_their_end(dir: &Path, out_dir: &Path, sim: &Sim) -> bool {
+fn at_their_end(dir: &Path, out_dir: &Path, sim: &Sim, manifest: &[Line]) -> bool {
     let failed = task_failed(&sim.handle.stats());
+    let current = current_lines(manifest);
     journal_entries(dir, out_dir)
         .iter()
+        .filter(|e| {
+            e["line"]
+                .as_u64()
+                .is_some_and(|line| current.contains(&line))
+        })
         .filter(|e| e["state"] != "downloaded")
         .all(|e| {
             e["state"] == "uncertain"
@@ -1576,13 +1592,7 @@ fn check_batch_end(
     manifest: &[Line],
     ever: usize,
 ) {
-    // The current manifest's rows are on lines 2.. (the header is line 1),
-    // blank lines aside; a removed row's entry may stay in the journal, and
-    // is not one of them.
-    let current: BTreeSet<u64> = (2u64..)
-        .zip(manifest)
-        .filter_map(|(line, row)| row.map(|_| line))
-        .collect();
+    let current = current_lines(manifest);
     let rows = current.len();
     let entries: Vec<Value> = journal_entries(dir, out_dir)
         .into_iter()
