@@ -97,14 +97,36 @@ def _repair_schema(node) -> None:
             _repair_schema(child)
 
 
+# Magnific's Upload Files API is not in the published document: the project
+# vendors it as its own excerpt, which is merged in (paths and schemas).
+UPLOADS_EXCERPT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "openapi", "upstream", "magnific-uploads.yaml"
+)
+
+
+def _merge_uploads(raw_schema: dict) -> None:
+    import yaml
+
+    with open(UPLOADS_EXCERPT, encoding="utf-8") as f:
+        uploads = yaml.safe_load(f)
+    raw_schema["paths"].update(uploads["paths"])
+    schemas = raw_schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in uploads["components"]["schemas"].items():
+        assert name not in schemas, f"the upload excerpt's {name} clashes with the document's"
+        schemas[name] = schema
+
+
 @schemathesis.hook
 def before_load_schema(context, raw_schema: dict) -> None:
     paths = raw_schema["paths"]
     for path in [p for p in paths if not WAN_PATH.match(p)]:
         del paths[path]
+    _merge_uploads(raw_schema)
     _repair_schema(raw_schema["components"]["schemas"])
     _repair_schema(paths)
     for path, item in paths.items():
+        if not WAN_PATH.match(path):
+            continue
         if path.endswith(TASK_SUFFIX):
             # Real for any HTTP API (contract.md, "Errors"); the simulator answers
             # {"message": "Task not found"} for an unknown or another key's task.

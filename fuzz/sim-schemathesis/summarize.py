@@ -89,13 +89,18 @@ def main(path: str) -> int:
 
     # The coverage phase also probes methods an operation does not have (POST on a
     # status path, DELETE, ...): those are not operations of the document.
+    uploads = "POST /v1/ai/uploads/request-url"
     labels = {
         label
         for _, label in cases
-        if label.startswith("GET ") or (label.startswith("POST ") and not label.endswith(TASK_SUFFIX))
+        if (label.startswith("GET ") and not label.endswith(uploads.removeprefix("POST ")))
+        or (label.startswith("POST ") and not label.endswith(TASK_SUFFIX))
     }
-    creates = sorted(label for label in labels if label.startswith("POST "))
-    floors = {}
+    creates = sorted(label for label in labels if label.startswith("POST ") and label != uploads)
+    floors = {
+        f"{uploads} answered 200": responses[(uploads, 200)] > 0,
+        f"{uploads} answered 400": responses[(uploads, 400)] > 0,
+    }
     for create in creates:
         collection = create.removeprefix("POST ")
         get_task, listing = f"GET {collection}{TASK_SUFFIX}", f"GET {collection}"

@@ -205,3 +205,24 @@ async fn a_file_the_upload_cannot_take_is_refused_by_its_bytes_and_nothing_is_se
     let s = storage.lock().unwrap();
     assert!(s.requests.is_empty() && s.puts == 0);
 }
+
+#[tokio::test]
+async fn upload_progress_counts_up_to_the_files_total() {
+    let (_storage, base) = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.png");
+    let image = png(640, 360, 300_000);
+    std::fs::write(&path, &image).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    client(&base)
+        .upload_all_with_progress(vec![path.into()], move |p| {
+            record.lock().unwrap().push((p.bytes, p.total));
+        })
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() > 2, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    assert_eq!(seen.last(), Some(&(300_000, Some(300_000))));
+}

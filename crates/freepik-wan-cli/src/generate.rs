@@ -41,8 +41,12 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
     request.check()?;
     // Uploads (local files for URL-only fields) and task inputs, before the
     // create: a failure here sends no create.
+    let (bar, report) = progress::upload_bar(out);
     let body = tokio::select! {
-        body = client.prepare(request) => body?,
+        body = client.prepare_with_progress(request, report) => {
+            bar.finish_and_clear();
+            body?
+        }
         () = interrupted() => {
             return Err(Failure::new(
                 Code::Interrupted,

@@ -141,6 +141,28 @@ pub async fn download(
     Ok(saved)
 }
 
+/// A bar for uploads on a terminal (hidden otherwise), and the callback
+/// that moves it: bytes sent of the total, and the rate.
+pub fn upload_bar(out: Output) -> (ProgressBar, impl Fn(freepik_wan::Progress) + Send + Sync) {
+    let bar = if out.live() {
+        let bar = ProgressBar::new(0).with_style(style(
+            "{spinner} uploading {bar:30} {bytes}/{total_bytes} ({binary_bytes_per_sec}, {eta})",
+        ));
+        bar.enable_steady_tick(TICK);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let shown = bar.clone();
+    let report = move |progress: freepik_wan::Progress| {
+        if let Some(total) = progress.total {
+            shown.set_length(total);
+        }
+        shown.set_position(progress.bytes);
+    };
+    (bar, report)
+}
+
 fn style(template: &str) -> ProgressStyle {
     // The templates are constants; a typo shows up as a plain spinner, not a crash.
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())

@@ -18,7 +18,10 @@ pub async fn upload(
 ) -> Result<(), Failure> {
     let client = connection.client(None)?;
     let sources = files.iter().cloned().map(Into::into).collect();
-    let staged = client.upload_all(sources).await?;
+    let (bar, report) = crate::progress::upload_bar(out);
+    let staged = client.upload_all_with_progress(sources, report).await;
+    bar.finish_and_clear();
+    let staged = staged?;
     out.note(
         "staged on Magnific's storage: anyone holding these URLs can read the files for about \
          a day; they are deleted after about a week",

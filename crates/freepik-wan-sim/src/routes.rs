@@ -661,6 +661,8 @@ async fn method_not_allowed(State(state): State<Arc<AppState>>, request: Request
         .is_some_and(|rest| MODELS.iter().any(|m| m.path() == rest));
     let allow = if collection {
         "GET, HEAD, POST"
+    } else if path == UPLOAD_PATH {
+        "POST"
     } else {
         "GET, HEAD"
     };

@@ -97,6 +97,25 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn prepare(&self, request: VideoRequest) -> Result<CreateBody> {
+        self.prepare_reporting(request, None).await
+    }
+
+    /// [`prepare`](Self::prepare), calling `progress` as the uploads' bytes
+    /// go out (nothing is called when there is nothing to upload).
+    pub async fn prepare_with_progress(
+        &self,
+        request: VideoRequest,
+        progress: impl Fn(crate::Progress) + Send + Sync + 'static,
+    ) -> Result<CreateBody> {
+        self.prepare_reporting(request, Some(std::sync::Arc::new(progress)))
+            .await
+    }
+
+    async fn prepare_reporting(
+        &self,
+        request: VideoRequest,
+        progress: Option<crate::upload::ProgressFn>,
+    ) -> Result<CreateBody> {
         request.check()?;
         let inputs = request.media_inputs();
         let mut wires: Vec<Option<String>> = vec![None; inputs.len()];
@@ -115,7 +134,7 @@ impl Client {
         if !uploads.is_empty() {
             let sources = uploads.iter().map(|(_, _, s)| s.clone()).collect();
             let staged = self
-                .upload_all(sources)
+                .upload_all_reporting(sources, progress)
                 .await
                 .map_err(|e| name_the_field(e, &uploads))?;
             for ((i, _, _), uploaded) in uploads.iter().zip(staged) {

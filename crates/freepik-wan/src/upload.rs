@@ -21,7 +21,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -31,8 +32,32 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt as _;
 
 use crate::client::Client;
+use crate::download::Progress;
 use crate::error::{Error, Result};
 use crate::retry::Idempotency;
+
+/// A progress callback, shared with the request bodies that report to it.
+pub(crate) type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Counts the bytes of one `upload_all` sent so far, for its callback.
+struct Sent {
+    report: ProgressFn,
+    /// Bytes of the files whose PUT succeeded.
+    done: AtomicU64,
+    /// Of all the files to send.
+    total: u64,
+}
+
+impl Sent {
+    /// `attempt` bytes of the file in flight are out (a retried PUT counts
+    /// again from its start).
+    fn report(&self, attempt: u64) {
+        (self.report)(Progress {
+            bytes: self.done.load(Ordering::Relaxed) + attempt,
+            total: Some(self.total),
+        });
+    }
+}
 
 /// The largest file the upload takes (its signed length range).
 pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
@@ -115,6 +140,32 @@ pub struct Uploaded {
     pub bytes: u64,
     /// Until when the asset URL can be read.
     pub readable_until: SystemTime,
+    /// The SHA-256 of the content: what [`Client::remember_uploads`] keys it by.
+    pub sha256: [u8; 32],
+}
+
+impl Uploaded {
+    /// An upload recorded earlier (say, in a batch's journal), to hand back
+    /// to [`Client::remember_uploads`]; `None` for a content type the
+    /// upload does not take.
+    pub fn restore(
+        file_id: String,
+        asset_url: String,
+        content_type: &str,
+        bytes: u64,
+        readable_until: SystemTime,
+        sha256: [u8; 32],
+    ) -> Option<Uploaded> {
+        let content_type = upload_type(content_type).map(content_type_str)?;
+        Some(Uploaded {
+            file_id,
+            asset_url,
+            content_type,
+            bytes,
+            readable_until,
+            sha256,
+        })
+    }
 }
 
 impl fmt::Debug for Uploaded {
@@ -149,6 +200,11 @@ impl Uploads {
             .duration_since(SystemTime::now())
             .unwrap_or_default();
         (left > REUSE_MARGIN).then(|| found.clone())
+    }
+
+    fn all(&self) -> Vec<Uploaded> {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        done.values().cloned().collect()
     }
 
     fn put(&self, hash: [u8; 32], uploaded: Uploaded) {
@@ -306,6 +362,37 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upload_all(&self, sources: Vec<UploadSource>) -> Result<Vec<Uploaded>> {
+        self.upload_all_reporting(sources, None).await
+    }
+
+    /// [`upload_all`](Self::upload_all), calling `progress` as bytes go
+    /// out: of all the files still to upload (remembered ones send
+    /// nothing), counted from a PUT's start again when it is retried.
+    ///
+    /// ```no_run
+    /// # async fn run(client: freepik_wan::Client) -> freepik_wan::Result<()> {
+    /// client
+    ///     .upload_all_with_progress(vec!["clip.mp4".into()], |p| {
+    ///         eprintln!("{} of {:?} bytes", p.bytes, p.total);
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_all_with_progress(
+        &self,
+        sources: Vec<UploadSource>,
+        progress: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> Result<Vec<Uploaded>> {
+        self.upload_all_reporting(sources, Some(Arc::new(progress)))
+            .await
+    }
+
+    /// Every upload, in a `freepik_wan.upload` span.
+    pub(crate) async fn upload_all_reporting(
+        &self,
+        sources: Vec<UploadSource>,
+        progress: Option<ProgressFn>,
+    ) -> Result<Vec<Uploaded>> {
         use tracing::Instrument;
         let span = tracing::info_span!(
             "freepik_wan.upload",
@@ -314,7 +401,7 @@ impl Client {
             error.type = tracing::field::Empty,
         );
         async move {
-            let result = self.upload_all_inner(sources).await;
+            let result = self.upload_all_inner(sources, progress).await;
             crate::observe::record_outcome(&tracing::Span::current(), &result);
             result
         }
@@ -322,7 +409,11 @@ impl Client {
         .await
     }
 
-    async fn upload_all_inner(&self, sources: Vec<UploadSource>) -> Result<Vec<Uploaded>> {
+    async fn upload_all_inner(
+        &self,
+        sources: Vec<UploadSource>,
+        progress: Option<ProgressFn>,
+    ) -> Result<Vec<Uploaded>> {
         let mut inspected = Vec::with_capacity(sources.len());
         for source in sources {
             inspected.push(inspect(source).await?);
@@ -334,17 +425,28 @@ impl Client {
         let mut missing: Vec<usize> = (0..inspected.len())
             .filter(|i| results[*i].is_none())
             .collect();
+        let sent = progress.map(|report| {
+            Arc::new(Sent {
+                report,
+                done: AtomicU64::new(0),
+                total: missing.iter().map(|i| inspected[*i].bytes).sum(),
+            })
+        });
         let mut fresh_urls = 0;
-        let mut sent = 0;
+        let mut uploaded_bytes = 0;
         while !missing.is_empty() {
             let targets = self.request_urls(&inspected, &missing).await?;
             let mut refused = Vec::new();
             for (index, target) in missing.iter().copied().zip(targets) {
                 let file = &inspected[index];
-                match self.put(file, &target).await {
+                match self.put(file, &target, sent.clone()).await {
                     Ok(()) => {
-                        sent += file.bytes;
+                        uploaded_bytes += file.bytes;
                         crate::observe::metric::uploaded(file.bytes);
+                        if let Some(sent) = &sent {
+                            sent.done.fetch_add(file.bytes, Ordering::Relaxed);
+                            sent.report(0);
+                        }
                         let uploaded = uploaded(file, target);
                         self.shared.uploads.put(file.hash, uploaded.clone());
                         results[index] = Some(uploaded);
@@ -361,11 +463,36 @@ impl Client {
             }
             missing = refused;
         }
-        tracing::Span::current().record("freepik_wan.upload.bytes", sent);
+        tracing::Span::current().record("freepik_wan.upload.bytes", uploaded_bytes);
         Ok(results
             .into_iter()
             .map(|r| r.expect("every file uploaded or failed"))
             .collect())
+    }
+
+    /// What this client uploaded and remembers (assets still readable for a
+    /// few hours more), to keep across processes: a resumed batch hands
+    /// them back with [`remember_uploads`](Self::remember_uploads) and
+    /// uploads only what expired.
+    pub fn uploads(&self) -> Vec<Uploaded> {
+        self.shared.uploads.all()
+    }
+
+    /// Makes this client reuse uploads made earlier (see
+    /// [`uploads`](Self::uploads)) for the same content, while they stay
+    /// readable for a few more hours; older ones are ignored.
+    ///
+    /// ```no_run
+    /// # async fn run(first: freepik_wan::Client, next: freepik_wan::Client) -> freepik_wan::Result<()> {
+    /// first.upload("face.png").await?;
+    /// next.remember_uploads(first.uploads());
+    /// next.upload("face.png").await?; // nothing sent: remembered
+    /// # Ok(()) }
+    /// ```
+    pub fn remember_uploads(&self, uploads: impl IntoIterator<Item = Uploaded>) {
+        for uploaded in uploads {
+            self.shared.uploads.put(uploaded.sha256, uploaded);
+        }
     }
 
     /// One `request-url` call for the files at `indexes`: their targets, in
@@ -407,7 +534,12 @@ impl Client {
 
     /// PUTs one file to its signed URL with exactly the returned headers,
     /// no key, no redirect followed; transient failures are tried again.
-    async fn put(&self, file: &Inspected, target: &types::UploadTarget) -> Result<()> {
+    async fn put(
+        &self,
+        file: &Inspected,
+        target: &types::UploadTarget,
+        sent: Option<Arc<Sent>>,
+    ) -> Result<()> {
         let http = &self.shared.storage_http;
         self.shared
             .retry
@@ -423,7 +555,7 @@ impl Client {
                 }
                 let body = match &file.source {
                     UploadSource::Bytes(bytes) => reqwest::Body::from(bytes.clone()),
-                    UploadSource::Path(path) => file_body(path).await?,
+                    UploadSource::Path(path) => file_body(path, sent.clone()).await?,
                 };
                 let response = request
                     .body(body)
@@ -453,8 +585,8 @@ impl Client {
     }
 }
 
-/// A file as a request body, read as it is sent.
-async fn file_body(path: &Path) -> Result<reqwest::Body> {
+/// A file as a request body, read as it is sent (reporting to `sent`).
+async fn file_body(path: &Path, sent: Option<Arc<Sent>>) -> Result<reqwest::Body> {
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|source| Error::Io {
@@ -462,15 +594,22 @@ async fn file_body(path: &Path) -> Result<reqwest::Body> {
             path: path.to_owned(),
             source,
         })?;
-    let chunks = futures_util::stream::unfold(file, |mut file| async move {
-        let mut buffer = vec![0u8; 64 * 1024];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), file))
+    let chunks = futures_util::stream::unfold((file, 0u64), move |(mut file, read)| {
+        let sent = sent.clone();
+        async move {
+            let mut buffer = vec![0u8; 64 * 1024];
+            match file.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    let read = read + n as u64;
+                    if let Some(sent) = &sent {
+                        sent.report(read);
+                    }
+                    Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), (file, read)))
+                }
+                Err(error) => Some((Err(error), (file, read))),
             }
-            Err(error) => Some((Err(error), file)),
         }
     });
     Ok(reqwest::Body::wrap_stream(chunks))
@@ -502,6 +641,7 @@ fn uploaded(file: &Inspected, target: types::UploadTarget) -> Uploaded {
         content_type: content_type_str(file.content_type),
         bytes: file.bytes,
         readable_until: SystemTime::now() + lifetime,
+        sha256: file.hash,
     }
 }
 
@@ -550,6 +690,7 @@ mod tests {
             content_type: "image/png",
             bytes: 10,
             readable_until: SystemTime::now(),
+            sha256: [0; 32],
         };
         let shown = format!("{uploaded:?}");
         assert!(!shown.contains("secret"), "{shown}");

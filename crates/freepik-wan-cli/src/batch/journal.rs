@@ -124,6 +124,14 @@ CREATE TABLE IF NOT EXISTS orphans (
     line INTEGER NOT NULL,
     noted_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS uploads (
+    sha256 TEXT PRIMARY KEY,
+    file_id TEXT NOT NULL,
+    asset_url TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    readable_until_ms INTEGER NOT NULL
+);
 ";
 
 /// Columns later versions added to tables an older journal already has.
@@ -499,6 +507,75 @@ impl Journal {
             .map_err(sql("read"))
     }
 
+    /// The uploads an earlier run of this batch made (their asset URLs
+    /// carry a token: never printed), for the client to reuse while they
+    /// stay readable.
+    pub fn uploads(&self) -> Sql<Vec<freepik_wan::Uploaded>> {
+        let db = self.db();
+        let mut query = db
+            .prepare(
+                "SELECT sha256, file_id, asset_url, content_type, bytes, readable_until_ms
+                 FROM uploads",
+            )
+            .map_err(sql("uploads"))?;
+        let rows = query
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .map_err(sql("uploads"))?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (hash, file_id, asset_url, content_type, bytes, until_ms) =
+                row.map_err(sql("uploads"))?;
+            let Some(sha256) = unhex(&hash) else { continue };
+            let until = std::time::UNIX_EPOCH
+                + std::time::Duration::from_millis(u64::try_from(until_ms).unwrap_or(0));
+            found.extend(freepik_wan::Uploaded::restore(
+                file_id,
+                asset_url,
+                &content_type,
+                u64::try_from(bytes).unwrap_or(0),
+                until,
+                sha256,
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Records uploads (by content hash; one already known is kept).
+    pub fn remember_uploads(&self, uploads: &[freepik_wan::Uploaded]) -> Sql<()> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(sql("uploads"))?;
+        for u in uploads {
+            let until = u
+                .readable_until
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            tx.execute(
+                "INSERT OR REPLACE INTO uploads
+                 (sha256, file_id, asset_url, content_type, bytes, readable_until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    hex(&u.sha256),
+                    u.file_id,
+                    u.asset_url,
+                    u.content_type,
+                    u.bytes as i64,
+                    until
+                ],
+            )
+            .map_err(sql("uploads"))?;
+        }
+        tx.commit().map_err(sql("uploads"))
+    }
+
     /// Records tasks a list showed, read to its end just now: they exist
     /// before any claim that comes after (the first sighting is kept).
     pub fn saw(&self, task_ids: &[String]) -> Sql<()> {
@@ -514,4 +591,19 @@ impl Journal {
         }
         tx.commit().map_err(sql("baseline"))
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }

@@ -72,6 +72,10 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
     refuse_changed(&journal, &rows, &args.out_dir)?;
     journal.register(&rows).map_err(usage)?;
+    // An earlier run's uploads, reused while they stay readable.
+    let earlier = journal.uploads().map_err(usage)?;
+    let uploads_kept = earlier.iter().map(|u| u.sha256).collect();
+    client.remember_uploads(earlier);
     if args.resend_uncertain {
         let again = journal.resend_uncertain().map_err(usage)?;
         if again > 0 {
@@ -102,6 +106,7 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         create_slot: tokio::sync::Mutex::new(()),
         list_grace: args.list_grace,
         stopped: std::sync::Mutex::new(None),
+        uploads_kept: std::sync::Mutex::new(uploads_kept),
     };
     let work = async {
         // Rows whose absence from the list the first pass could not prove

@@ -29,6 +29,8 @@ pub struct Run {
     /// Why this run stopped creating, once it did (the account was refused,
     /// a quota or a long rate-limit pause): rows not yet sent stay pending.
     pub stopped: std::sync::Mutex<Option<(Stop, String)>>,
+    /// The content hashes of the uploads the journal has already.
+    pub uploads_kept: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 type Sql<T> = Result<T, String>;
@@ -331,6 +333,22 @@ impl Run {
             Ok(request) => self.client.create(request).await,
             Err(error) => Err(error),
         };
+        // Uploads are kept whatever the create did: a resumed run reuses them.
+        let uploads: Vec<_> = {
+            let mut kept = self.uploads_kept.lock().unwrap_or_else(|e| e.into_inner());
+            self.client
+                .uploads()
+                .into_iter()
+                .filter(|u| kept.insert(u.sha256))
+                .collect()
+        };
+        if !uploads.is_empty()
+            && let Err(error) = self.journal.remember_uploads(&uploads)
+        {
+            self.display.note(format!(
+                "line {line}: the journal could not record its uploads: {error}"
+            ));
+        }
         match created {
             Ok(task) => {
                 let id = task.id.to_string();
@@ -345,22 +363,17 @@ impl Run {
                 }
                 Ok(Ok(id))
             }
-            Err(Error::CreateUncertain(uncertain)) => match self.client.reconcile(&uncertain) {
-                Reconciled::Adopted(task) => {
-                    let id = task.id.to_string();
-                    let note = format!("adopted {id} after: {}", uncertain.cause);
-                    self.journal
-                        .set(line, State::Created, Some(&id), Some(&note))?;
-                    Ok(Ok(id))
-                }
-                _ => {
-                    let note = uncertain_note(&uncertain);
-                    self.journal
-                        .set(line, State::Uncertain, None, Some(&note))?;
-                    self.display.note(format!("line {line}: {note}"));
-                    Ok(Err(State::Uncertain))
-                }
-            },
+            Err(Error::CreateUncertain(mut uncertain)) => {
+                // The SDK's ledger knows this process's tasks only; the journal
+                // knows every run's: a task another row holds, or one an earlier
+                // run's list showed before this row's claim, is not this row's,
+                // however new it looks to a client that started after it.
+                let not_ours = self.ruled_out(line, &uncertain.candidates)?;
+                uncertain
+                    .candidates
+                    .retain(|task| !not_ours.contains(task.id.as_str()));
+                self.reconciled(line, &uncertain)
+            }
             // Nothing was made, and no create will be until the quota
             // allows: this row and those not yet sent wait for a later run.
             Err(error @ Error::QuotaExceeded { .. }) => {
@@ -396,6 +409,52 @@ impl Run {
                 Ok(Err(State::Pending))
             }
         }
+    }
+
+    /// Settles an uncertain create's row by the SDK's rule on the candidates
+    /// the journal left: adopted, or `uncertain` (never sent again).
+    fn reconciled(&self, line: u64, uncertain: &UncertainCreate) -> Sql<Result<String, State>> {
+        match self.client.reconcile(uncertain) {
+            Reconciled::Adopted(task) => {
+                let id = task.id.to_string();
+                let note = format!("adopted {id} after: {}", uncertain.cause);
+                self.journal
+                    .set(line, State::Created, Some(&id), Some(&note))?;
+                Ok(Ok(id))
+            }
+            _ => {
+                let note = uncertain_note(uncertain);
+                self.journal
+                    .set(line, State::Uncertain, None, Some(&note))?;
+                self.display.note(format!("line {line}: {note}"));
+                Ok(Err(State::Uncertain))
+            }
+        }
+    }
+
+    /// The candidates the journal proves are not row `line`'s: tasks another
+    /// row or an orphan holds, and tasks a list showed before the row's claim.
+    fn ruled_out(&self, line: u64, candidates: &[freepik_wan::Task]) -> Sql<HashSet<String>> {
+        let entries = self.journal.entries()?;
+        let sent_seq = entries
+            .iter()
+            .find(|e| e.line == line)
+            .and_then(|e| e.sent_seq)
+            .unwrap_or(0);
+        let mut held: HashSet<String> = entries
+            .iter()
+            .filter(|e| e.line != line)
+            .filter_map(|e| e.task_id.clone())
+            .collect();
+        held.extend(self.journal.orphan_ids()?);
+        let mut out = HashSet::new();
+        for task in candidates {
+            let id = task.id.to_string();
+            if held.contains(&id) || self.journal.seen_at(&id)?.is_some_and(|at| at < sent_seq) {
+                out.insert(id);
+            }
+        }
+        Ok(out)
     }
 
     /// Why this run stopped creating, if it did.

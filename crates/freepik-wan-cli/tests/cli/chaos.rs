@@ -1351,31 +1351,70 @@ fn no_wait_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Ch
     checker.check_files(dir, &owner);
 }
 
-/// A row of a batch manifest: its prompt names it for good (`row K`), so
-/// edits that move it keep it the same row.
-fn manifest_text(rows: &[(u64, Option<&str>)]) -> String {
+/// A line of a batch manifest: a row, or a blank line (a row blanked out
+/// rather than deleted, which keeps the lines after it where they were). A
+/// row's prompt names it for good (`row K`), so edits that move it keep it
+/// the same row; it may name its `out`.
+type Line = Option<(u64, Option<&'static str>)>;
+
+fn manifest_text(lines: &[Line]) -> String {
     let image = image();
-    let with_out = rows.iter().any(|(_, out)| out.is_some());
+    let with_out = lines.iter().flatten().any(|(_, out)| out.is_some());
     let mut text = String::from(if with_out {
         "image,prompt,seed,out\n"
     } else {
         "image,prompt,seed\n"
     });
-    for (k, out) in rows {
-        text.push_str(&format!("{image},row {k},{k}"));
-        if with_out {
-            text.push_str(&format!(",{}", out.unwrap_or("")));
+    for line in lines {
+        if let Some((k, out)) = line {
+            text.push_str(&format!("{image},row {k},{k}"));
+            if with_out {
+                text.push_str(&format!(",{}", out.unwrap_or("")));
+            }
         }
         text.push('\n');
     }
     text
 }
 
+/// The lines the manifest's rows are on: 2.. (the header is line 1), blank
+/// lines aside. A removed row's entry may stay in the journal: it is not
+/// one of them.
+fn current_lines(lines: &[Line]) -> BTreeSet<u64> {
+    (2u64..)
+        .zip(lines)
+        .filter_map(|(line, row)| row.map(|_| line))
+        .collect()
+}
+
+/// The manifest's rows (not its blank lines).
+fn rows_of(lines: &[Line]) -> usize {
+    lines.iter().flatten().count()
+}
+
+/// Applies `edit` (adding row `new`): as asked, or, with `keep`, the way a
+/// refusal says keeps what was already made (a new row at the end rather
+/// than at the top, a row blanked rather than deleted).
+fn apply_edit(lines: &mut Vec<Line>, edit: Edit, new: u64, keep: bool) {
+    match (edit, keep) {
+        (Edit::Remove(index), false) => {
+            lines.remove(index.min(lines.len() - 1));
+        }
+        (Edit::Remove(index), true) => {
+            let at = index.min(lines.len() - 1);
+            lines[at] = None;
+        }
+        (Edit::InsertTop, false) => lines.insert(0, Some((new, None))),
+        (Edit::InsertTop | Edit::Append, _) => lines.push(Some((new, None))),
+    }
+}
+
 /// `batch manifest.csv --out-dir out` re-run until it exits 0 (at most
 /// [`BATCH_RUNS`] runs): the first two under the faults (the first maybe
 /// interrupted, the manifest edited after it), the rest calmed. A run
-/// refused with advice to use a new `--out-dir` is followed, as a user
-/// would.
+/// refused after the edit is followed as a user would: the way it says
+/// keeps what was made (new rows at the end, a row blanked rather than
+/// deleted), or else its advice of a new `--out-dir`.
 fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Checker) {
     const BATCH_RUNS: usize = 6;
     const FAULTED_RUNS: usize = 2;
@@ -1388,12 +1427,14 @@ fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Chec
     else {
         unreachable!("a batch scenario")
     };
-    let mut manifest: Vec<(u64, Option<&str>)> = (0..rows as u64).map(|k| (k, None)).collect();
+    let mut manifest: Vec<Line> = (0..rows as u64).map(|k| Some((k, None))).collect();
     if let Some((row, name)) = journal_out {
-        manifest[row].1 = Some(name);
+        manifest[row] = Some((row as u64, Some(name)));
     }
-    let mut ever: BTreeSet<u64> = manifest.iter().map(|(k, _)| *k).collect();
-    let mut next_row = rows as u64;
+    let mut ever: BTreeSet<u64> = manifest.iter().flatten().map(|(k, _)| *k).collect();
+    let new_row = rows as u64;
+    // The manifest before the edit, to edit again the way a refusal says.
+    let mut unedited = None;
     let manifest_path = dir.join("manifest.csv");
     let mut out_dir = dir.join("out");
     // Which file held which task, as the journals said after each run.
@@ -1404,16 +1445,10 @@ fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Chec
     for run in 1..=BATCH_RUNS {
         if run == 2 && !edited {
             if let Some(edit) = edit {
-                match edit {
-                    Edit::Remove(index) => {
-                        manifest.remove(index.min(manifest.len() - 1));
-                    }
-                    Edit::InsertTop => manifest.insert(0, (next_row, None)),
-                    Edit::Append => manifest.push((next_row, None)),
-                }
+                unedited = Some(manifest.clone());
+                apply_edit(&mut manifest, edit, new_row, false);
             }
-            next_row += 1;
-            ever.extend(manifest.iter().map(|(k, _)| *k));
+            ever.extend(manifest.iter().flatten().map(|(k, _)| *k));
             edited = true;
         }
         std::fs::write(&manifest_path, manifest_text(&manifest)).expect("manifest");
@@ -1444,7 +1479,9 @@ fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Chec
             interrupt,
         );
         let (code, interrupted) = (ran.code, ran.sent.is_some());
-        let advised_new_dir = code == Some(2) && ran.stderr.contains("new --out-dir");
+        let refused = code == Some(2) && edited;
+        let advised_keep = refused && ran.stderr.contains("blank");
+        let advised_new_dir = refused && !advised_keep && ran.stderr.contains("new --out-dir");
         checker.check_run(ran);
         note_owners(dir, &out_dir, &owners);
         if run == 1 && journal_out.is_some() {
@@ -1455,13 +1492,19 @@ fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Chec
         if interrupted {
             std::thread::sleep(schedule.create_settle_time());
         }
+        if let (true, Some(edit), Some(before)) = (advised_keep, edit, unedited.take()) {
+            // Edit again, the way that keeps what was made.
+            manifest = before;
+            apply_edit(&mut manifest, edit, new_row, true);
+            continue;
+        }
         if advised_new_dir {
-            // The advice a refused run gives: follow it.
+            // The only advice a refused run gives: follow it.
             out_dir = dir.join(format!("out{run}"));
             continue;
         }
-        let ended =
-            code == Some(0) || (matches!(code, Some(1 | 3)) && at_their_end(dir, &out_dir, sim));
+        let ended = code == Some(0)
+            || (matches!(code, Some(1 | 3)) && at_their_end(dir, &out_dir, sim, &manifest));
         if edited && ended {
             settled_ok = true;
             break;
@@ -1490,10 +1533,16 @@ fn batch_scenario(schedule: &Schedule, sim: &Sim, dir: &Path, checker: &mut Chec
 /// may have made a task the list could not prove or disprove: never sent
 /// again without `--resend-uncertain`, which the user gives only after
 /// checking the list). A batch that ends so has settled.
-fn at_their_end(dir: &Path, out_dir: &Path, sim: &Sim) -> bool {
+fn at_their_end(dir: &Path, out_dir: &Path, sim: &Sim, manifest: &[Line]) -> bool {
     let failed = task_failed(&sim.handle.stats());
+    let current = current_lines(manifest);
     journal_entries(dir, out_dir)
         .iter()
+        .filter(|e| {
+            e["line"]
+                .as_u64()
+                .is_some_and(|line| current.contains(&line))
+        })
         .filter(|e| e["state"] != "downloaded")
         .all(|e| {
             e["state"] == "uncertain"
@@ -1540,12 +1589,11 @@ fn check_batch_end(
     sim: &Sim,
     dir: &Path,
     out_dir: &Path,
-    manifest: &[(u64, Option<&str>)],
+    manifest: &[Line],
     ever: usize,
 ) {
-    // The current manifest's rows are lines 2.. (the header is line 1); a
-    // removed last row's entry stays in the journal, and is not one of them.
-    let current = 2..2 + manifest.len() as u64;
+    let current = current_lines(manifest);
+    let rows = current.len();
     let entries: Vec<Value> = journal_entries(dir, out_dir)
         .into_iter()
         .filter(|e| {
@@ -1565,8 +1613,8 @@ fn check_batch_end(
         .filter_map(|e| e["task_id"].as_str().map(str::to_owned))
         .collect();
     let uncertain = entries.iter().filter(|e| e["state"] == "uncertain").count();
-    if done.len() + uncertain != manifest.len() || held.len() != done.len() {
-        let rows: Vec<String> = entries
+    if done.len() + uncertain != rows || held.len() != done.len() {
+        let lines: Vec<String> = entries
             .iter()
             .map(|e| format!("line {} {} {}", e["line"], e["state"], e["task_id"]))
             .collect();
@@ -1574,8 +1622,7 @@ fn check_batch_end(
             Invariant::Creates,
             "end",
             format!(
-                "settled with {} rows: {} at their end, {} distinct tasks: {rows:?}",
-                manifest.len(),
+                "settled with {rows} rows: {} at their end, {} distinct tasks: {lines:?}",
                 done.len(),
                 held.len()
             ),
@@ -1584,7 +1631,7 @@ fn check_batch_end(
     let made = sim.handle.stats().tasks_made;
     // An uncertain row may hold a task nobody could name: it counts like a
     // removed row's.
-    let removed = ever - manifest.len();
+    let removed = ever - rows_of(manifest);
     let extra: Vec<&String> = made.iter().filter(|t| !held.contains(*t)).collect();
     if extra.len() > removed + uncertain {
         checker.violation(
@@ -1730,4 +1777,29 @@ fn report(outcome: &Outcome, verbose: bool) {
         text.push_str(&outcome.transcript);
     }
     println!("{text}");
+}
+
+/// A replay depends on it: the same seed, the same schedule.
+#[test]
+fn a_seed_draws_the_same_schedule_every_time() {
+    for seed in [0, 405, u64::MAX] {
+        assert_eq!(
+            Schedule::draw(seed).summary(),
+            Schedule::draw(seed).summary()
+        );
+    }
+    assert_ne!(Schedule::draw(1).summary(), Schedule::draw(2).summary());
+}
+
+#[test]
+fn task_ids_are_read_from_any_text() {
+    let text = "created task 046b6c7f-0b8a-43b9-b35d-6489e6daee91 (CREATED); \
+                `freepik-wan wait 1ab2c3d4-0000-4000-8000-00000000000f`; not-a-uuid-0b8a";
+    assert_eq!(
+        task_ids(text),
+        [
+            "046b6c7f-0b8a-43b9-b35d-6489e6daee91",
+            "1ab2c3d4-0000-4000-8000-00000000000f"
+        ]
+    );
 }

@@ -317,3 +317,58 @@ fn a_finished_task_is_an_input_by_task_and_a_running_one_is_refused_unsent() {
     assert!(refused.stderr.contains("freepik-wan wait"), "{refused:?}");
     assert_eq!(sim.handle.stats().creates_accepted, before);
 }
+
+/// A batch run again (rows appended to the manifest) reuses the uploads its
+/// journal recorded while they stay readable, and uploads again the ones
+/// about to expire.
+#[test]
+fn a_resumed_batch_reuses_valid_uploads_and_uploads_expired_ones_again() {
+    for (expiring, uploads_after) in [(false, 1), (true, 2)] {
+        let sim = Sim::quick();
+        let dir = tempdir();
+        write(dir.path(), "shared.png", &png(640, 480, 5_000));
+        let manifest = dir.path().join("rows.csv");
+        let row = |i: u32| format!("image-to-video/wan-2-7,shared.png,take {i}\n");
+        std::fs::write(
+            &manifest,
+            format!("model,image,prompt\n{}{}", row(1), row(2)),
+        )
+        .unwrap();
+        let out = dir.path().join("videos");
+        let args = [
+            "batch",
+            manifest.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ];
+        assert_eq!(sim.run(dir.path(), &args).code, 0);
+        assert_eq!(sim.handle.stats().uploads.stored, 1);
+        if expiring {
+            // A day later: the recorded asset is readable for an hour more,
+            // too little for a task made from it.
+            let journal = rusqlite::Connection::open(out.join("freepik-wan-batch.db")).unwrap();
+            let soon = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64
+                + 3_600_000;
+            let changed = journal
+                .execute("UPDATE uploads SET readable_until_ms = ?1", [soon])
+                .unwrap();
+            assert_eq!(changed, 1);
+        }
+        // Two more rows at the end, the same image; the next run is a new
+        // process, whose client knows only what the journal kept.
+        let mut text = std::fs::read_to_string(&manifest).unwrap();
+        text.push_str(&row(3));
+        text.push_str(&row(4));
+        std::fs::write(&manifest, text).unwrap();
+        let again = sim.run(dir.path(), &args);
+        assert_eq!(again.code, 0, "{again:?}");
+        let stats = sim.handle.stats();
+        assert_eq!(stats.creates_accepted, 4);
+        assert_eq!(stats.uploads.stored, uploads_after, "expiring: {expiring}");
+        // The asset URL's token never reaches the output.
+        assert!(!again.stdout.contains("token=") && !again.stderr.contains("token="));
+    }
+}
