@@ -611,3 +611,70 @@ async fn metered() -> Vec<String> {
     }
     vec![a.id.to_string(), b.id.to_string(), c.id.to_string()]
 }
+
+/// A webhook verified and delivered: each in its span, naming the task,
+/// a refused one naming why; never the secret, the signature or the body.
+#[test]
+fn webhooks_are_verified_and_delivered_in_spans_without_the_secret() {
+    use freepik_wan::webhook::{Verifier, WebhookSecret};
+
+    const SECRET: &str = "observe-webhook-secret-7c1d";
+    let recorder = Recorder::default();
+    let _another = tracing::Dispatch::new(tracing_subscriber::registry());
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    tracing::callsite::rebuild_interest_cache();
+
+    let client = Client::new("observe-key-0b9e").unwrap();
+    let task_id = "6f1c0c9e-7a51-4f3e-9a3b-1f0e5d2c4b7a";
+    let body = format!(
+        r#"{{"task_id":"{task_id}","status":"COMPLETED","generated":["https://cdn.example/v.mp4?token=exp=1~hmac=abc"]}}"#
+    );
+    let now = std::time::SystemTime::now();
+    let ts = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let signature = WebhookSecret::new(SECRET)
+        .sign("msg_1", ts, body.as_bytes())
+        .unwrap();
+    let verifier = Verifier::new(SECRET).now(now);
+    let event = verifier
+        .verify_parts("msg_1", &ts.to_string(), &signature, body.as_bytes())
+        .unwrap();
+    client.deliver(&event);
+    let wrong = WebhookSecret::new("another-secret")
+        .sign("msg_2", ts, body.as_bytes())
+        .unwrap();
+    let forged = verifier.verify_parts("msg_2", &ts.to_string(), &wrong, body.as_bytes());
+    assert!(forged.is_err());
+
+    let spans = recorder.spans();
+    let named = |name: &str| {
+        spans
+            .values()
+            .filter(|s| s.name == name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let verified = named("freepik_wan.webhook.verify");
+    assert_eq!(verified.len(), 2, "{verified:#?}");
+    assert!(
+        verified
+            .iter()
+            .any(|s| field(s, "freepik_wan.task_id") == Some(task_id))
+    );
+    assert!(
+        verified
+            .iter()
+            .any(|s| field(s, "error.type") == Some("no_matching_signature"))
+    );
+    let delivered = named("freepik_wan.webhook.deliver");
+    assert_eq!(field(&delivered[0], "freepik_wan.task_id"), Some(task_id));
+    assert_eq!(
+        field(&delivered[0], "freepik_wan.task.status"),
+        Some("COMPLETED")
+    );
+    for value in spans.values().flat_map(|s| s.fields.values()) {
+        for secret in [SECRET, signature.as_str(), "token=", "hmac="] {
+            assert!(!value.contains(secret), "{secret} in {value}");
+        }
+    }
+}
