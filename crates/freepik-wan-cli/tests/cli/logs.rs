@@ -128,6 +128,43 @@ fn json_logs_carry_the_create_wait_and_download_spans_and_no_secret() {
     );
 }
 
+/// At any level, RUST_LOG=trace included (the HTTP crates' own events
+/// too), against signed video URLs that redirect: no key, no token.
+#[test]
+fn no_level_shows_the_key_or_a_url_token() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            signed_urls: true,
+            rate_video_redirect: 1.0,
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let image = sample_image();
+    let output = super::command(dir.path())
+        .args(sim.args(&[
+            "--log-format",
+            "json",
+            "generate",
+            "--image",
+            image.to_str().unwrap(),
+            "--out",
+            "v.mp4",
+        ]))
+        .env("RUST_LOG", "trace")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    check(&stderr, "image-to-video/wan-v2-2-580p");
+    assert!(
+        events(&stderr).iter().any(|e| e["level"] == "TRACE"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn the_default_log_format_writes_no_log_events() {
     let sim = Sim::quick();
