@@ -397,13 +397,13 @@ fn record(recorder: Recorder) -> ([String; 2], [Task; 2], Task) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     runtime.block_on(async {
-        // 503s on a third of the API calls (retried), video URLs signed
+        // 503s on two in five API calls (retried), video URLs signed
         // with a token, and a client paced at 4 requests a second.
         let flaky = Simulator::builder()
             .processing_time(Duration::from_millis(300))
             .faults(Faults {
                 seed: 7,
-                rate_503: 0.3,
+                rate_503: 0.4,
                 signed_urls: true,
                 ..Faults::none()
             })
@@ -574,7 +574,7 @@ async fn metered() -> Vec<String> {
         .processing_time(Duration::from_millis(300))
         .faults(Faults {
             seed: 7,
-            rate_503: 0.3,
+            rate_503: 0.4,
             ..Faults::none()
         })
         .start()
