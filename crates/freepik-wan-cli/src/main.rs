@@ -37,7 +37,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
-    let out = Output::new(cli.json, cli.quiet);
+    let out =
+        Output::new(cli.json, cli.quiet).with_json_logs(cli.log_format == args::LogFormat::Json);
     logs::init(cli.log_format, cli.verbose);
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

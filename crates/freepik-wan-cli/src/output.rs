@@ -14,6 +14,7 @@ pub struct Output {
     json: bool,
     quiet: bool,
     terminal: bool,
+    json_logs: bool,
 }
 
 impl Output {
@@ -23,22 +24,52 @@ impl Output {
             json,
             quiet,
             terminal: std::io::stderr().is_terminal(),
+            json_logs: false,
         }
     }
 
-    /// Live progress displays: on a terminal, unless `--quiet`.
-    pub fn live(&self) -> bool {
-        self.terminal && !self.quiet
+    /// With `--log-format json`: everything this run writes on stderr is a
+    /// JSON log event (its notes and progress lines too), never a live
+    /// display, so that a supervisor reads one JSON object per line.
+    pub fn with_json_logs(mut self, on: bool) -> Self {
+        self.json_logs = on;
+        self
     }
 
-    /// Plain progress lines: when stderr is a file or pipe, unless `--quiet`.
+    /// Live progress displays: on a terminal, unless `--quiet` or JSON logs.
+    pub fn live(&self) -> bool {
+        self.terminal && !self.quiet && !self.json_logs
+    }
+
+    /// Plain progress lines: when stderr is a file or pipe (or the logs are
+    /// JSON), unless `--quiet`.
     pub fn lines(&self) -> bool {
-        !self.terminal && !self.quiet
+        (!self.terminal || self.json_logs) && !self.quiet
     }
 
     /// A note for the human on stderr (dropped with `--quiet`).
     pub fn note(&self, text: impl AsRef<str>) {
         if !self.quiet {
+            self.stderr(text);
+        }
+    }
+
+    /// A line on stderr whatever the flags (a progress line, or what even
+    /// `--quiet` shows): plain, or an info event with JSON logs.
+    pub fn stderr(&self, text: impl AsRef<str>) {
+        if self.json_logs {
+            tracing::info!(target: "freepik_wan_cli", "{}", text.as_ref());
+        } else {
+            eprintln!("{}", text.as_ref());
+        }
+    }
+
+    /// A warning on stderr whatever the flags: plain, or a warn event with
+    /// JSON logs.
+    pub fn warn(&self, text: impl AsRef<str>) {
+        if self.json_logs {
+            tracing::warn!(target: "freepik_wan_cli", "{}", text.as_ref());
+        } else {
             eprintln!("{}", text.as_ref());
         }
     }
@@ -64,7 +95,11 @@ impl Output {
 
     /// An error: always on stderr, and as the one JSON object with `--json`.
     pub fn failure(&self, failure: &Failure) {
-        eprintln!("error: {}", failure.message);
+        if self.json_logs {
+            tracing::error!(target: "freepik_wan_cli", "{}", failure.message);
+        } else {
+            eprintln!("error: {}", failure.message);
+        }
         if self.json {
             print_json(&failure.to_json());
         }

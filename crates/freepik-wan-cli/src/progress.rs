@@ -64,11 +64,11 @@ pub async fn wait(
         };
         bar.set_message(format!("task {id}: {}", task.status));
         if out.lines() {
-            eprintln!(
+            out.stderr(format!(
                 "task {id}: {} after {:.1}s",
                 task.status,
                 started.elapsed().as_secs_f64()
-            );
+            ));
         }
         last = Some(task);
     }

@@ -129,7 +129,7 @@ async fn receive(
         }
         Err(error) => {
             // A refusal is an error for whoever runs the listener: always shown.
-            eprintln!("rejected a webhook: {error}");
+            listener.out.warn(format!("rejected a webhook: {error}"));
             (StatusCode::UNAUTHORIZED, "invalid webhook signature\n")
         }
     }

@@ -77,7 +77,7 @@ impl Display {
             self.bar.inc(1);
         }
         if self.out.lines() {
-            eprintln!("line {line}: {}", state.as_str());
+            self.out.stderr(format!("line {line}: {}", state.as_str()));
         }
         self.refresh();
     }

@@ -364,7 +364,7 @@ fn report(
     for entry in &removed {
         let note = removed_note(entry, invalid.iter().any(|i| i.line == entry.line));
         // A paid task is never hidden, not even by --quiet.
-        eprintln!("{note}");
+        out.warn(&note);
         line.push_str("; ");
         line.push_str(&note);
     }

@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use super::{KEY, Sim, run, sample_image, tempdir};
 
-/// The JSON events of a run's stderr (its other lines are the human notes
-/// the CLI always wrote there).
+/// The JSON events of a run's stderr: every line of it, the CLI's own
+/// notes and progress lines included (target `freepik_wan_cli`).
 fn events(stderr: &str) -> Vec<Value> {
     stderr
         .lines()
-        .filter(|line| line.starts_with('{'))
+        .filter(|line| !line.trim().is_empty())
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect()
 }
@@ -95,6 +95,17 @@ fn json_logs_carry_the_create_wait_and_download_spans_and_no_secret() {
     )
     .ok();
     check(&simulated.stderr, "image-to-video/wan-v2-2-580p");
+    // The CLI's own notes are events too.
+    assert!(
+        events(&simulated.stderr)
+            .iter()
+            .any(|e| e["target"] == "freepik_wan_cli"
+                && e["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("created task "))),
+        "{}",
+        simulated.stderr
+    );
 
     // Against a service whose video URLs are signed, with the key passed.
     let sim = Sim::start(
@@ -182,6 +193,12 @@ fn the_default_log_format_writes_no_log_events() {
             ],
         )
         .ok();
-    assert!(events(&run.stderr).is_empty(), "{}", run.stderr);
+    assert!(
+        !run.stderr.lines().any(|line| line.starts_with('{')),
+        "{}",
+        run.stderr
+    );
+    // The notes as they always were.
+    assert!(run.stderr.contains("created task "), "{}", run.stderr);
     assert!(!run.stderr.contains("INFO"), "{}", run.stderr);
 }
