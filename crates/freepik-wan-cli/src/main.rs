@@ -9,6 +9,7 @@
 mod args;
 mod batch;
 mod connect;
+mod counts;
 mod exit;
 mod generate;
 mod logs;

@@ -34,6 +34,7 @@ const JOURNAL_FILE: &str = "freepik-wan-batch.db";
 
 /// `batch MANIFEST --out-dir DIR`.
 pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Result<(), Failure> {
+    crate::counts::install();
     let usage = |message: String| Failure::new(Code::Usage, message);
     let journal_path = args
         .journal
@@ -354,6 +355,9 @@ fn report(
         "stopped": stopped.as_ref().map(|(kind, _)| kind.as_str()),
         "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
         "removed": removed.iter().map(removed_json).collect::<Vec<_>>(),
+        // This run's API requests, creates by outcome, retries, pacing,
+        // waits and bytes (the library's metrics, summed).
+        "counts": crate::counts::json(),
     });
     let mut line = format!(
         "{downloaded} of {} rows downloaded into {}; {failed} failed, {uncertain} uncertain, \
@@ -361,6 +365,10 @@ fn report(
         entries.len() + invalid.len(),
         out_dir.display()
     );
+    if let Some(counts) = crate::counts::plain() {
+        line.push_str("; ");
+        line.push_str(&counts);
+    }
     for entry in &removed {
         let note = removed_note(entry, invalid.iter().any(|i| i.line == entry.line));
         // A paid task is never hidden, not even by --quiet.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use freepik_wan_sim::Faults;
 use serde_json::Value;
 
-use super::{KEY, Sim, run, sample_image, tempdir};
+use super::{KEY, Sim, batch_args, manifest, run, sample_image, tempdir};
 
 /// The JSON events of a run's stderr: every line of it, the CLI's own
 /// notes and progress lines included (target `freepik_wan_cli`).
@@ -201,4 +201,53 @@ fn the_default_log_format_writes_no_log_events() {
     // The notes as they always were.
     assert!(run.stderr.contains("created task "), "{}", run.stderr);
     assert!(!run.stderr.contains("INFO"), "{}", run.stderr);
+}
+
+/// A batch's summary counts what the library did: API requests by status,
+/// creates by outcome, retries (the service answers 503s), pacing, waits,
+/// bytes.
+#[test]
+fn a_batch_summary_counts_requests_creates_retries_waits_and_bytes() {
+    let sim = Sim::start(
+        Duration::from_millis(300),
+        Faults {
+            seed: 3,
+            rate_503: 0.3,
+            ..Faults::none()
+        },
+    );
+    let dir = tempdir();
+    let rows = 4;
+    let manifest = manifest(dir.path(), rows);
+    let out = dir.path().join("videos");
+    let mut args = vec!["--json"];
+    args.extend(batch_args(
+        manifest.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    let summary = sim.run(dir.path(), &args).ok().json();
+    let counts = &summary["counts"];
+    assert_eq!(counts["creates"]["accepted"], rows as u64, "{summary}");
+    assert!(
+        counts["api_requests"]["200"].as_u64().unwrap() >= 2 * rows as u64,
+        "{counts}"
+    );
+    assert!(
+        counts["api_requests"]["503"].as_u64().unwrap() > 0,
+        "{counts}"
+    );
+    assert!(counts["retries"].as_u64().unwrap() > 0, "{counts}");
+    assert!(counts["paced"]["count"].as_u64().unwrap() > 0, "{counts}");
+    assert_eq!(counts["waits"]["count"], rows as u64, "{counts}");
+    let videos: Vec<std::path::PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .collect();
+    assert_eq!(videos.len(), rows, "{videos:?}");
+    let bytes: u64 = videos
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert_eq!(counts["download_bytes"], bytes, "{counts}");
 }
