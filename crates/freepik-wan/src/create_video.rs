@@ -64,10 +64,13 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn create(&self, request: VideoRequest) -> Result<Task> {
-        observed(async {
-            let body = self.prepare(request).await?;
-            self.send_body(body).await
-        })
+        // Boxed: the create's future (uploads, retries, the uncertain
+        // search, their spans) is large, and a caller's stack holds it
+        // inline otherwise (a debug build overflowed a test thread's 2 MiB).
+        Box::pin(observed(async {
+            let body = Box::pin(self.prepare(request)).await?;
+            Box::pin(self.send_body(body)).await
+        }))
         .await
     }
 
@@ -97,7 +100,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn prepare(&self, request: VideoRequest) -> Result<CreateBody> {
-        self.prepare_reporting(request, None).await
+        Box::pin(self.prepare_reporting(request, None)).await
     }
 
     /// [`prepare`](Self::prepare), calling `progress` as the uploads' bytes
@@ -107,8 +110,7 @@ impl Client {
         request: VideoRequest,
         progress: impl Fn(crate::Progress) + Send + Sync + 'static,
     ) -> Result<CreateBody> {
-        self.prepare_reporting(request, Some(std::sync::Arc::new(progress)))
-            .await
+        Box::pin(self.prepare_reporting(request, Some(std::sync::Arc::new(progress)))).await
     }
 
     async fn prepare_reporting(
@@ -176,7 +178,7 @@ impl Client {
     /// Creates the task for a body already checked by
     /// [`VideoRequest::build`].
     pub async fn create_body(&self, body: CreateBody) -> Result<Task> {
-        observed(self.send_body(body)).await
+        Box::pin(observed(self.send_body(body))).await
     }
 
     async fn send_body(&self, body: CreateBody) -> Result<Task> {
