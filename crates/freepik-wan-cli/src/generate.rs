@@ -36,11 +36,10 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
     if !args.no_wait {
         check_out_path(args.out.as_deref())?;
     }
-    // Every check of the model's body, before anything is sent.
     let request = args.inputs.request(model, body_resolution.as_deref())?;
-    request.check()?;
-    // Uploads (local files for URL-only fields) and task inputs, before the
-    // create: a failure here sends no create.
+    // `prepare` makes every check of the model's body first (nothing is sent
+    // when one fails), then the uploads (local files for URL-only fields)
+    // and task inputs: a failure there sends no create.
     let (bar, report) = progress::upload_bar(out);
     let body = tokio::select! {
         body = client.prepare_with_progress(request, report) => {

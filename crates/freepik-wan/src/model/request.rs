@@ -392,8 +392,8 @@ impl VideoRequest {
     /// Where the service posts status changes. Sent as a valid URI: a
     /// space or a non-ASCII character is percent-encoded, a host in IDNA.
     pub fn webhook_url(mut self, url: &str) -> Self {
-        match crate::http_url::parse(url, "webhook_url") {
-            Ok(parsed) => self.put("webhook_url", Value::String(parsed.to_string())),
+        match url_wire(url, "webhook_url") {
+            Ok(wire) => self.put("webhook_url", Value::String(wire)),
             Err(Error::Validation { reason, .. }) => {
                 self.refuse("webhook_url", reason);
                 self
