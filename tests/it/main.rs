@@ -8,6 +8,7 @@ mod e2e;
 mod field;
 mod models;
 mod observe;
+mod postgres;
 mod promises;
 mod resolution;
 mod review;

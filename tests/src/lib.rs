@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: a scripted HTTP server for retry
 //! and failure cases httpmock cannot sequence, and tiny valid images.
 
+pub mod pg;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -78,6 +78,9 @@ mod model;
 mod observe;
 mod pace;
 mod poller;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod resolution;
 mod retry;
 mod retry_after;
