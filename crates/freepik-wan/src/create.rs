@@ -508,9 +508,10 @@ fn check_prompt(prompt: String) -> Result<types::CreateTaskRequestPrompt> {
     })
 }
 
+/// The webhook URL as a valid URI, as `VideoRequest` sends it (one
+/// conversion for every URL the SDK sends).
 fn check_webhook_url(raw: String) -> Result<String> {
-    crate::http_url::parse(&raw, "webhook_url")?;
-    Ok(raw.trim().to_owned())
+    crate::model::request::url_wire(&raw, "webhook_url")
 }
 
 /// The error for a create that may have made a task: the candidates are the
@@ -578,3 +579,13 @@ async fn uncertain(client: &Client, model: Model, ticket: u64, cause: Error) -> 
 
 /// How often an uncertain create lists again while it looks for its task.
 const UNCERTAIN_RELIST: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_webhook_url_is_sent_as_a_valid_uri_as_every_other_url_is() {
+        let wire = super::check_webhook_url(" https://hooks.example/ä b?x=1 ".into()).unwrap();
+        assert_eq!(wire, "https://hooks.example/%C3%A4%20b?x=1");
+        assert!(super::check_webhook_url("hooks.example/x".into()).is_err());
+    }
+}

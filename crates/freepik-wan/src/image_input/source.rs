@@ -59,8 +59,9 @@ impl ImageInput {
     /// An image the service downloads itself. It must be reachable from the
     /// internet; the SDK does not fetch or check it.
     ///
-    /// Surrounding whitespace is trimmed; otherwise the URL is sent exactly
-    /// as written.
+    /// Surrounding whitespace is trimmed, and the URL is sent as a valid URI,
+    /// as a browser sends it: spaces and non-ASCII characters
+    /// percent-encoded, the host in IDNA; escapes already there are kept.
     ///
     /// ```
     /// use freepik_wan::ImageInput;
@@ -84,7 +85,7 @@ impl ImageInput {
         })?;
         http_url::check(&parsed, FIELD)?;
         Ok(ImageInput(Source::Url {
-            wire: wire.to_owned(),
+            wire: parsed.to_string(),
             shown: http_url::shown(&parsed),
         }))
     }

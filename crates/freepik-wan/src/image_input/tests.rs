@@ -285,7 +285,7 @@ async fn unchecked_lets_anything_through() {
 }
 
 #[tokio::test]
-async fn urls_are_sent_unchanged() {
+async fn urls_are_sent_as_valid_uris_keeping_their_escapes() {
     let raw = "https://cdn.example.com/a%20b/cat.png?X-Amz-Signature=abc&x=1";
     let wire = ImageInput::url(raw).unwrap().into_wire(true).await.unwrap();
     assert_eq!(wire, raw);
@@ -295,6 +295,12 @@ async fn urls_are_sent_unchanged() {
         .await
         .unwrap();
     assert_eq!(wire, "http://example.com/cat.jpg");
+    let wire = ImageInput::url("https://bücher.example/my cat.png")
+        .unwrap()
+        .into_wire(true)
+        .await
+        .unwrap();
+    assert_eq!(wire, "https://xn--bcher-kva.example/my%20cat.png");
 
     let parsed = url::Url::parse("https://example.com/x.webp").unwrap();
     let input = ImageInput::try_from(parsed).unwrap();
