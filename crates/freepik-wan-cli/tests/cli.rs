@@ -1460,16 +1460,28 @@ fn a_batch_killed_three_times_then_resumed_makes_each_video_once() {
         manifest.to_str().unwrap(),
         out.to_str().unwrap(),
     ));
-    // Kill moments spread over the run, different on every test run.
+    // Each kill lands while a create's answer is outstanding: right after
+    // the simulator made a task (its answer comes 250 ms later), plus a
+    // jitter different on every test run. Timed from the process start
+    // instead, a loaded machine could kill every run before its first create.
     let salt = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .subsec_millis() as u64;
-    let delays: Vec<u64> = (0..3).map(|i| 300 + (salt * (i + 7)) % 1500).collect();
+    let delays: Vec<u64> = (0..3).map(|i| (salt * (i + 7)) % 150).collect();
     let mut said = String::new();
     for delay in &delays {
         let log = dir.path().join("killed-run.log");
+        let made_before = sim.handle.stats().creates_accepted;
         let mut child = spawn_logged(dir.path(), &args, &log);
+        let started = std::time::Instant::now();
+        while sim.handle.stats().creates_accepted == made_before {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no create was made"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
         std::thread::sleep(Duration::from_millis(*delay));
         child.kill().unwrap(); // SIGKILL: no clean-up of any kind
         child.wait().unwrap();
