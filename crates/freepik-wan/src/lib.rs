@@ -72,6 +72,9 @@ mod endpoint;
 mod error;
 mod http_url;
 pub mod image_input;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod jobs;
 mod ledger;
 mod media;
 mod model;
