@@ -256,15 +256,15 @@ async fn a_finishing_worker_whose_lease_lapsed_cannot_write() {
     );
     assert_eq!(state(&b, id).await, JobState::Done);
     let late = stalled.await.unwrap();
-    assert!(
-        matches!(late, Err(JobError::LeaseLost { job }) if job == id),
-        "a's late write is refused: {late:?}"
-    );
     let job = b.store().job(id).await.unwrap();
     assert_eq!(
         job.state,
         JobState::Done,
         "a's failure did not undo b's end: {job:?}"
+    );
+    assert!(
+        matches!(late, Err(JobError::LeaseLost { job }) if job == id),
+        "a's late write is refused: {late:?}"
     );
     assert_eq!(job.owner, None);
     assert_eq!(job.error, None);
