@@ -362,6 +362,51 @@ async fn a_worker_stalled_mid_create_loses_the_job_to_one_that_adopts_its_task()
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handler_that_panics_is_run_again_and_the_worker_goes_on() {
+    let url = Cluster::shared().database("jobs_panic");
+    let sim = sim(Duration::from_millis(200), Faults::none()).await;
+    let runs = Runs::default();
+    let counted = runs.clone();
+    let a = replica_with(
+        &url,
+        &sim,
+        JobsConfig {
+            sweep_after: Duration::ZERO,
+            ..config("a")
+        },
+        move |done: Finished| {
+            let runs = counted.clone();
+            async move {
+                let n = {
+                    let mut runs = runs.lock().unwrap();
+                    let n = runs.entry(done.job).or_default();
+                    *n += 1;
+                    *n
+                };
+                assert!(n > 1, "the first run of each handler panics");
+                Ok::<(), String>(())
+            }
+        },
+    )
+    .await;
+    let ids = [
+        a.enqueue(text_to_video(1)).await.unwrap(),
+        a.enqueue(text_to_video(2)).await.unwrap(),
+    ];
+    let worker = tokio::spawn(a.clone().run());
+    until_final(&a, &ids, Duration::from_secs(10)).await;
+    assert!(!worker.is_finished(), "the worker goes on");
+    worker.abort();
+    for id in ids {
+        let job = a.store().job(id).await.unwrap();
+        assert_eq!(job.state, JobState::Done, "{job:?}");
+        assert_eq!(job.attempts, 1, "one failed run: {job:?}");
+        assert_eq!(runs.lock().unwrap().get(&id), Some(&2));
+    }
+    sim.shutdown().await;
+}
+
 /// The backend of the statement waiting on a lock, once there is one.
 async fn waiting_backend(monitor: &tokio_postgres::Client) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(10);

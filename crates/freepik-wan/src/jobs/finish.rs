@@ -162,7 +162,12 @@ impl Jobs {
             data: row.data.clone(),
             task,
         };
-        match (self.inner.handler)(finished).await {
+        // A panic is a failed run: the job is retried, the worker goes on.
+        let run = std::panic::AssertUnwindSafe((self.inner.handler)(finished));
+        let outcome = futures_util::FutureExt::catch_unwind(run)
+            .await
+            .unwrap_or_else(|_| Err("the handler panicked".to_owned()));
+        match outcome {
             Ok(()) => {
                 let (state, why) = if failed {
                     ("failed", Some("the task FAILED on the service"))

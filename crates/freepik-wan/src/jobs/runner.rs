@@ -61,6 +61,10 @@ pub struct JobsConfig {
     pub max_attempts: i32,
     /// How often [`Jobs::run`] looks for due jobs.
     pub poll_every: Duration,
+    /// How long a `webhook-id` is remembered: [`Jobs::run`] forgets older
+    /// ones about hourly (a sender retries for hours, not days). A week by
+    /// default.
+    pub webhook_ids_kept: Duration,
 }
 
 impl Default for JobsConfig {
@@ -74,6 +78,7 @@ impl Default for JobsConfig {
             reconcile_every: Duration::from_secs(30),
             max_attempts: 5,
             poll_every: Duration::from_secs(1),
+            webhook_ids_kept: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -248,12 +253,28 @@ impl Jobs {
     /// Works the due jobs every [`poll_every`](JobsConfig::poll_every),
     /// forever. A failure (the database away, a dropped connection) is
     /// logged and the next round tries again, on a new connection.
+    ///
+    /// A handler that panics counts as a failed run (the job is tried
+    /// again); the loop goes on.
     pub async fn run(self) {
+        let config = &self.inner.config;
+        let mut forgot = tokio::time::Instant::now();
         loop {
             if let Err(error) = Box::pin(self.run_once()).await {
                 tracing::warn!(%error, "a round of jobs failed; trying again");
             }
-            tokio::time::sleep(self.inner.config.poll_every).await;
+            if forgot.elapsed() >= Duration::from_secs(3600) {
+                forgot = tokio::time::Instant::now();
+                if let Err(error) = self
+                    .inner
+                    .store
+                    .forget_webhooks(config.webhook_ids_kept)
+                    .await
+                {
+                    tracing::warn!(%error, "could not forget old webhook-ids");
+                }
+            }
+            tokio::time::sleep(config.poll_every).await;
         }
     }
 }
