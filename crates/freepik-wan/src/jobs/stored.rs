@@ -79,3 +79,58 @@ pub(crate) fn load(stored: &Value, blobs: &[(i32, Bytes)]) -> crate::Result<Vide
     }
     VideoRequest::from_stored(stored, media)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Model;
+
+    #[tokio::test]
+    async fn a_request_comes_back_from_the_store_with_its_inputs_in_their_places() {
+        let r2v: Model = "reference-to-video/wan-2-7".parse().unwrap();
+        let voice = Media::Url("https://cdn.example/voice.mp3".into());
+        let image = Bytes::from_static(b"not checked here");
+        let request = r2v
+            .request()
+            .prompt("Image 1 waves at Video 1")
+            .reference_image(Media::Bytes(image.clone()), Some(voice))
+            .reference_video("https://cdn.example/clip.mp4", None)
+            .seed(7);
+        let (stored, blobs) = store(&request).await.unwrap();
+        assert_eq!(blobs, vec![(0, image)]);
+        // A JSON round trip, as the database keeps it.
+        let stored: Value = serde_json::from_str(&stored.to_string()).unwrap();
+        let back = load(&stored, &blobs).unwrap();
+        let (again, media) = back.to_stored();
+        let (first, _) = request.to_stored();
+        assert_eq!(again, first);
+        let described: Vec<String> = media.iter().map(Media::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "16 bytes",
+                "URL https://cdn.example/voice.mp3",
+                "URL https://cdn.example/clip.mp4"
+            ]
+        );
+        let task = Media::Task(TaskId::from("0f3c").with_model(r2v));
+        let edit: Model = "video-edit/wan-2-7".parse().unwrap();
+        let request = edit.request().video(task).prompt("make it night");
+        let (stored, blobs) = store(&request).await.unwrap();
+        let back = load(&stored, &blobs).unwrap();
+        let (_, media) = back.to_stored();
+        assert!(
+            matches!(&media[..], [Media::Task(id)] if id.as_str() == "0f3c" && id.model() == r2v)
+        );
+    }
+
+    #[test]
+    fn a_stored_request_that_lost_a_file_is_refused() {
+        let i2v: Model = "image-to-video/wan-2-7".parse().unwrap();
+        let request = i2v.request().image(vec![1u8, 2, 3]).prompt("x");
+        let (mut stored, _) = request.to_stored();
+        stored["inputs"] = serde_json::json!([{ "bytes": 0 }]);
+        let error = load(&stored, &[]).unwrap_err();
+        assert!(error.to_string().contains("missing"), "{error}");
+    }
+}
