@@ -115,6 +115,15 @@ async fn state(jobs: &Jobs, id: i64) -> JobState {
     jobs.store().job(id).await.unwrap().state
 }
 
+/// Waits until job `id` is in `want`.
+async fn until_state(jobs: &Jobs, id: i64, want: JobState) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state(jobs, id).await != want {
+        assert!(Instant::now() < deadline, "job {id} never got to {want}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Waits (at most `limit`) until every job of `ids` has ended.
 async fn until_final(jobs: &Jobs, ids: &[i64], limit: Duration) {
     let deadline = Instant::now() + limit;
@@ -227,7 +236,7 @@ async fn a_finishing_worker_whose_lease_lapsed_cannot_write() {
         ..config("a")
     };
     let a = replica_with(&url, &sim, stalled, |_done| async {
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        tokio::time::sleep(Duration::from_millis(3500)).await;
         Err("a gave up".to_string())
     })
     .await;
@@ -248,7 +257,8 @@ async fn a_finishing_worker_whose_lease_lapsed_cannot_write() {
         let a = a.clone();
         async move { a.sweep_one().await }
     });
-    tokio::time::sleep(Duration::from_millis(1500)).await; // a's lease lapses
+    until_state(&b, id, JobState::Finishing).await; // a has claimed it
+    tokio::time::sleep(Duration::from_millis(1300)).await; // a's lease lapses
     assert_eq!(
         b.sweep_one().await.unwrap(),
         Some(id),
@@ -319,12 +329,12 @@ async fn a_create_whose_answer_was_lost_is_settled_by_another_replica_and_never_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_stalled_mid_create_loses_the_job_to_one_that_adopts_its_task() {
     let url = Cluster::shared().database("jobs_stalled");
-    // The create makes its task at once and answers 2 s later.
+    // The create makes its task at once and answers 3 s later.
     let sim = sim(
         Duration::from_millis(300),
         Faults {
             rate_create_late: 1.0,
-            create_late_by: Duration::from_secs(2),
+            create_late_by: Duration::from_secs(3),
             ..Faults::none()
         },
     )
@@ -342,7 +352,8 @@ async fn a_worker_stalled_mid_create_loses_the_job_to_one_that_adopts_its_task()
         let a = a.clone();
         async move { a.send_one().await }
     });
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    until_state(&b, id, JobState::Sending).await; // its create is on the wire
+    tokio::time::sleep(Duration::from_millis(1300)).await; // a's lease lapses
     assert_eq!(state(&b, id).await, JobState::Sending);
     // a's lease lapsed with its create on the wire: b takes the job as an
     // uncertain create, and finds the task a's create made.
