@@ -6,6 +6,7 @@ mod bad_input;
 mod download_checks;
 mod e2e;
 mod field;
+mod jobs;
 mod models;
 mod observe;
 mod postgres;

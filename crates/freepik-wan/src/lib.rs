@@ -59,6 +59,10 @@
 //! - `native-tls`: TLS through the platform's library instead.
 //! - `schemars`: `schemars::JsonSchema` for [`Task`], [`TaskId`], [`TaskStatus`]
 //!   and the raw client's types, to describe them in your own documents.
+//! - `postgres`: the `postgres` module (a database's address, versioned migrations) and
+//!   `jobs`, a job store for web services with several replicas: enqueue
+//!   on any replica, create on any, finish from a webhook on any, the
+//!   handler run once per job.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -72,6 +76,9 @@ mod endpoint;
 mod error;
 mod http_url;
 pub mod image_input;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod jobs;
 mod ledger;
 mod media;
 mod model;

@@ -607,3 +607,83 @@ impl Model {
         VideoRequest::new(self)
     }
 }
+
+/// A request as the job store keeps it: its JSON without the media, and the
+/// media inputs in order, for the store to keep as it sees fit.
+#[cfg(feature = "postgres")]
+impl VideoRequest {
+    /// The request without its media (model, body, where each input goes)
+    /// as JSON, and the inputs in the same order.
+    pub(crate) fn to_stored(&self) -> (Value, Vec<Media>) {
+        let slots: Vec<Value> = self
+            .media
+            .iter()
+            .map(|(slot, _)| match *slot {
+                Slot::Field(name) => json!({ "field": name }),
+                Slot::Item { list, index, voice } => {
+                    json!({ "list": list, "index": index, "voice": voice })
+                }
+            })
+            .collect();
+        let stored = json!({
+            "model": self.model.to_string(),
+            "body": Value::Object(self.body.clone()),
+            "inline_limit": self.inline_limit,
+            "slots": slots,
+        });
+        let media = self.media.iter().map(|(_, m)| m.clone()).collect();
+        (stored, media)
+    }
+
+    /// The request [`to_stored`](Self::to_stored) made, with its inputs.
+    pub(crate) fn from_stored(stored: &Value, media: Vec<Media>) -> Result<VideoRequest> {
+        let bad = |why: &str| Error::Validation {
+            field: "request",
+            reason: format!("the stored request cannot be read: {why}"),
+        };
+        let model: Model = stored["model"]
+            .as_str()
+            .ok_or_else(|| bad("no model"))?
+            .parse()?;
+        let body = stored["body"]
+            .as_object()
+            .cloned()
+            .ok_or_else(|| bad("no body"))?;
+        let inline_limit = stored["inline_limit"]
+            .as_u64()
+            .unwrap_or(INLINE_IMAGE_LIMIT);
+        let slots = stored["slots"].as_array().ok_or_else(|| bad("no slots"))?;
+        if slots.len() != media.len() {
+            return Err(bad("its media inputs do not match"));
+        }
+        // Names back to the model's own (static) field names.
+        let name = |value: &Value| -> Result<&'static str> {
+            let text = value.as_str().ok_or_else(|| bad("a slot names no field"))?;
+            model
+                .field(text)
+                .map(|f| f.name)
+                .ok_or_else(|| bad(&format!("{model} has no field {text}")))
+        };
+        let mut pairs = Vec::with_capacity(media.len());
+        for (slot, media) in slots.iter().zip(media) {
+            let slot = if slot.get("field").is_some() {
+                Slot::Field(name(&slot["field"])?)
+            } else {
+                Slot::Item {
+                    list: name(&slot["list"])?,
+                    index: usize::try_from(slot["index"].as_u64().ok_or_else(|| bad("index"))?)
+                        .map_err(|_| bad("index"))?,
+                    voice: slot["voice"].as_bool().unwrap_or(false),
+                }
+            };
+            pairs.push((slot, media));
+        }
+        Ok(VideoRequest {
+            model,
+            body,
+            media: pairs,
+            refused: None,
+            inline_limit,
+        })
+    }
+}
