@@ -4,11 +4,11 @@
 //! finished task's video as an input.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use freepik_wan_sim::Faults;
 
-use super::{Sim, assert_mp4, tempdir};
+use super::{Sim, assert_mp4, http_get_json, http_json, spawn_simulate, tempdir};
 
 /// A PNG header of `width`x`height` px, padded to `len` bytes: what the
 /// checks read (magic bytes and dimensions).
@@ -371,4 +371,63 @@ fn a_resumed_batch_reuses_valid_uploads_and_uploads_expired_ones_again() {
         // The asset URL's token never reaches the output.
         assert!(!again.stdout.contains("token=") && !again.stderr.contains("token="));
     }
+}
+
+/// `simulate`'s upload flags reach the simulator: the lifetimes it hands
+/// out, the first upload URL expiring, and storage answering 503.
+#[test]
+fn simulate_takes_the_upload_faults_and_lifetimes() {
+    let dir = tempdir();
+    let (_simulator, started) = spawn_simulate(
+        dir.path(),
+        &[
+            "--fault-expire-first-upload-url",
+            "--fault-upload-503",
+            "0.5",
+            "--fault-seed",
+            "7",
+            "--upload-url-ttl-secs",
+            "45",
+            "--asset-ttl-secs",
+            "600",
+        ],
+    );
+    let base_url = started["base_url"].as_str().unwrap();
+    // Three files (three sizes: three contents), one upload call.
+    let images: Vec<String> = (1..=3)
+        .map(|i| write(dir.path(), &format!("{i}.png"), &png(640, 480, 1_000 * i)))
+        .collect();
+    let mut args = vec!["--base-url", base_url, "--api-key", "sim-key"];
+    args.extend(["--json", "--log-format", "json", "upload"]);
+    args.extend(images.iter().map(String::as_str));
+    let staged = super::run(dir.path(), &args).ok();
+    // Storage answered 503 at least once (the seed decides where), and the
+    // PUT was tried again; the first URL expired, so one more was asked for.
+    assert!(
+        staged.stderr.contains(r#""http.response.status_code":503"#),
+        "{staged:?}"
+    );
+    let stats = http_get_json(base_url, "/_sim/stats");
+    assert_eq!(stats["uploads"]["urls_requested"], 4, "{stats}");
+    assert_eq!(stats["uploads"]["stored"], 3, "{stats}");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let until = staged.json()["files"][0]["readable_until"]
+        .as_u64()
+        .unwrap();
+    assert!((now + 590..=now + 600).contains(&until), "{until} {now}");
+    let target = http_json(
+        base_url,
+        "POST",
+        "/v1/ai/uploads/request-url",
+        &[
+            ("x-magnific-api-key", "sim-key"),
+            ("content-type", "application/json"),
+        ],
+        r#"{"files":[{"content_type":"image/png"}]}"#,
+    );
+    assert_eq!(target["files"][0]["expires_in"], 45, "{target}");
+    assert_eq!(target["files"][0]["asset_url_expires_in"], 600, "{target}");
 }
