@@ -1,5 +1,9 @@
 //! Shared helpers for the integration tests: a scripted HTTP server for retry
-//! and failure cases httpmock cannot sequence, and tiny valid images.
+//! and failure cases httpmock cannot sequence, a stand-in for the service that
+//! knows only the published schemas and the upload flow ([`standin`]), and
+//! tiny valid images.
+
+pub mod standin;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -282,6 +286,16 @@ pub fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
     out.extend_from_slice(&height.to_be_bytes());
     out.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
     out.resize(len.max(out.len()), 0);
+    out
+}
+
+/// A WAV header (`RIFF`, `WAVE`, `fmt `: what the checks read) padded with
+/// zeros to `len` bytes.
+pub fn wav(len: usize) -> Vec<u8> {
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(len.saturating_sub(8) as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.resize(len.max(44), 0);
     out
 }
 
