@@ -312,6 +312,19 @@ pub fn mp4(size: usize) -> Vec<u8> {
     out
 }
 
+/// Writes a valid MP4 of `size` bytes at `path` without writing its bytes:
+/// an `ftyp` box, then a `free` box whose payload is a hole in a sparse
+/// file (a 120 MB video costs no disk and no memory).
+pub fn sparse_mp4(path: &std::path::Path, size: u64) {
+    let head = mp4(32);
+    let mut file = std::fs::File::create(path).unwrap();
+    std::io::Write::write_all(&mut file, &head[..24]).unwrap();
+    let free = u32::try_from(size - 24).expect("an MP4 under 4 GiB");
+    std::io::Write::write_all(&mut file, &free.to_be_bytes()).unwrap();
+    std::io::Write::write_all(&mut file, b"free").unwrap();
+    file.set_len(size).unwrap();
+}
+
 /// The MP4 the simulator serves for every task.
 pub const SIM_VIDEO: &[u8] = include_bytes!("../../crates/freepik-wan-sim/assets/sample.mp4");
 
