@@ -246,14 +246,19 @@ fn local_files_make_one_create_each(service: &impl Service) {
         ),
     ];
     for (i, (inputs, files)) in cases.iter().enumerate() {
-        let before = service.creates();
+        let before = (service.creates(), service.creates_sent());
         let out = format!("{i}.mp4");
         let mut args = vec!["generate", "--out", &out];
         args.extend(inputs.iter().copied());
         let done = service.run(dir.path(), &args);
         assert_eq!(done.code, 0, "{inputs:?}: {done:?}");
         assert_mp4(&dir.path().join(&out));
-        assert_eq!(service.creates() - before, 1);
+        let after = (service.creates(), service.creates_sent());
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (1, 1),
+            "{inputs:?}"
+        );
         let files: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
         match service.last_create_assets() {
             // The create's URL fields name uploaded assets, whose bytes are
@@ -347,7 +352,7 @@ fn a_storage_503_and_an_expired_upload_url_still_end_in_one_create_and_an_mp4() 
         );
         assert_eq!(done.code, 0, "{i}: {done:?}");
         assert_mp4(&dir.path().join("v.mp4"));
-        assert_eq!(service.creates(), 1, "{i}");
+        assert_eq!((service.creates(), service.creates_sent()), (1, 1), "{i}");
         if let Some(named) = service.last_create_assets() {
             assert_eq!(named, [bytes], "{i}");
         }
