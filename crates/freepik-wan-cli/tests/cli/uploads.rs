@@ -430,6 +430,40 @@ fn a_finished_task_is_an_input_by_task_and_a_running_one_is_refused_unsent() {
     }
 }
 
+/// URLs as a user types them (a space, a non-ASCII path and host) pass the
+/// published schema's `format: uri` (the stand-in answers 400 to them raw:
+/// see the `it` binary's `upload::urls_with_spaces_...`).
+#[test]
+fn urls_as_typed_pass_the_published_schema() {
+    let stand = Stand::quick();
+    let dir = tempdir();
+    let done = stand.run(
+        dir.path(),
+        &[
+            "generate",
+            "--model",
+            "image-to-video/wan-2-7",
+            "--image",
+            "https://example.com/my photos/café.png",
+            "--webhook-url",
+            "https://bücher.example/hooks/wan ü",
+            "--out",
+            "v.mp4",
+        ],
+    );
+    assert_eq!(done.code, 0, "{done:?}");
+    assert_mp4(&dir.path().join("v.mp4"));
+    let (_, body) = stand.stand_in.creates().pop().unwrap();
+    assert_eq!(
+        body["start_image_url"],
+        "https://example.com/my%20photos/caf%C3%A9.png"
+    );
+    assert_eq!(
+        body["webhook_url"],
+        "https://xn--bcher-kva.example/hooks/wan%20%C3%BC"
+    );
+}
+
 /// A batch run again (rows appended to the manifest) reuses the uploads its
 /// journal recorded while they stay readable, and uploads again the ones
 /// about to expire.
