@@ -41,7 +41,9 @@ trait Service {
     /// The last create's `video_url` and the newest URL the task `id`'s
     /// status handed out, where the service records them (the stand-in).
     fn sent_and_freshest(&self, id: &str) -> Option<(Value, String)>;
-    /// `task:text-to-video/wan-2-7/ID` of a task that is still running.
+    /// The id of a finished text-to-video/wan-2-7 task.
+    fn finished_task(&self, dir: &Path) -> String;
+    /// The id of a text-to-video/wan-2-7 task that is still running.
     fn running_task(&self, dir: &Path) -> String;
 }
 
@@ -81,16 +83,16 @@ impl Service for Sim {
     fn sent_and_freshest(&self, _id: &str) -> Option<(Value, String)> {
         None
     }
+    fn finished_task(&self, _dir: &Path) -> String {
+        self.handle
+            .add_completed_task("text-to-video/wan-2-7")
+            .unwrap()
+    }
     fn running_task(&self, dir: &Path) -> String {
-        // The simulator's tasks take 300 ms; this one is looked at at once.
+        // Made with a processing time far longer than the test.
         let args = ["--json", "generate", "--no-wait"];
-        let made = Sim::run(self, dir, &[&args[..], &T2V_27[..]].concat())
-            .ok()
-            .json();
-        format!(
-            "task:text-to-video/wan-2-7/{}",
-            made["task_id"].as_str().unwrap()
-        )
+        let made = Sim::run(self, dir, &[&args[..], &T2V_27[..]].concat());
+        made.ok().json()["task_id"].as_str().unwrap().to_owned()
     }
 }
 
@@ -171,9 +173,14 @@ impl Service for Stand {
         let freshest = self.stand_in.video_urls(id).pop().expect("a status read");
         Some((body["video_url"].clone(), freshest))
     }
+    fn finished_task(&self, dir: &Path) -> String {
+        // The stand-in's tasks are COMPLETED once looked at.
+        let args = ["--json", "generate", "--out", "fox.mp4"];
+        let made = self.run(dir, &[&args[..], &T2V_27[..]].concat());
+        made.ok().json()["task_id"].as_str().unwrap().to_owned()
+    }
     fn running_task(&self, _dir: &Path) -> String {
-        let id = self.stand_in.running_task("/v1/ai/text-to-video/wan-2-7");
-        format!("task:text-to-video/wan-2-7/{id}")
+        self.stand_in.running_task("/v1/ai/text-to-video/wan-2-7")
     }
 }
 
@@ -389,12 +396,10 @@ fn a_batch_of_six_rows_sharing_one_local_image_uploads_it_once() {
 
 #[test]
 fn a_finished_task_is_an_input_by_task_and_a_running_one_is_refused_unsent() {
-    let sim = Sim::start(Duration::from_millis(300), Faults::none());
+    let sim = Sim::start(Duration::from_secs(60), Faults::none());
     for service in [&sim as &dyn Service, &Stand::quick()] {
         let dir = tempdir();
-        let args = ["--json", "generate", "--out", "fox.mp4"];
-        let made = service.run(dir.path(), &[&args[..], &T2V_27[..]].concat());
-        let id = made.ok().json()["task_id"].as_str().unwrap().to_owned();
+        let id = service.finished_task(dir.path());
         let task = format!("task:text-to-video/wan-2-7/{id}");
         for inputs in [
             vec![
@@ -408,7 +413,7 @@ fn a_finished_task_is_an_input_by_task_and_a_running_one_is_refused_unsent() {
             vec!["--model", "image-to-video/wan-2-7", "--video", &task],
         ] {
             let gets = service.task_gets(&id);
-            let mut args = vec!["generate", "--out", "next.mp4"];
+            let mut args = vec!["generate", "--no-wait"];
             args.extend(inputs.iter().copied());
             let done = service.run(dir.path(), &args);
             assert_eq!(done.code, 0, "{inputs:?}: {done:?}");
@@ -420,7 +425,10 @@ fn a_finished_task_is_an_input_by_task_and_a_running_one_is_refused_unsent() {
             }
         }
         // A task still running: refused, exit 2, no create.
-        let running = service.running_task(dir.path());
+        let running = format!(
+            "task:text-to-video/wan-2-7/{}",
+            service.running_task(dir.path())
+        );
         let before = service.creates_sent();
         let edit = ["generate", "--model", "video-edit/wan-2-7", "--prompt", "x"];
         let refused = service.run(dir.path(), &[&edit[..], &["--video", &running]].concat());
