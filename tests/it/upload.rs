@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use freepik_wan::{Client, Error, Model, RateLimit, RetryPolicy};
 use freepik_wan_tests::standin::{StandIn, StorageFaults};
-use freepik_wan_tests::{png, wav};
+use freepik_wan_tests::{Reply, Scripted, png, wav};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 const KEY: &str = "upload-test-key-93f1";
 
@@ -73,6 +74,78 @@ async fn files_go_up_with_one_request_and_the_signed_headers_and_never_the_key()
     assert_eq!(again.file_id, staged[0].file_id);
     assert_eq!(stand_in.upload_requests().len(), 1);
     assert!(!format!("{again:?}").contains("token="));
+}
+
+/// What a client remembers is keyed by the hash of the content sent: the
+/// same file again is not sent, another file of the same size is, and a
+/// client handed the first one's uploads reuses them.
+#[tokio::test]
+async fn uploads_are_remembered_by_the_hash_of_what_was_sent() {
+    let stand_in = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let (a, b) = (png(640, 360, 70_000), png(360, 640, 70_000));
+    let (path_a, path_b) = (write("a.png", &a), write("b.png", &b));
+    let first = client(&stand_in.base_url());
+    let sent_a = first.upload(path_a.as_path()).await.unwrap();
+    assert_eq!(sent_a.sha256, <[u8; 32]>::from(Sha256::digest(&a)));
+    let sent_b = first.upload(path_b.as_path()).await.unwrap();
+    assert_ne!(
+        sent_b.file_id, sent_a.file_id,
+        "another content, the same size"
+    );
+    assert_eq!(sent_b.sha256, <[u8; 32]>::from(Sha256::digest(&b)));
+    assert_eq!(stand_in.asset(&sent_b.asset_url).as_deref(), Some(&b[..]));
+    assert_eq!(
+        first.upload(path_a.as_path()).await.unwrap().file_id,
+        sent_a.file_id
+    );
+    let next = client(&stand_in.base_url());
+    next.remember_uploads(first.uploads());
+    assert_eq!(next.upload(path_b).await.unwrap().file_id, sent_b.file_id);
+    assert_eq!(stand_in.upload_requests().len(), 2);
+    assert_eq!(puts(&stand_in), 2);
+}
+
+/// A storage host that answers 200 once it has read the request's head,
+/// before the body (a server may): the PUT has then read and hashed part
+/// of the file, and the upload is remembered by the whole file's hash.
+#[tokio::test]
+async fn an_upload_answered_before_its_body_was_read_is_remembered_by_the_files_hash() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let storage = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upload_url = format!("http://{}/upload/0?sig=s", storage.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = storage.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 1024];
+                let _ = socket.read(&mut head).await;
+                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                let _ = socket.write_all(answer.as_bytes()).await;
+                // Then read on slowly, so that the client sees the answer
+                // long before its body is out.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let _ = tokio::io::copy(&mut socket, &mut tokio::io::sink()).await;
+            });
+        }
+    });
+    let target = json!({"files": [{
+        "file_id": "upl_0",
+        "upload_url": upload_url,
+        "headers": {"Content-Type": "image/png", "x-goog-content-length-range": "0,1073741824"},
+        "asset_url": "https://storage.example/assets/0?token=t",
+    }]});
+    let api = Scripted::start(vec![Reply::json(200, target)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let image = png(640, 360, 8 << 20);
+    let path = dir.path().join("big.png");
+    std::fs::write(&path, &image).unwrap();
+    let uploaded = client(&api.url()).upload(path).await.unwrap();
+    assert_eq!(uploaded.sha256, <[u8; 32]>::from(Sha256::digest(&image)));
 }
 
 #[tokio::test]
