@@ -1,5 +1,9 @@
 //! Shared helpers for the integration tests: a scripted HTTP server for retry
-//! and failure cases httpmock cannot sequence, and tiny valid images.
+//! and failure cases httpmock cannot sequence, a stand-in for the service that
+//! knows only the published schemas and the upload flow ([`standin`]), and
+//! tiny valid images.
+
+pub mod standin;
 
 pub mod pg;
 
@@ -287,6 +291,16 @@ pub fn png(width: u32, height: u32, len: usize) -> Vec<u8> {
     out
 }
 
+/// A WAV header (`RIFF`, `WAVE`, `fmt `: what the checks read) padded with
+/// zeros to `len` bytes.
+pub fn wav(len: usize) -> Vec<u8> {
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(len.saturating_sub(8) as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.resize(len.max(44), 0);
+    out
+}
+
 /// A valid MP4 of exactly `size` bytes (at least 32): an `ftyp` box, then a
 /// top-level `free` box whose payload counts up (mod 251), so that bytes
 /// stitched at a wrong offset do not pass for the video.
@@ -298,6 +312,19 @@ pub fn mp4(size: usize) -> Vec<u8> {
     let at = out.len();
     out.extend((at..size).map(|i| (i % 251) as u8));
     out
+}
+
+/// Writes a valid MP4 of `size` bytes at `path` without writing its bytes:
+/// an `ftyp` box, then a `free` box whose payload is a hole in a sparse
+/// file (a 120 MB video costs no disk and no memory).
+pub fn sparse_mp4(path: &std::path::Path, size: u64) {
+    let head = mp4(32);
+    let mut file = std::fs::File::create(path).unwrap();
+    std::io::Write::write_all(&mut file, &head[..24]).unwrap();
+    let free = u32::try_from(size - 24).expect("an MP4 under 4 GiB");
+    std::io::Write::write_all(&mut file, &free.to_be_bytes()).unwrap();
+    std::io::Write::write_all(&mut file, b"free").unwrap();
+    file.set_len(size).unwrap();
 }
 
 /// The MP4 the simulator serves for every task.

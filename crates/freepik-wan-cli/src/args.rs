@@ -519,6 +519,26 @@ pub struct Simulate {
     /// free users reached." (0: every create).
     #[arg(long, value_name = "N")]
     pub fault_quota_after: Option<u64>,
+    /// Share of upload PUTs the storage host answers 503 (an XML
+    /// ServiceUnavailable); nothing is stored, and a client tries again.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub fault_upload_503: f64,
+    /// The first upload PUT is answered 400 ExpiredToken, as when the upload
+    /// URL's `expires_in` passed before the bytes arrived: a client asks for
+    /// a new upload URL.
+    #[arg(long)]
+    pub fault_expire_first_upload_url: bool,
+    /// How long an upload URL stays valid (its `expires_in`), in seconds
+    /// (the docs say 120).
+    #[arg(long, value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_url_ttl_secs: u64,
+    /// How long an uploaded file's `asset_url` stays readable (its
+    /// `asset_url_expires_in`), in seconds (the docs say a day); a create
+    /// naming an expired asset is refused.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub asset_ttl_secs: u64,
     /// Rate limits per key: `freepik` (the published 50/s over 5 s and 10/s
     /// over 2 min), `off`, or `N/s`.
     #[arg(long, value_name = "LIMIT", default_value = "freepik", value_parser = rate_limit)]

@@ -39,6 +39,10 @@ pub async fn simulate(args: Simulate, out: Output) -> Result<(), Failure> {
         credits: args.credits,
         expire_first_url: args.fault_expire_urls,
         quota_after_creates: args.fault_quota_after,
+        rate_upload_503: args.fault_upload_503,
+        expire_first_upload_url: args.fault_expire_first_upload_url,
+        upload_url_ttl: Duration::from_secs(args.upload_url_ttl_secs),
+        asset_ttl: Duration::from_secs(args.asset_ttl_secs),
         ..Faults::none()
     };
     let simulator = Simulator::builder()

@@ -1249,12 +1249,13 @@ fn a_download_killed_half_way_is_resumed_by_the_next_run() {
     assert_eq!(created_again, 1);
 }
 
-#[test]
-fn simulate_prints_where_it_listens_and_serves_the_cli() {
-    let dir = tempdir();
+/// `freepik-wan --json simulate <args>` in the background (killed when the
+/// returned guard drops), and the line it printed once listening.
+fn spawn_simulate(dir: &Path, args: &[&str]) -> (Killed, Value) {
     let mut simulator = Killed(
-        command(dir.path())
-            .args(["--json", "simulate", "--processing-ms", "200"])
+        command(dir)
+            .args(["--json", "simulate"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -1262,7 +1263,14 @@ fn simulate_prints_where_it_listens_and_serves_the_cli() {
             .unwrap(),
     );
     let stdout = lines(simulator.0.stdout.take().unwrap());
-    let started: Value = serde_json::from_str(&line_matching(&stdout, "base_url")).unwrap();
+    let started = serde_json::from_str(&line_matching(&stdout, "base_url")).unwrap();
+    (simulator, started)
+}
+
+#[test]
+fn simulate_prints_where_it_listens_and_serves_the_cli() {
+    let dir = tempdir();
+    let (_simulator, started) = spawn_simulate(dir.path(), &["--processing-ms", "200"]);
     let base_url = started["base_url"].as_str().unwrap();
     assert_eq!(started["api_key"], "sim-key");
     assert_eq!(started["webhook_secret"], "sim-webhook-secret");
@@ -1298,9 +1306,25 @@ fn simulate_prints_where_it_listens_and_serves_the_cli() {
 /// `GET path` on a local server, the body parsed as JSON (HTTP/1.0: the
 /// server closes the connection after the body).
 fn http_get_json(base_url: &str, path: &str) -> Value {
+    http_json(base_url, "GET", path, &[], "")
+}
+
+/// `METHOD path` on a local server with `headers` and `body`, the answer (a
+/// 200) parsed as JSON.
+fn http_json(
+    base_url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Value {
     let address = base_url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {address}\r\n").unwrap();
+    for (name, value) in headers {
+        write!(stream, "{name}: {value}\r\n").unwrap();
+    }
+    write!(stream, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();

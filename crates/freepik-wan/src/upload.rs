@@ -16,7 +16,9 @@
 //! upload URL that expired or whose signature was refused is requested
 //! anew (a bounded number of times). The client remembers what it uploaded,
 //! by content hash, until shortly before the asset expires: the same image
-//! in 500 rows of a batch is uploaded once.
+//! in 500 rows of a batch is uploaded once. A file is hashed as it is sent
+//! (one read); it is read for its hash beforehand only when a remembered
+//! upload has its size, since only then can it be one already sent.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -202,6 +204,16 @@ impl Uploads {
         (left > REUSE_MARGIN).then(|| found.clone())
     }
 
+    /// Whether a remembered upload still good for reuse has `bytes` bytes:
+    /// only then can a file of that size be one already sent, and is it
+    /// worth hashing before sending.
+    fn has_size(&self, bytes: u64) -> bool {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let reusable = SystemTime::now() + REUSE_MARGIN;
+        done.values()
+            .any(|u| u.bytes == bytes && u.readable_until > reusable)
+    }
+
     fn all(&self) -> Vec<Uploaded> {
         let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
         done.values().cloned().collect()
@@ -220,12 +232,14 @@ impl Uploads {
     }
 }
 
-/// A file checked for upload: its type by content, size and hash.
+/// A file checked for upload: its type by content, its size, and its
+/// content hash where it is known before the PUT (bytes in memory, or a file
+/// the size of a remembered upload); else the PUT hashes what it sends.
 struct Inspected {
     source: UploadSource,
     content_type: types::UploadContentType,
     bytes: u64,
-    hash: [u8; 32],
+    hash: Option<[u8; 32]>,
 }
 
 /// The media types the upload takes, by what their bytes say.
@@ -254,7 +268,8 @@ pub(crate) fn sniff(head: &[u8]) -> Option<&'static str> {
 /// How many leading bytes sniffing needs.
 const HEAD: usize = 8192;
 
-/// Reads, checks and hashes one source, streaming a file.
+/// Checks one source by its head and size (bytes in memory are hashed
+/// too: that costs no read).
 async fn inspect(source: UploadSource) -> Result<Inspected> {
     let refuse = |reason: String| Error::Validation {
         field: "file",
@@ -263,40 +278,23 @@ async fn inspect(source: UploadSource) -> Result<Inspected> {
     let (head, bytes, hash) = match &source {
         UploadSource::Bytes(data) => {
             let head = data[..data.len().min(HEAD)].to_vec();
-            (head, data.len() as u64, Sha256::digest(data).into())
+            (head, data.len() as u64, Some(content_hash(&source).await?))
         }
         UploadSource::Path(path) => {
-            let io = |action: &'static str| {
-                let path = path.clone();
-                move |source| Error::Io {
-                    action,
-                    path,
-                    source,
-                }
+            let io = |source| Error::Io {
+                action: "reading",
+                path: path.clone(),
+                source,
             };
-            let mut file = tokio::fs::File::open(path).await.map_err(io("reading"))?;
-            let length = file.metadata().await.map_err(io("reading"))?.len();
-            if length > MAX_UPLOAD_BYTES {
-                return Err(refuse(format!(
-                    "{} is {length} bytes; an upload takes at most {MAX_UPLOAD_BYTES} (1 GiB)",
-                    path.display()
-                )));
-            }
-            let mut hasher = Sha256::new();
-            let mut head = Vec::new();
-            let mut buffer = vec![0u8; 64 * 1024];
-            loop {
-                let n = file.read(&mut buffer).await.map_err(io("reading"))?;
-                if n == 0 {
-                    break;
-                }
-                if head.len() < HEAD {
-                    let take = (HEAD - head.len()).min(n);
-                    head.extend_from_slice(&buffer[..take]);
-                }
-                hasher.update(&buffer[..n]);
-            }
-            (head, length, hasher.finalize().into())
+            let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+            let length = file.metadata().await.map_err(io)?.len();
+            let mut head = Vec::with_capacity(HEAD);
+            (&mut file)
+                .take(HEAD as u64)
+                .read_to_end(&mut head)
+                .await
+                .map_err(io)?;
+            (head, length, None)
         }
     };
     if bytes == 0 {
@@ -323,6 +321,30 @@ async fn inspect(source: UploadSource) -> Result<Inspected> {
         bytes,
         hash,
     })
+}
+
+/// The SHA-256 of a source; a file is read in chunks (memory does not grow
+/// with the file).
+async fn content_hash(source: &UploadSource) -> Result<[u8; 32]> {
+    let path = match source {
+        UploadSource::Bytes(bytes) => return Ok(Sha256::digest(bytes).into()),
+        UploadSource::Path(path) => path,
+    };
+    let io = |source| Error::Io {
+        action: "reading",
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer).await.map_err(io)?;
+        if n == 0 {
+            return Ok(hasher.finalize().into());
+        }
+        hasher.update(&buffer[..n]);
+    }
 }
 
 impl Client {
@@ -418,9 +440,17 @@ impl Client {
         for source in sources {
             inspected.push(inspect(source).await?);
         }
+        // A file can have been sent already only if a remembered upload has
+        // its size: only such a file is read for its hash before the PUT
+        // (the others are hashed as they are sent, one read each).
+        for file in &mut inspected {
+            if file.hash.is_none() && self.shared.uploads.has_size(file.bytes) {
+                file.hash = Some(content_hash(&file.source).await?);
+            }
+        }
         let mut results: Vec<Option<Uploaded>> = inspected
             .iter()
-            .map(|file| self.shared.uploads.get(&file.hash))
+            .map(|file| self.shared.uploads.get(&file.hash?))
             .collect();
         let mut missing: Vec<usize> = (0..inspected.len())
             .filter(|i| results[*i].is_none())
@@ -440,15 +470,15 @@ impl Client {
             for (index, target) in missing.iter().copied().zip(targets) {
                 let file = &inspected[index];
                 match self.put(file, &target, sent.clone()).await {
-                    Ok(()) => {
+                    Ok(hash) => {
                         uploaded_bytes += file.bytes;
                         crate::observe::metric::uploaded(file.bytes);
                         if let Some(sent) = &sent {
                             sent.done.fetch_add(file.bytes, Ordering::Relaxed);
                             sent.report(0);
                         }
-                        let uploaded = uploaded(file, target);
-                        self.shared.uploads.put(file.hash, uploaded.clone());
+                        let uploaded = uploaded(file, target, hash);
+                        self.shared.uploads.put(hash, uploaded.clone());
                         results[index] = Some(uploaded);
                     }
                     Err(error) if needs_fresh_url(&error) && fresh_urls < FRESH_URL_ATTEMPTS => {
@@ -534,14 +564,17 @@ impl Client {
 
     /// PUTs one file to its signed URL with exactly the returned headers,
     /// no key, no redirect followed; transient failures are tried again.
+    /// Returns the content's SHA-256: the one known before, else that of
+    /// the bytes the successful attempt read as it sent them.
     async fn put(
         &self,
         file: &Inspected,
         target: &types::UploadTarget,
         sent: Option<Arc<Sent>>,
-    ) -> Result<()> {
+    ) -> Result<[u8; 32]> {
         let http = &self.shared.storage_http;
-        self.shared
+        let hashed = self
+            .shared
             .retry
             .run("upload_put", Idempotency::Idempotent, || async {
                 if let Ok(url) = url::Url::parse(&target.upload_url) {
@@ -553,9 +586,13 @@ impl Client {
                 for (name, value) in &target.headers {
                     request = request.header(name.as_str(), value.as_str());
                 }
+                // Each attempt hashes what it reads afresh.
+                let hashing = file.hash.is_none().then(Arc::default);
                 let body = match &file.source {
                     UploadSource::Bytes(bytes) => reqwest::Body::from(bytes.clone()),
-                    UploadSource::Path(path) => file_body(path, sent.clone()).await?,
+                    UploadSource::Path(path) => {
+                        file_body(path, sent.clone(), hashing.clone()).await?
+                    }
                 };
                 let response = request
                     .body(body)
@@ -568,7 +605,7 @@ impl Client {
                 let status = response.status();
                 crate::observe::record_status(status.as_u16());
                 if status.is_success() {
-                    return Ok(());
+                    return Ok(hashing);
                 }
                 let headers = response.headers().clone();
                 let body = crate::api_error::error_body(response)
@@ -581,12 +618,33 @@ impl Client {
                     headers: Box::new(headers),
                 })
             })
-            .await
+            .await?;
+        let read =
+            hashed.map(|h| std::mem::take(&mut *h.lock().unwrap_or_else(|e| e.into_inner())));
+        match (file.hash, read) {
+            (Some(hash), _) => Ok(hash),
+            (None, Some(read)) if read.bytes == file.bytes => Ok(read.hasher.finalize().into()),
+            // Answered before the whole body was read (a server may): the
+            // content's own hash, not a part's.
+            (None, _) => content_hash(&file.source).await,
+        }
     }
 }
 
-/// A file as a request body, read as it is sent (reporting to `sent`).
-async fn file_body(path: &Path, sent: Option<Arc<Sent>>) -> Result<reqwest::Body> {
+/// The SHA-256 of a body as it is read, and how many bytes it covers.
+#[derive(Default)]
+struct Hashing {
+    hasher: Sha256,
+    bytes: u64,
+}
+
+/// A file as a request body, read as it is sent (reporting to `sent`, and
+/// hashed into `hashing`).
+async fn file_body(
+    path: &Path,
+    sent: Option<Arc<Sent>>,
+    hashing: Option<Arc<Mutex<Hashing>>>,
+) -> Result<reqwest::Body> {
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|source| Error::Io {
@@ -596,6 +654,7 @@ async fn file_body(path: &Path, sent: Option<Arc<Sent>>) -> Result<reqwest::Body
         })?;
     let chunks = futures_util::stream::unfold((file, 0u64), move |(mut file, read)| {
         let sent = sent.clone();
+        let hashing = hashing.clone();
         async move {
             let mut buffer = vec![0u8; 64 * 1024];
             match file.read(&mut buffer).await {
@@ -605,6 +664,11 @@ async fn file_body(path: &Path, sent: Option<Arc<Sent>>) -> Result<reqwest::Body
                     let read = read + n as u64;
                     if let Some(sent) = &sent {
                         sent.report(read);
+                    }
+                    if let Some(hashing) = &hashing {
+                        let mut hashing = hashing.lock().unwrap_or_else(|e| e.into_inner());
+                        hashing.hasher.update(&buffer);
+                        hashing.bytes += n as u64;
                     }
                     Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), (file, read)))
                 }
@@ -630,7 +694,7 @@ fn needs_fresh_url(error: &Error) -> bool {
     }
 }
 
-fn uploaded(file: &Inspected, target: types::UploadTarget) -> Uploaded {
+fn uploaded(file: &Inspected, target: types::UploadTarget, sha256: [u8; 32]) -> Uploaded {
     let lifetime = target
         .asset_url_expires_in
         .and_then(|secs| u64::try_from(secs).ok())
@@ -641,7 +705,7 @@ fn uploaded(file: &Inspected, target: types::UploadTarget) -> Uploaded {
         content_type: content_type_str(file.content_type),
         bytes: file.bytes,
         readable_until: SystemTime::now() + lifetime,
-        sha256: file.hash,
+        sha256,
     }
 }
 
