@@ -1,0 +1,299 @@
+//! Batches on a PostgreSQL journal shared by several workers (feature
+//! `postgres`), against a real server the tests start (`tests/src/pg.rs`)
+//! and the simulator enforcing the service's real rate windows.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use freepik_wan_sim::{Faults, RateLimit, Simulator};
+use serde_json::Value;
+
+use super::pg::Cluster;
+use super::{Sim, manifest, run, spawn_logged, tempdir};
+
+/// Distinctive, so that finding it in any output means it leaked.
+const PASSWORD: &str = "pg-pass-7e1d9b";
+
+/// The simulator with the real windows (250 per 5 s, 1,200 per 2 min).
+fn limited_sim(processing: Duration) -> Sim {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let handle = runtime
+        .block_on(
+            Simulator::builder()
+                .api_key(super::KEY)
+                .processing_time(processing)
+                .faults(Faults::none())
+                .rate_limit(RateLimit::freepik())
+                .start(),
+        )
+        .expect("simulator starts");
+    Sim {
+        handle,
+        _runtime: runtime,
+    }
+}
+
+/// The URL with a password the (trusting) cluster ignores.
+fn with_password(url: &str) -> String {
+    url.replacen("postgres@", &format!("postgres:{PASSWORD}@"), 1)
+}
+
+fn worker_args(sim: &Sim, manifest: &Path, out: &Path, journal: &str) -> Vec<String> {
+    sim.args(&[
+        "batch",
+        manifest.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--journal",
+        journal,
+        "--fleet",
+        "3",
+        "--worker-lease",
+        "2",
+        "--concurrency",
+        "8",
+        "--list-grace",
+        "3",
+    ])
+}
+
+fn wait_creates(sim: &Sim, at_least: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    while sim.handle.stats().creates_accepted < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "only {} creates",
+            sim.handle.stats().creates_accepted
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn log_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(!text.contains(PASSWORD), "the password leaked: {text}");
+    assert!(!text.contains(super::KEY), "the key leaked: {text}");
+    text
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a worker did not end within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `batch status --journal URL --json`, checked for the password.
+fn status(dir: &Path, journal: &str) -> Value {
+    let ran = run(dir, &["--json", "batch", "status", "--journal", journal]);
+    assert!(
+        !ran.stdout.contains(PASSWORD) && !ran.stderr.contains(PASSWORD),
+        "the password leaked: {ran:?}"
+    );
+    ran.ok().json()
+}
+
+/// Every row downloaded, each into a file that is there, with its own task.
+fn assert_all_downloaded(status: &Value, rows: usize) {
+    let entries = status["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), rows, "{status}");
+    let mut tasks = std::collections::HashSet::new();
+    for e in entries {
+        assert_eq!(e["state"], "downloaded", "{e}");
+        super::assert_mp4(&PathBuf::from(e["file"].as_str().unwrap()));
+        assert!(e["worker"].is_string(), "which worker wrote it: {e}");
+        assert!(
+            tasks.insert(e["task_id"].as_str().unwrap().to_owned()),
+            "{e}"
+        );
+    }
+}
+
+fn responses_429(sim: &Sim) -> u64 {
+    sim.handle
+        .stats()
+        .status_counts
+        .get(&429)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Done when: three workers on one 60-row manifest, one SIGKILLed mid-run;
+/// the two survivors finish every row, the killed one's included: 60
+/// creates, 60 videos, 0 × 429, and a rerun makes no create.
+#[test]
+fn three_workers_one_killed_the_survivors_finish_every_row() {
+    let cluster = Cluster::shared();
+    let journal = with_password(&cluster.database("fleet_kill"));
+    let sim = limited_sim(Duration::from_millis(600));
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 60);
+    let outs: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("videos-{i}")))
+        .collect();
+    let logs: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("worker-{i}.log")))
+        .collect();
+    let mut workers: Vec<Child> = (0..3)
+        .map(|i| {
+            spawn_logged(
+                dir.path(),
+                &worker_args(&sim, &manifest, &outs[i], &journal),
+                &logs[i],
+            )
+        })
+        .collect();
+    wait_creates(&sim, 15, Duration::from_secs(30));
+    // Mid-run, while the fleet's seats are all held.
+    let mid = status(dir.path(), &journal);
+    assert_eq!(mid["fleet"]["seats"], 3, "{mid}");
+    assert!(!mid["workers"].as_array().unwrap().is_empty(), "{mid}");
+    workers[0].kill().unwrap();
+    workers[0].wait().unwrap();
+    for (i, worker) in workers.iter_mut().enumerate().skip(1) {
+        let code = wait_exit(worker, Duration::from_secs(60));
+        assert_eq!(code, Some(0), "worker {i}: {}", log_text(&logs[i]));
+    }
+    for log in &logs {
+        log_text(log);
+    }
+    let stats = sim.handle.stats();
+    assert_eq!(stats.creates_accepted, 60, "one create per row");
+    assert_eq!(responses_429(&sim), 0, "{:?}", stats.status_counts);
+    let after = status(dir.path(), &journal);
+    assert_all_downloaded(&after, 60);
+    // A rerun finds nothing to do.
+    let again = dir.path().join("again.log");
+    let mut rerun = spawn_logged(
+        dir.path(),
+        &worker_args(&sim, &manifest, &outs[1], &journal),
+        &again,
+    );
+    assert_eq!(
+        wait_exit(&mut rerun, Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        log_text(&again)
+    );
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        60,
+        "the rerun made no create"
+    );
+}
+
+/// Done when: PostgreSQL killed and restarted mid-batch: the workers stop
+/// with a clear error (or wait), and a rerun ends with N creates for N rows
+/// and N videos.
+#[test]
+fn postgres_killed_mid_batch_a_rerun_pays_once_per_row() {
+    let cluster = Cluster::start();
+    let journal = with_password(&cluster.database("fleet_crash"));
+    let sim = limited_sim(Duration::from_millis(600));
+    let dir = tempdir();
+    let rows = 30;
+    let manifest = manifest(dir.path(), rows);
+    let outs: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("videos-{i}")))
+        .collect();
+    let logs: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("worker-{i}.log")))
+        .collect();
+    let mut workers: Vec<Child> = (0..2)
+        .map(|i| {
+            spawn_logged(
+                dir.path(),
+                &worker_args(&sim, &manifest, &outs[i], &journal),
+                &logs[i],
+            )
+        })
+        .collect();
+    wait_creates(&sim, 8, Duration::from_secs(30));
+    cluster.crash();
+    for (i, worker) in workers.iter_mut().enumerate() {
+        let code = wait_exit(worker, Duration::from_secs(30));
+        let log = log_text(&logs[i]);
+        assert_ne!(code, Some(0), "worker {i} cannot have finished: {log}");
+        assert!(
+            log.contains("cannot be reached") || log.contains("was not renewed in time"),
+            "worker {i} says why it stopped: {log}"
+        );
+    }
+    cluster.restart();
+    let again = dir.path().join("again.log");
+    let mut rerun = spawn_logged(
+        dir.path(),
+        &worker_args(&sim, &manifest, &outs[0], &journal),
+        &again,
+    );
+    assert_eq!(
+        wait_exit(&mut rerun, Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        log_text(&again)
+    );
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        rows as u64,
+        "one create per row"
+    );
+    assert_eq!(responses_429(&sim), 0);
+    assert_all_downloaded(&status(dir.path(), &journal), rows);
+}
+
+/// The password may come from a file, and `postgresql://` is a PostgreSQL
+/// URL too; status names the database without any password, shows the
+/// fleet's seats (free here) and no live worker.
+#[test]
+fn status_reads_a_shared_journal_and_never_shows_a_password() {
+    let cluster = Cluster::shared();
+    let url = cluster.database("fleet_status");
+    let db = url.rsplit('/').next().unwrap();
+    let dir = tempdir();
+    let secret = dir.path().join("pw");
+    std::fs::write(&secret, format!("{PASSWORD}\n")).unwrap();
+    let journal = format!("postgresql://postgres@127.0.0.1:{}/{db}", cluster.port());
+    let ran = run(
+        dir.path(),
+        &[
+            "--json",
+            "batch",
+            "status",
+            "--journal",
+            &journal,
+            "--journal-password-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !ran.stdout.contains(PASSWORD) && !ran.stderr.contains(PASSWORD),
+        "{ran:?}"
+    );
+    let shown = ran.ok().json();
+    assert_eq!(shown["entries"].as_array().unwrap().len(), 0, "{shown}");
+    assert_eq!(shown["fleet"]["seats"], 1, "{shown}");
+    assert_eq!(shown["workers"].as_array().unwrap().len(), 0, "{shown}");
+    assert!(shown["journal"].as_str().unwrap().contains(db), "{shown}");
+    // The plain table, with the password in the URL.
+    let plain = run(
+        dir.path(),
+        &["batch", "status", "--journal", &with_password(&url)],
+    );
+    assert!(
+        !plain.stdout.contains(PASSWORD) && !plain.stderr.contains(PASSWORD),
+        "{plain:?}"
+    );
+    assert!(plain.stdout.contains("fleet: 1 seats"), "{plain:?}");
+}
