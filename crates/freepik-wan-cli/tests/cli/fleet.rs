@@ -17,21 +17,25 @@ const PASSWORD: &str = "pg-pass-7e1d9b";
 
 /// The simulator with the real windows (250 per 5 s, 1,200 per 2 min).
 fn limited_sim(processing: Duration) -> Sim {
+    sim_with(processing, Faults::none(), None)
+}
+
+/// The simulator with the real windows, `faults`, and videos of `video_size`.
+fn sim_with(processing: Duration, faults: Faults, video_size: Option<u64>) -> Sim {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let handle = runtime
-        .block_on(
-            Simulator::builder()
-                .api_key(super::KEY)
-                .processing_time(processing)
-                .faults(Faults::none())
-                .rate_limit(RateLimit::freepik())
-                .start(),
-        )
-        .expect("simulator starts");
+    let mut builder = Simulator::builder()
+        .api_key(super::KEY)
+        .processing_time(processing)
+        .faults(faults)
+        .rate_limit(RateLimit::freepik());
+    if let Some(bytes) = video_size {
+        builder = builder.video_size(bytes);
+    }
+    let handle = runtime.block_on(builder.start()).expect("simulator starts");
     Sim {
         handle,
         _runtime: runtime,
@@ -296,4 +300,164 @@ fn status_reads_a_shared_journal_and_never_shows_a_password() {
         "{plain:?}"
     );
     assert!(plain.stdout.contains("fleet: 1 seats"), "{plain:?}");
+}
+
+/// Runs one worker to its end; its exit code and log.
+fn one_worker(
+    sim: &Sim,
+    dir: &Path,
+    manifest: &Path,
+    out: &Path,
+    journal: &str,
+) -> (Option<i32>, String) {
+    let log = dir.join(format!(
+        "{}.log",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    let mut child = spawn_logged(dir, &worker_args(sim, manifest, out, journal), &log);
+    let code = wait_exit(&mut child, Duration::from_secs(60));
+    (code, log_text(&log))
+}
+
+/// A worker SIGKILLed while its create is out (the service made the task;
+/// its answer had not come back): the next worker takes the row over once
+/// the lease lapses and adopts that task by the proof rule. One create per
+/// row.
+#[test]
+fn a_worker_killed_mid_create_is_taken_over_without_paying_twice() {
+    let cluster = Cluster::shared();
+    let journal = cluster.database("fleet_mid_create");
+    let faults = Faults {
+        rate_create_late: 1.0,
+        create_late_by: Duration::from_millis(1500),
+        ..Faults::none()
+    };
+    let sim = sim_with(Duration::from_millis(300), faults, None);
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 4);
+    let first_out = dir.path().join("first");
+    let log = dir.path().join("first.log");
+    let mut first = spawn_logged(
+        dir.path(),
+        &worker_args(&sim, &manifest, &first_out, &journal),
+        &log,
+    );
+    // The first create is made; its answer is 1.5 s away.
+    wait_creates(&sim, 1, Duration::from_secs(20));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (code, said) = one_worker(
+        &sim,
+        dir.path(),
+        &manifest,
+        &dir.path().join("second"),
+        &journal,
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("adopted task"), "{said}");
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        4,
+        "one create per row: {said}"
+    );
+    assert_all_downloaded(&status(dir.path(), &journal), 4);
+}
+
+/// A worker SIGKILLed while it downloads: the next one fetches the videos
+/// into its own directory, from the tasks already made.
+#[test]
+fn a_worker_killed_mid_download_is_taken_over_without_creating_again() {
+    let cluster = Cluster::shared();
+    let journal = cluster.database("fleet_mid_download");
+    let faults = Faults {
+        download_bytes_per_sec: Some(100_000),
+        ..Faults::none()
+    };
+    let sim = sim_with(Duration::from_millis(200), faults, Some(300_000));
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 3);
+    let first_out = dir.path().join("first");
+    let log = dir.path().join("first.log");
+    let mut first = spawn_logged(
+        dir.path(),
+        &worker_args(&sim, &manifest, &first_out, &journal),
+        &log,
+    );
+    wait_creates(&sim, 3, Duration::from_secs(20));
+    // Each download takes 3 s: the first ones are under way.
+    std::thread::sleep(Duration::from_millis(1500));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let second_out = dir.path().join("second");
+    let (code, said) = one_worker(&sim, dir.path(), &manifest, &second_out, &journal);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        3,
+        "no create again: {said}"
+    );
+    let after = status(dir.path(), &journal);
+    assert_all_downloaded(&after, 3);
+    for e in after["entries"].as_array().unwrap() {
+        let file = PathBuf::from(e["file"].as_str().unwrap());
+        assert!(
+            file.starts_with(&second_out),
+            "the second worker wrote it: {e}"
+        );
+    }
+}
+
+/// The database ends every session of the workers mid-batch (as a failover
+/// or an administrator would, whatever transaction they were in): they stop
+/// with a clear error, and a rerun ends with one create per row and every
+/// video.
+#[test]
+fn connections_dropped_mid_batch_a_rerun_pays_once_per_row() {
+    let cluster = Cluster::shared();
+    let journal = cluster.database("fleet_dropped");
+    let db = journal.rsplit('/').next().unwrap().to_owned();
+    let sim = limited_sim(Duration::from_millis(600));
+    let dir = tempdir();
+    let rows = 20;
+    let manifest = manifest(dir.path(), rows);
+    let outs: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("videos-{i}")))
+        .collect();
+    let logs: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("worker-{i}.log")))
+        .collect();
+    let mut workers: Vec<Child> = (0..2)
+        .map(|i| {
+            spawn_logged(
+                dir.path(),
+                &worker_args(&sim, &manifest, &outs[i], &journal),
+                &logs[i],
+            )
+        })
+        .collect();
+    wait_creates(&sim, 6, Duration::from_secs(30));
+    let ended = cluster.psql(
+        &db,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name LIKE 'freepik-wan batch %'",
+    );
+    assert!(ended.parse::<u32>().unwrap() >= 2, "{ended}");
+    for (i, worker) in workers.iter_mut().enumerate() {
+        let code = wait_exit(worker, Duration::from_secs(30));
+        let log = log_text(&logs[i]);
+        if code != Some(0) {
+            assert!(
+                log.contains("cannot be reached") || log.contains("was not renewed in time"),
+                "worker {i} says why it stopped: {log}"
+            );
+        }
+    }
+    let (code, said) = one_worker(&sim, dir.path(), &manifest, &outs[0], &journal);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        rows as u64,
+        "one create per row"
+    );
+    assert_all_downloaded(&status(dir.path(), &journal), rows);
 }
