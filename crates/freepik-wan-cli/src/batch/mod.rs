@@ -168,8 +168,16 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     let work = async {
         #[cfg(feature = "postgres")]
         if let Journal::Postgres(shared) = &*journal {
-            run.baseline(&rows).await?;
-            return shared::run(&run, shared, &rows, args.concurrency).await;
+            // All of it stops once the seat may lapse: a worker sends
+            // nothing past its share.
+            let work = async {
+                run.baseline(&rows).await?;
+                shared::run(&run, shared, &rows, args.concurrency).await
+            };
+            return tokio::select! {
+                done = work => done,
+                lost = shared.seat_lost() => Err(lost),
+            };
         }
         // Rows whose absence from the list the first pass could not prove
         // wait for this run's own creates, which may prove it.

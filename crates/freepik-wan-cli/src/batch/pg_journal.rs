@@ -278,6 +278,10 @@ impl PgJournal {
             }
             tokio::time::sleep(lease / 4).await;
         };
+        if let Some(lapsed) = &seat.lapsed_holder {
+            // It may only be paused: its sessions end, so it cannot go on.
+            self.end_sessions(&[application_name(lapsed)]).await?;
+        }
         let taken = (seat.number, seat.of);
         *self.seat.lock().await = Some(seat);
         let heartbeat = {
@@ -292,10 +296,18 @@ impl PgJournal {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(lease / 4).await;
-                    let mut held = seat.lock().await;
-                    let Some(mine) = held.as_mut() else { return };
-                    match fleet.renew(&beat, mine).await {
-                        Ok(true) => {
+                    // Renewed on a copy: the seat is never locked while the
+                    // database answers (or does not).
+                    let Some(mut mine) = seat.lock().await.clone() else {
+                        return;
+                    };
+                    let renewed =
+                        tokio::time::timeout(lease / 4, fleet.renew(&beat, &mut mine)).await;
+                    match renewed {
+                        Ok(Ok(true)) => {
+                            if let Some(held) = seat.lock().await.as_mut() {
+                                *held = mine;
+                            }
                             let _ = beat
                                 .execute(
                                     "UPDATE batch_workers SET heartbeat = now() WHERE id = $1",
@@ -304,9 +316,10 @@ impl PgJournal {
                                 .await;
                         }
                         // Lapsed: never renewed again; writes are refused.
-                        Ok(false) => return,
-                        // The database is away: retried while the lease may hold.
-                        Err(_) => {}
+                        Ok(Ok(false)) => return,
+                        // The database is away or slow: tried again while
+                        // the lease may hold (the run stops before it lapses).
+                        Ok(Err(_)) | Err(_) => {}
                     }
                 }
             })
@@ -338,6 +351,41 @@ impl PgJournal {
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Ends the database sessions of workers whose lease lapsed.
+    async fn end_sessions(&self, names: &[String]) -> Sql<()> {
+        self.db
+            .lock()
+            .await
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = ANY($1)",
+                &[&names],
+            )
+            .await
+            .map_err(self.q("end a lapsed worker's sessions"))?;
+        Ok(())
+    }
+
+    /// Resolves once this worker's seat is no longer sure to hold for a
+    /// quarter of its lease (by this process's monotonic clock): the worker
+    /// then stops all its traffic to the service, before another can take
+    /// the seat.
+    pub async fn seat_lost(&self) -> String {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let seat = self.seat.lock().await;
+            let held = seat.as_ref().is_some_and(|s| s.usable(s.lease() / 4));
+            if !held {
+                return format!(
+                    "this worker's seat in the batch journal at {} was not renewed in time (is \
+                     the database reachable?); it stopped before its lease could lapse. Nothing \
+                     is lost: the same command resumes the batch",
+                    self.database
+                );
+            }
         }
     }
 

@@ -461,3 +461,45 @@ fn connections_dropped_mid_batch_a_rerun_pays_once_per_row() {
     );
     assert_all_downloaded(&status(dir.path(), &journal), rows);
 }
+
+/// One budget for the fleet: three workers on 300 rows, enough for their
+/// creates alone to pass 250 requests in 5 s if each paced itself at the
+/// whole limit, stay inside the simulator's real windows together: each
+/// holds one of the 3 seats and paces at a third. 0 × 429.
+#[test]
+fn three_workers_share_the_rate_limit_and_meet_no_429() {
+    let cluster = Cluster::shared();
+    let journal = cluster.database("fleet_budget");
+    let sim = limited_sim(Duration::from_millis(500));
+    let dir = tempdir();
+    let rows = 300;
+    let manifest = manifest(dir.path(), rows);
+    let outs: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("videos-{i}")))
+        .collect();
+    let logs: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("worker-{i}.log")))
+        .collect();
+    let started = Instant::now();
+    let mut workers: Vec<Child> = (0..3)
+        .map(|i| {
+            let mut args = worker_args(&sim, &manifest, &outs[i], &journal);
+            let at = args.iter().position(|a| a == "--concurrency").unwrap();
+            args[at + 1] = "32".to_owned();
+            spawn_logged(dir.path(), &args, &logs[i])
+        })
+        .collect();
+    for (i, worker) in workers.iter_mut().enumerate() {
+        let code = wait_exit(worker, Duration::from_secs(120));
+        assert_eq!(code, Some(0), "worker {i}: {}", log_text(&logs[i]));
+    }
+    let stats = sim.handle.stats();
+    eprintln!(
+        "300 rows, 3 workers: {:.1}s, {} API requests, {:?}",
+        started.elapsed().as_secs_f64(),
+        stats.api_requests_total,
+        stats.status_counts
+    );
+    assert_eq!(stats.creates_accepted, rows as u64);
+    assert_eq!(responses_429(&sim), 0, "{:?}", stats.status_counts);
+}

@@ -54,7 +54,7 @@ pub struct SeatHolder {
 }
 
 /// A seat this worker holds.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Seat {
     /// Its number, from 1.
     pub number: i32,
@@ -65,6 +65,9 @@ pub struct Seat {
     /// When the renewal that set its current lease started (this process's
     /// monotonic clock): the lease runs at least `lease` from then.
     renewed: Instant,
+    /// Whose lease had lapsed on it when it was taken, if anyone's: a
+    /// holder that may only be paused, and that the caller may fence off.
+    pub lapsed_holder: Option<String>,
 }
 
 impl Fleet {
@@ -151,9 +154,9 @@ impl Fleet {
             .get(0);
         let free = tx
             .query_opt(
-                "SELECT seat FROM freepik_wan_fleet_seats
+                "SELECT seat, holder FROM freepik_wan_fleet_seats
                  WHERE pool = $1 AND seat <= $2 AND (holder IS NULL OR expires < now())
-                 ORDER BY seat LIMIT 1 FOR UPDATE SKIP LOCKED",
+                 ORDER BY holder NULLS FIRST, seat LIMIT 1 FOR UPDATE SKIP LOCKED",
                 &[&self.pool, &of],
             )
             .await
@@ -162,6 +165,7 @@ impl Fleet {
             return Ok(None);
         };
         let number: i32 = free.get(0);
+        let lapsed_holder: Option<String> = free.get(1);
         tx.execute(
             "UPDATE freepik_wan_fleet_seats
              SET holder = $3, renewed = now(), expires = now() + $4::float8 * interval '1 millisecond'
@@ -179,6 +183,7 @@ impl Fleet {
             holder: holder.to_owned(),
             lease,
             renewed,
+            lapsed_holder,
         }))
     }
 
