@@ -234,6 +234,26 @@ impl Journal {
         }
     }
 
+    /// Runs `work` (a create) only while this run may send: on a shared
+    /// journal, the worker's seat is checked before every step of it, so a
+    /// worker paused past its lease (whose row another may have settled
+    /// and sent again) drops the create on waking instead of sending it.
+    /// An error when it was dropped; whether it had gone out is unknown,
+    /// so its row stays `sending`, for the proof rule.
+    pub async fn guarded<F: std::future::Future>(&self, work: F) -> Sql<F::Output> {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            #[cfg(feature = "postgres")]
+            if let Journal::Postgres(journal) = self
+                && let Err(lost) = journal.seat_holds()
+            {
+                return std::task::Poll::Ready(Err(lost));
+            }
+            work.as_mut().poll(cx).map(Ok)
+        })
+        .await
+    }
+
     /// Takes the lock creates are sent under (fleet-wide on a shared
     /// journal; a SQLite journal's run has it by its lease).
     pub async fn lock_create(&self) -> Sql<()> {

@@ -138,7 +138,7 @@ pub struct PgJournal {
     /// The fences of the rows this worker claimed.
     fences: std::sync::Mutex<HashMap<u64, i64>>,
     /// This worker's seat, once it has one (renewed by [`heartbeat`]).
-    seat: Arc<tokio::sync::Mutex<Option<Seat>>>,
+    seat: Arc<std::sync::Mutex<Option<Seat>>>,
     heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -192,7 +192,7 @@ impl PgJournal {
             fleet: pool,
             worker,
             fences: std::sync::Mutex::new(HashMap::new()),
-            seat: Arc::new(tokio::sync::Mutex::new(None)),
+            seat: Arc::new(std::sync::Mutex::new(None)),
             heartbeat: std::sync::Mutex::new(None),
         })
     }
@@ -283,7 +283,7 @@ impl PgJournal {
             self.end_sessions(&[application_name(lapsed)]).await?;
         }
         let taken = (seat.number, seat.of);
-        *self.seat.lock().await = Some(seat);
+        *lock(&self.seat) = Some(seat);
         let heartbeat = {
             let mut named = self.database.clone();
             named
@@ -298,14 +298,14 @@ impl PgJournal {
                     tokio::time::sleep(lease / 4).await;
                     // Renewed on a copy: the seat is never locked while the
                     // database answers (or does not).
-                    let Some(mut mine) = seat.lock().await.clone() else {
+                    let Some(mut mine) = lock(&seat).clone() else {
                         return;
                     };
                     let renewed =
                         tokio::time::timeout(lease / 4, fleet.renew(&beat, &mut mine)).await;
                     match renewed {
                         Ok(Ok(true)) => {
-                            if let Some(held) = seat.lock().await.as_mut() {
+                            if let Some(held) = lock(&seat).as_mut() {
                                 *held = mine;
                             }
                             let _ = beat
@@ -335,7 +335,7 @@ impl PgJournal {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
         loop {
             {
-                let seat = self.seat.lock().await;
+                let seat = lock(&self.seat);
                 let Some(seat) = seat.as_ref() else {
                     return Err(LOST_LEASE.to_owned());
                 };
@@ -369,6 +369,23 @@ impl PgJournal {
         Ok(())
     }
 
+    /// Whether this worker's seat is sure to hold for a quarter of its
+    /// lease yet; the message to stop with when not.
+    pub fn seat_holds(&self) -> Sql<()> {
+        let held = lock(&self.seat)
+            .as_ref()
+            .is_some_and(|s| s.usable(s.lease() / 4));
+        if held {
+            return Ok(());
+        }
+        Err(format!(
+            "this worker's seat in the batch journal at {} was not renewed in time (is the \
+             database reachable? was the process paused?); it stopped before its lease could \
+             lapse. Nothing is lost: the same command resumes the batch",
+            self.database
+        ))
+    }
+
     /// Resolves once this worker's seat is no longer sure to hold for a
     /// quarter of its lease (by this process's monotonic clock): the worker
     /// then stops all its traffic to the service, before another can take
@@ -376,15 +393,8 @@ impl PgJournal {
     pub async fn seat_lost(&self) -> String {
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let seat = self.seat.lock().await;
-            let held = seat.as_ref().is_some_and(|s| s.usable(s.lease() / 4));
-            if !held {
-                return format!(
-                    "this worker's seat in the batch journal at {} was not renewed in time (is \
-                     the database reachable?); it stopped before its lease could lapse. Nothing \
-                     is lost: the same command resumes the batch",
-                    self.database
-                );
+            if let Err(lost) = self.seat_holds() {
+                return lost;
             }
         }
     }
@@ -529,7 +539,8 @@ impl PgJournal {
                 &[&self.worker],
             )
             .await;
-        if let Some(seat) = self.seat.lock().await.take() {
+        let seat = lock(&self.seat).take();
+        if let Some(seat) = seat {
             let _ = self.fleet.release(&db, &seat).await;
         }
     }
@@ -902,6 +913,11 @@ impl PgJournal {
             .map_err(self.q("record listed tasks"))?;
         Ok(())
     }
+}
+
+/// The seat, locked for a moment (never across an await).
+fn lock(seat: &std::sync::Mutex<Option<Seat>>) -> std::sync::MutexGuard<'_, Option<Seat>> {
+    seat.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// This machine's name, for `batch status`.

@@ -365,7 +365,8 @@ impl Run {
         }
         let line = row.line;
         let created = match manifest::request(row) {
-            Ok(request) => self.client.create(request).await,
+            // Checked before each step: never sent by a worker past its lease.
+            Ok(request) => self.journal.guarded(self.client.create(request)).await?,
             Err(error) => Err(error),
         };
         // Uploads are kept whatever the create did: a resumed run reuses them.

@@ -3,7 +3,7 @@
 //! and the simulator enforcing the service's real rate windows.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use freepik_wan_sim::{Faults, RateLimit, Simulator};
@@ -58,7 +58,7 @@ fn worker_args(sim: &Sim, manifest: &Path, out: &Path, journal: &str) -> Vec<Str
         "--fleet",
         "3",
         "--worker-lease",
-        "2",
+        "3",
         "--concurrency",
         "8",
         "--list-grace",
@@ -502,4 +502,55 @@ fn three_workers_share_the_rate_limit_and_meet_no_429() {
     );
     assert_eq!(stats.creates_accepted, rows as u64);
     assert_eq!(responses_429(&sim), 0, "{:?}", stats.status_counts);
+}
+
+/// A worker paused (SIGSTOP) past its lease: another takes its rows over
+/// and ends its sessions; resumed, it finds itself cut off and stops
+/// without writing or paying for anything: every row is made once.
+#[test]
+fn a_paused_worker_is_fenced_off_and_its_rows_are_made_once() {
+    let cluster = Cluster::shared();
+    let journal = cluster.database("fleet_paused");
+    let sim = limited_sim(Duration::from_millis(1500));
+    let dir = tempdir();
+    let rows = 12;
+    let manifest = manifest(dir.path(), rows);
+    let logs = [dir.path().join("paused.log"), dir.path().join("other.log")];
+    let mut paused = spawn_logged(
+        dir.path(),
+        &worker_args(&sim, &manifest, &dir.path().join("paused"), &journal),
+        &logs[0],
+    );
+    wait_creates(&sim, 3, Duration::from_secs(20));
+    let pid = paused.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut other = spawn_logged(
+        dir.path(),
+        &worker_args(&sim, &manifest, &dir.path().join("other"), &journal),
+        &logs[1],
+    );
+    let code = wait_exit(&mut other, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{}", log_text(&logs[1]));
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let code = wait_exit(&mut paused, Duration::from_secs(30));
+    let said = log_text(&logs[0]);
+    assert_ne!(code, Some(0), "{said}");
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        rows as u64,
+        "one create per row: {said}"
+    );
+    assert_all_downloaded(&status(dir.path(), &journal), rows);
 }
