@@ -254,6 +254,16 @@ impl Journal {
         .await
     }
 
+    /// The clock a row's `sent_ms` is written by: this machine's for a
+    /// file, the database's for a shared journal (machines' clocks differ).
+    pub async fn clock_ms(&self) -> Sql<i64> {
+        match self {
+            Journal::Sqlite(_) => Ok(now_ms()),
+            #[cfg(feature = "postgres")]
+            Journal::Postgres(journal) => journal.now_ms().await,
+        }
+    }
+
     /// Takes the lock creates are sent under (fleet-wide on a shared
     /// journal; a SQLite journal's run has it by its lease).
     pub async fn lock_create(&self) -> Sql<()> {

@@ -361,7 +361,7 @@ impl PgJournal {
             .await
             .execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE application_name = ANY($1)",
+                 WHERE application_name = ANY($1) AND datname = current_database()",
                 &[&names],
             )
             .await
@@ -461,7 +461,7 @@ impl PgJournal {
         if !lapsed.is_empty() {
             tx.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE application_name = ANY($1)",
+                 WHERE application_name = ANY($1) AND datname = current_database()",
                 &[&lapsed],
             )
             .await
@@ -672,7 +672,8 @@ impl PgJournal {
             .await
             .execute(
                 &format!(
-                    "UPDATE batch_rows SET state = 'sending', updated_ms = $4, sent_ms = $4,
+                    "UPDATE batch_rows SET state = 'sending', updated_ms = $4,
+                            sent_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
                             sent_seq = nextval('batch_sent_seq')
                      WHERE line = $1 AND state = 'pending' AND {}",
                     fenced(2, 3)
@@ -826,6 +827,23 @@ impl PgJournal {
             return Err(LOST_LEASE.to_owned());
         }
         Ok(())
+    }
+
+    /// The database's clock (Unix ms): the one `sent_ms` is written by, so
+    /// that workers on machines whose clocks differ measure a create's age
+    /// alike.
+    pub async fn now_ms(&self) -> Sql<i64> {
+        Ok(self
+            .db
+            .lock()
+            .await
+            .query_one(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+                &[],
+            )
+            .await
+            .map_err(self.q("read the clock"))?
+            .get(0))
     }
 
     pub async fn seen_at(&self, task_id: &str) -> Sql<Option<i64>> {

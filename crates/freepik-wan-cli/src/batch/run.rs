@@ -11,7 +11,7 @@ use freepik_wan::{Client, Error, Model, Reconciled, TaskId, UncertainCreate};
 use sha2::{Digest, Sha256};
 
 use super::display::Display;
-use super::journal::{Entry, Journal, State, endpoint_model, now_ms};
+use super::journal::{Entry, Journal, State, endpoint_model};
 use super::lease::Lease;
 use super::manifest::{self, Row};
 
@@ -225,7 +225,7 @@ impl Run {
                     )));
                 }
             }
-            let since_ms = now_ms() - entry.sent_ms.unwrap_or(0);
+            let since_ms = self.journal.clock_ms().await? - entry.sent_ms.unwrap_or(0);
             if since_ms < grace_ms {
                 let left = Duration::from_millis((grace_ms - since_ms) as u64);
                 tokio::time::sleep(left.min(RELIST)).await;

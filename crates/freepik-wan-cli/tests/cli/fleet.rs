@@ -439,7 +439,7 @@ fn connections_dropped_mid_batch_a_rerun_pays_once_per_row() {
     let ended = cluster.psql(
         &db,
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE application_name LIKE 'freepik-wan batch %'",
+         WHERE application_name LIKE 'freepik-wan batch %' AND datname = current_database()",
     );
     assert!(ended.parse::<u32>().unwrap() >= 2, "{ended}");
     for (i, worker) in workers.iter_mut().enumerate() {
