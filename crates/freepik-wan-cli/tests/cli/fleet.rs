@@ -300,6 +300,20 @@ fn status_reads_a_shared_journal_and_never_shows_a_password() {
         "{plain:?}"
     );
     assert!(plain.stdout.contains("fleet: 1 seats"), "{plain:?}");
+    // A worker asking for another number of seats than the journal's is
+    // refused before anything is sent.
+    let sim = Sim::quick();
+    let manifest = manifest(dir.path(), 1);
+    let mut args = worker_args(&sim, &manifest, &dir.path().join("v"), &journal);
+    let at = args.iter().position(|a| a == "--fleet").unwrap();
+    args[at + 1] = "2".to_owned();
+    let refused = run(dir.path(), &args);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("has 1 seats, not the 2"),
+        "{refused:?}"
+    );
+    assert_eq!(sim.handle.stats().creates_accepted, 0);
 }
 
 /// Runs one worker to its end; its exit code and log.

@@ -112,8 +112,9 @@ impl Fleet {
             .get(0);
         if seats.is_some() && have != asked {
             return Err(StoreError::Config(format!(
-                "the fleet of {} has {have} seats, not {asked}: give --fleet {have} (or leave \
-                 it out) to join it",
+                "the fleet {} in {database} has {have} seats, not the {asked} asked for (a \
+                 fleet keeps the number it was created with): ask for {have}, or for none, to \
+                 join it",
                 self.pool
             )));
         }
