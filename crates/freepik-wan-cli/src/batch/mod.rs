@@ -106,24 +106,6 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
             let journal = pg_journal::PgJournal::open(*database, args.fleet)
                 .await
                 .map_err(usage)?;
-            // A seat first: a worker without one sends nothing.
-            let (seat, of) = journal
-                .join(&args.out_dir, args.worker_lease, |note| out.note(note))
-                .await
-                .map_err(|e| Failure::new(Code::Service, e))?;
-            out.note(format!(
-                "worker {} holds seat {seat} of {of} of the batch journal at {}; it paces \
-                 itself at 1/{of} of the rate limits",
-                journal.worker(),
-                journal.name()
-            ));
-            // Its share of the IP's windows: the fleet's seats together
-            // stay inside them.
-            let client = connection
-                .builder(args.timeout)?
-                .uncertain_grace(args.list_grace)
-                .rate_limit(freepik_wan::RateLimit::freepik().share(of))
-                .build()?;
             (Arc::new(Journal::Postgres(Box::new(journal))), None, client)
         }
     };
@@ -132,28 +114,72 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
     // An earlier run's uploads, reused while they stay readable.
     let earlier = journal.uploads().await.map_err(usage)?;
     let uploads_kept = earlier.iter().map(|u| u.sha256).collect();
+    #[cfg(feature = "postgres")]
+    let client = match &*journal {
+        Journal::Postgres(shared) => {
+            // A seat first: a worker without one sends nothing.
+            let (seat, of) = shared
+                .join(&args.out_dir, args.worker_lease, |note| out.note(note))
+                .await
+                .map_err(|e| Failure::new(Code::Service, e))?;
+            out.note(format!(
+                "worker {} holds seat {seat} of {of} of the batch journal at {}; it paces \
+                 itself at 1/{of} of the rate limits",
+                shared.worker(),
+                shared.name()
+            ));
+            // Its share of the IP's windows: the fleet's seats together
+            // stay inside them.
+            match connection.builder(args.timeout).and_then(|builder| {
+                Ok(builder
+                    .uncertain_grace(args.list_grace)
+                    .rate_limit(freepik_wan::RateLimit::freepik().share(of))
+                    .build()?)
+            }) {
+                Ok(client) => client,
+                Err(failure) => {
+                    shared.leave().await;
+                    return Err(failure);
+                }
+            }
+        }
+        _ => client,
+    };
     client.remember_uploads(earlier);
-    if args.resend_uncertain {
-        let again = journal.resend_uncertain().await.map_err(usage)?;
-        if again > 0 {
-            out.note(format!(
-                "{again} uncertain rows are sent again (--resend-uncertain)"
-            ));
-        }
-    }
-    if args.retry_failed {
-        let again = journal.retry_failed().await.map_err(usage)?;
-        if again > 0 {
-            out.note(format!(
-                "{again} rows that failed without a task are sent again"
-            ));
-        }
-    }
-
     let service = |message: String| Failure::new(Code::Service, message);
     // The manifest's lines: a journal row on none was removed from it.
     let lines: HashSet<u64> = rows.iter().map(|r| r.line).collect();
-    let done = Tally::of(&kept(journal.entries().await.map_err(service)?, &lines)).downloaded;
+    let prepared = async {
+        if args.resend_uncertain {
+            let again = journal.resend_uncertain().await.map_err(usage)?;
+            if again > 0 {
+                out.note(format!(
+                    "{again} uncertain rows are sent again (--resend-uncertain)"
+                ));
+            }
+        }
+        if args.retry_failed {
+            let again = journal.retry_failed().await.map_err(usage)?;
+            if again > 0 {
+                out.note(format!(
+                    "{again} rows that failed without a task are sent again"
+                ));
+            }
+        }
+        Ok::<_, Failure>(
+            Tally::of(&kept(journal.entries().await.map_err(service)?, &lines)).downloaded,
+        )
+    };
+    let done = match prepared.await {
+        Ok(done) => done,
+        Err(failure) => {
+            #[cfg(feature = "postgres")]
+            if let Journal::Postgres(shared) = &*journal {
+                shared.leave().await;
+            }
+            return Err(failure);
+        }
+    };
     let run = run::Run {
         // Its wait options carry `--timeout`, for each row's wait.
         client,

@@ -568,3 +568,42 @@ fn a_paused_worker_is_fenced_off_and_its_rows_are_made_once() {
     );
     assert_all_downloaded(&status(dir.path(), &journal), rows);
 }
+
+/// The manifest's fingerprints are kept: a worker with another manifest on
+/// the same journal is refused (exit 2, nothing sent), and leaves no seat
+/// or worker behind.
+#[test]
+fn a_different_manifest_on_a_shared_journal_is_refused() {
+    let cluster = Cluster::shared();
+    let journal = with_password(&cluster.database("fleet_changed"));
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let first = manifest(dir.path(), 2);
+    let ran = run(
+        dir.path(),
+        &worker_args(&sim, &first, &dir.path().join("a"), &journal),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let other = dir.path().join("other.csv");
+    std::fs::write(
+        &other,
+        format!(
+            "image,prompt\n{},something else\n",
+            super::sample_image().display()
+        ),
+    )
+    .unwrap();
+    let refused = run(
+        dir.path(),
+        &worker_args(&sim, &other, &dir.path().join("b"), &journal),
+    );
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("asks for something else"),
+        "{refused:?}"
+    );
+    assert!(!refused.stderr.contains(PASSWORD), "{refused:?}");
+    assert_eq!(sim.handle.stats().creates_accepted, 2, "nothing sent");
+    let shown = status(dir.path(), &journal);
+    assert_eq!(shown["workers"].as_array().unwrap().len(), 0, "{shown}");
+}
