@@ -2,9 +2,11 @@
 //! never paying for a row twice; and `batch status`, which reads the journal.
 //!
 //! The pieces: [`manifest`] reads and checks the rows, [`journal`] records
-//! each row's state in SQLite, [`lease`] keeps a second run off the same
-//! journal, [`run`] takes each row through create, wait and download, and
-//! [`display`] shows progress.
+//! each row's state (one interface, two backends: [`sqlite`], where
+//! [`lease`] keeps a second run off the same file, and, with the `postgres`
+//! feature, `pg_journal`, shared by workers that claim rows and hold fleet
+//! seats, whose loop is `shared`), [`run`] takes each row through create,
+//! wait and download, and [`display`] shows progress.
 
 mod display;
 mod journal;
