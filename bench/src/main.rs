@@ -31,13 +31,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::instrument::WithSubscriber as _;
 
+mod fleet;
 mod pipeline;
 
 const API_PATH: &str = "/v1/ai/image-to-video/wan-v2-2-580p";
 /// The MP4 the simulator serves, for checking downloaded files.
-const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only roundtrip,pipeline,download,image,upload] [--modes sdk,webhooks,batch,old] [--tasks N] \
+const USAGE: &str = "usage: freepik-wan-bench bench [--quick] [--only roundtrip,pipeline,fleet,download,image,upload] [--modes sdk,webhooks,batch,old] [--tasks N] \
      [--concurrency N] [--processing-ms MS] [--iterations N]\n       freepik-wan-bench soak \
-     [--tasks N] [--concurrency N] [--retries N] [--seed N] [--naive-create-retries]\nphases: roundtrip, pipeline, \
+     [--tasks N] [--concurrency N] [--retries N] [--seed N] [--naive-create-retries]\nphases: roundtrip, pipeline, fleet (the PostgreSQL journal), \
      download, image";
 
 fn main() -> ExitCode {
@@ -150,6 +151,9 @@ async fn bench(opts: Options) -> Result<ExitCode> {
     }
     if opts.runs("pipeline") {
         pipeline::phase(&opts, &mut rows).await?;
+    }
+    if opts.runs("fleet") {
+        fleet::phase(&opts, &mut rows).await?;
     }
     if opts.runs("download") {
         download_phase(&opts, &mut rows).await?;

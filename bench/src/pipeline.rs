@@ -351,7 +351,7 @@ async fn sdk(mode: Mode, case: Case) -> Result<Run> {
 
 /// The `freepik-wan` binary: `FREEPIK_WAN_BIN`, or the one built next to
 /// this bench (`cargo xtask bench` builds both).
-fn cli_binary() -> Option<PathBuf> {
+pub(crate) fn cli_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("FREEPIK_WAN_BIN") {
         return Some(PathBuf::from(path));
     }

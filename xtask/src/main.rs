@@ -134,7 +134,16 @@ fn bench_command(command: &str, args: &[String]) -> Result<ExitCode> {
         // binary next to the bench's.
         let built = std::process::Command::new(&cargo)
             .current_dir(workspace_root())
-            .args(["build", "--release", "--quiet", "-p", "freepik-wan-cli"])
+            // With its `postgres` feature, for the fleet phase's shared journal.
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "freepik-wan-cli",
+                "--features",
+                "postgres",
+            ])
             .status()
             .context("building freepik-wan")?;
         if !built.success() {

@@ -164,9 +164,26 @@ pub struct Batch {
     /// make the exit code non-zero).
     #[arg(long)]
     pub skip_invalid: bool,
-    /// The journal [default: DIR/freepik-wan-batch.db].
-    #[arg(long, value_name = "FILE")]
+    /// The journal [default: DIR/freepik-wan-batch.db]: a SQLite file, or a
+    /// PostgreSQL database (`postgres://user@host/db`, in a build with the
+    /// `postgres` feature) that workers on several machines share, each with
+    /// its own --out-dir. Its password comes from the URL, the PG* variables,
+    /// ~/.pgpass or --journal-password-file, and is never shown.
+    #[arg(long, value_name = "FILE|URL")]
     pub journal: Option<PathBuf>,
+    /// A file holding the PostgreSQL journal's password.
+    #[arg(long, value_name = "FILE")]
+    pub journal_password_file: Option<PathBuf>,
+    /// A PostgreSQL journal's fleet: N seats; at most N workers work at once,
+    /// each pacing itself at 1/N of the rate limits, so that together they
+    /// stay inside them. Recorded when the journal is created [default: 1];
+    /// a later worker may leave it out.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub fleet: Option<u32>,
+    /// A PostgreSQL journal's worker lease: a worker silent this long loses
+    /// its seat and its rows to the others (it stops sending well before).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub worker_lease: f64,
     /// Give up waiting for one row's task after this many seconds (it is
     /// waited for again on the next run) [default: 900].
     #[arg(long, value_name = "SECS")]
@@ -192,11 +209,15 @@ pub struct Batch {
 pub enum BatchCommand {
     /// Print the batch journal's table: each row's state, task and file.
     Status {
-        /// The batch's output directory.
-        dir: PathBuf,
-        /// The journal, if not DIR/freepik-wan-batch.db.
-        #[arg(long, value_name = "FILE")]
+        /// The batch's output directory (not needed with --journal).
+        dir: Option<PathBuf>,
+        /// The journal, if not DIR/freepik-wan-batch.db: a file, or a
+        /// PostgreSQL URL (the fleet's seats and live workers are shown too).
+        #[arg(long, value_name = "FILE|URL")]
         journal: Option<PathBuf>,
+        /// A file holding the PostgreSQL journal's password.
+        #[arg(long, value_name = "FILE")]
+        journal_password_file: Option<PathBuf>,
     },
 }
 
@@ -208,6 +229,10 @@ pub struct BatchRun {
     pub concurrency: usize,
     pub skip_invalid: bool,
     pub journal: Option<PathBuf>,
+    pub journal_password_file: Option<PathBuf>,
+    pub fleet: Option<u32>,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub worker_lease: std::time::Duration,
     pub timeout: Option<u64>,
     pub retry_failed: bool,
     pub resend_uncertain: bool,

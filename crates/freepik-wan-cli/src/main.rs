@@ -129,9 +129,15 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
             Ok(())
         }
         Command::Batch(args) => match (args.command, args.manifest, args.out_dir) {
-            (Some(BatchCommand::Status { dir, journal }), _, _) => {
-                batch::status(&dir, journal, out)
-            }
+            (
+                Some(BatchCommand::Status {
+                    dir,
+                    journal,
+                    journal_password_file,
+                }),
+                _,
+                _,
+            ) => batch::status(dir, journal, journal_password_file, out).await,
             (None, Some(manifest), Some(out_dir)) => {
                 let run = BatchRun {
                     manifest,
@@ -139,6 +145,14 @@ async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
                     concurrency: usize::from(args.concurrency),
                     skip_invalid: args.skip_invalid,
                     journal: args.journal,
+                    journal_password_file: args.journal_password_file,
+                    fleet: args.fleet,
+                    worker_lease: std::time::Duration::try_from_secs_f64(args.worker_lease)
+                        .ok()
+                        .filter(|d| *d >= std::time::Duration::from_millis(400))
+                        .ok_or_else(|| {
+                            Failure::new(Code::Usage, "--worker-lease: at least 0.4 seconds")
+                        })?,
                     timeout: args.timeout,
                     retry_failed: args.retry_failed,
                     resend_uncertain: args.resend_uncertain,

@@ -1614,3 +1614,49 @@ mod uploads;
 
 #[path = "cli/logs.rs"]
 mod logs;
+
+#[cfg(feature = "postgres")]
+#[path = "../../../tests/src/pg.rs"]
+mod pg;
+
+#[cfg(feature = "postgres")]
+#[path = "cli/fleet.rs"]
+mod fleet;
+
+/// Without the `postgres` feature, a PostgreSQL URL is a usage error that
+/// says how to get it, not a SQLite file named `postgres:`.
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_postgres_journal_without_the_feature_is_a_usage_error() {
+    let sim = Sim::quick();
+    let dir = tempdir();
+    let manifest = manifest(dir.path(), 1);
+    let out = dir.path().join("videos");
+    let url = "postgres://me:hunter2-secret@db.example/videos";
+    let ran = sim.run(
+        dir.path(),
+        &[
+            "batch",
+            manifest.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--journal",
+            url,
+        ],
+    );
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("--features postgres"), "{ran:?}");
+    assert!(
+        !ran.stderr.contains("hunter2") && !ran.stdout.contains("hunter2"),
+        "{ran:?}"
+    );
+    assert!(
+        !dir.path().join("postgres:").exists(),
+        "no file named postgres:"
+    );
+    assert_eq!(sim.handle.stats().creates_accepted, 0);
+    let status = run(dir.path(), &["batch", "status", "--journal", url]);
+    assert_eq!(status.code, 2, "{status:?}");
+    assert!(status.stderr.contains("--features postgres"), "{status:?}");
+    assert!(!status.stderr.contains("hunter2"), "{status:?}");
+}

@@ -142,6 +142,29 @@ impl RateLimit {
         self
     }
 
+    /// This limit's `1/n` share, for one of `n` clients that share an IP
+    /// (workers of one fleet): each window's budget divided by `n`, rounded
+    /// down (at least 1), the same length and margin. `n` clients each
+    /// inside its share stay inside the whole together. `n` of 0 counts as 1.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use freepik_wan::RateLimit;
+    ///
+    /// let third = RateLimit::freepik().share(3);
+    /// assert_eq!(
+    ///     third,
+    ///     RateLimit::windows([(83, Duration::from_secs(5)), (400, Duration::from_secs(120))])
+    /// );
+    /// ```
+    pub fn share(mut self, n: u32) -> Self {
+        let n = n.max(1);
+        for (budget, _) in &mut self.windows {
+            *budget = (*budget / n).max(1);
+        }
+        self
+    }
+
     /// Each window's budget less its margin (at least 1), and its length.
     fn budgets(&self) -> Vec<(usize, Duration)> {
         self.windows
@@ -402,6 +425,27 @@ mod tests {
 
     fn far() -> Instant {
         Instant::now() + Duration::from_secs(3600 * 24)
+    }
+
+    #[test]
+    fn shares_of_a_limit_add_up_to_no_more_than_the_limit() {
+        let whole = RateLimit::freepik();
+        for n in 1..=7u32 {
+            let share = whole.clone().share(n);
+            for ((part, length), (all, whole_length)) in
+                share.budgets().into_iter().zip(whole.budgets())
+            {
+                assert_eq!(length, whole_length);
+                assert!(part * n as usize <= all, "{n} shares of {all}: {part} each");
+                assert!(part >= 1);
+            }
+        }
+        assert_eq!(RateLimit::freepik().share(0), RateLimit::freepik());
+        assert_eq!(RateLimit::none().share(3), RateLimit::none());
+        assert_eq!(
+            RateLimit::per_second(2).share(5).budgets(),
+            vec![(1, Duration::from_secs(1))]
+        );
     }
 
     #[test]

@@ -1,31 +1,24 @@
-//! The batch journal: a SQLite database that records each row's state, so
-//! that a batch killed at any moment resumes without losing a task or
-//! paying for one twice.
+//! The batch journal: what each row of a batch is at, so that a batch killed
+//! at any moment resumes without losing a task or paying for one twice.
 //!
-//! A row moves `pending → sending → created → completed → downloaded`, or
-//! ends `failed` or `uncertain`. `sending` is written (and committed) before
-//! the create goes out, and `created` with the task id as soon as it comes
-//! back, so a row found in `sending` is one whose create may or may not have
-//! reached the service: it is reconciled against the task list, never simply
-//! sent again. Every write is its own committed transaction.
+//! One journal, two backends: a SQLite file ([`SqliteJournal`], the default,
+//! one run at a time under its [`lease`](super::lease)), and PostgreSQL
+//! (feature `postgres`, [`PgJournal`](super::pg_journal::PgJournal)), where
+//! several workers share one batch, each claiming rows under a fencing
+//! token. Both keep the same rules: a row moves `pending → sending → created
+//! → completed → downloaded` (or ends `failed` or `uncertain`), `sending` is
+//! committed before the create goes out, and a task learned by a writer that
+//! lost its hold is still recorded (`orphans`).
 //!
-//! Order is kept by a counter, not a clock: a claim takes the next number
-//! (`sent_seq`), and a task is noted as seen with the number current when
-//! the list that showed it had been read. A task seen before a row's claim
-//! cannot be that row's; any other may be.
-//!
-//! Only the run holding the lease writes a row's state: every write checks
-//! the lease in the same statement, so a run that lost it (paused past a
-//! takeover) changes nothing. A task such a run learns of is still recorded,
-//! in `orphans` under its row, so it is never lost nor paid for again.
+//! [`Journal`] is what the run uses: the same calls whatever the backend.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use freepik_wan::{Model, Resolution};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::manifest::Row;
+pub use super::sqlite::SqliteJournal;
 
 /// Where a row is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +45,7 @@ impl State {
         }
     }
 
-    fn parse(text: &str) -> State {
+    pub fn parse(text: &str) -> State {
         match text {
             "sending" => State::Sending,
             "created" => State::Created,
@@ -80,86 +73,8 @@ pub struct Entry {
     pub sent_seq: Option<i64>,
     /// When (Unix ms) its create was claimed, if ever.
     pub sent_ms: Option<i64>,
-}
-
-/// The journal; one connection, used from one run.
-pub struct Journal {
-    db: std::sync::Mutex<Connection>,
-    path: PathBuf,
-    /// The lease this run holds, once it holds one: writes check it.
-    holder: std::sync::Mutex<Option<String>>,
-}
-
-/// A write was refused because this run no longer holds the journal's lease.
-pub const LOST_LEASE: &str = "this run lost the journal's lease to another run (was it paused?); \
-                              it stops here and changes nothing more";
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS rows (
-    line INTEGER PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    resolution TEXT NOT NULL,
-    out TEXT NOT NULL,
-    state TEXT NOT NULL,
-    task_id TEXT,
-    bytes INTEGER,
-    sha256 TEXT,
-    reason TEXT,
-    updated_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS seen_tasks (task_id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS lease (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    holder TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    heartbeat_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counter (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    seq INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO counter (id, seq) VALUES (1, 0);
-CREATE TABLE IF NOT EXISTS orphans (
-    task_id TEXT PRIMARY KEY,
-    line INTEGER NOT NULL,
-    noted_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS uploads (
-    sha256 TEXT PRIMARY KEY,
-    file_id TEXT NOT NULL,
-    asset_url TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    bytes INTEGER NOT NULL,
-    readable_until_ms INTEGER NOT NULL
-);
-";
-
-/// Columns later versions added to tables an older journal already has.
-const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
-    ("rows", "sent_seq", "INTEGER"),
-    ("rows", "sent_ms", "INTEGER"),
-    ("seen_tasks", "seq", "INTEGER NOT NULL DEFAULT 0"),
-    ("lease", "host", "TEXT NOT NULL DEFAULT ''"),
-    ("lease", "start_time", "INTEGER NOT NULL DEFAULT 0"),
-];
-
-/// The columns [`read_entry`] reads, in its order.
-const ENTRY_COLUMNS: &str =
-    "line, resolution, out, state, task_id, bytes, sha256, reason, sent_seq, sent_ms";
-
-fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
-    Ok(Entry {
-        line: r.get::<_, i64>(0)? as u64,
-        resolution: r.get(1)?,
-        out: PathBuf::from(r.get::<_, String>(2)?),
-        state: State::parse(&r.get::<_, String>(3)?),
-        task_id: r.get(4)?,
-        bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
-        sha256: r.get(6)?,
-        reason: r.get(7)?,
-        sent_seq: r.get(8)?,
-        sent_ms: r.get(9)?,
-    })
+    /// The worker that downloaded it, where several share the journal.
+    pub worker: Option<String>,
 }
 
 /// How many rows are where: what the summary, `batch status` and the
@@ -212,398 +127,246 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-type Sql<T> = Result<T, String>;
+pub type Sql<T> = Result<T, String>;
 
-fn sql(what: &str) -> impl FnOnce(rusqlite::Error) -> String + '_ {
-    move |e| format!("batch journal ({what}): {e}")
+/// A write was refused because this run no longer holds the journal (its
+/// lease, or its claim on the row, was taken over).
+pub const LOST_LEASE: &str = "this run lost the journal's lease to another run (was it paused?); \
+                              it stops here and changes nothing more";
+
+/// Where the journal is, as `--journal` names it.
+#[derive(Debug)]
+pub enum JournalAt {
+    /// A SQLite file.
+    File(PathBuf),
+    /// A PostgreSQL database (`postgres://…` or `postgresql://…`).
+    #[cfg(feature = "postgres")]
+    Postgres(Box<freepik_wan::postgres::Database>),
+}
+
+/// Whether `--journal` names a PostgreSQL database rather than a file.
+pub fn is_postgres_url(journal: &std::path::Path) -> bool {
+    let text = journal.to_string_lossy();
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+impl JournalAt {
+    /// Where `--journal` (or the default file in `dir`) points, with the
+    /// password file for a database. The URL is never repeated in an error
+    /// (it may hold a password).
+    pub fn parse(
+        journal: Option<PathBuf>,
+        default: PathBuf,
+        password_file: Option<&std::path::Path>,
+    ) -> Result<JournalAt, String> {
+        let Some(journal) = journal else {
+            return Ok(JournalAt::File(default));
+        };
+        if !is_postgres_url(&journal) {
+            if password_file.is_some() {
+                return Err("--journal-password-file is for a PostgreSQL journal \
+                            (--journal postgres://…)"
+                    .to_owned());
+            }
+            return Ok(JournalAt::File(journal));
+        }
+        #[cfg(feature = "postgres")]
+        {
+            let url = journal.to_string_lossy();
+            let mut database =
+                freepik_wan::postgres::Database::from_url(&url).map_err(|e| e.to_string())?;
+            if let Some(file) = password_file {
+                database = database.password_file(file).map_err(|e| e.to_string())?;
+            }
+            Ok(JournalAt::Postgres(Box::new(database)))
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = password_file;
+            Err(
+                "--journal names a PostgreSQL database, but this freepik-wan was built \
+                 without PostgreSQL support: build it with `--features postgres` \
+                 (cargo install freepik-wan-cli --features postgres), or give a file"
+                    .to_owned(),
+            )
+        }
+    }
+}
+
+/// The journal, whichever its backend.
+pub enum Journal {
+    /// A SQLite file, used by one run at a time.
+    Sqlite(std::sync::Arc<SqliteJournal>),
+    /// A PostgreSQL database shared by workers.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<super::pg_journal::PgJournal>),
+}
+
+/// Calls the backend's method: the SQLite one is synchronous.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Journal::Sqlite(journal) => journal.$method($($arg),*),
+            #[cfg(feature = "postgres")]
+            Journal::Postgres(journal) => journal.$method($($arg),*).await,
+        }
+    };
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path`.
-    pub fn open(path: &Path) -> Sql<Journal> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    /// The journal as output names it: a path, or the database without its
+    /// password.
+    pub fn name(&self) -> String {
+        match self {
+            Journal::Sqlite(journal) => journal.path().display().to_string(),
+            #[cfg(feature = "postgres")]
+            Journal::Postgres(journal) => journal.name(),
         }
-        let db = Connection::open(path).map_err(sql("open"))?;
-        // WAL: readers (`batch status`) never block the run; FULL: a state
-        // is on disk before the action it announces.
-        db.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql("journal mode"))?;
-        db.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql("synchronous"))?;
-        db.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql("busy timeout"))?;
-        db.execute_batch(SCHEMA).map_err(sql("schema"))?;
-        for (table, column, kind) in ADDED_COLUMNS {
-            let present: bool = db
-                .prepare(&format!(
-                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
-                ))
-                .and_then(|mut q| q.exists(params![column]))
-                .map_err(sql("schema"))?;
-            if !present {
-                db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
-                    .map_err(sql("schema"))?;
+    }
+
+    /// Waits until this run may send a create (a shared journal's worker:
+    /// while its lease is sure to hold); an error once it may not.
+    pub async fn may_send(&self) -> Sql<()> {
+        match self {
+            Journal::Sqlite(_) => Ok(()),
+            #[cfg(feature = "postgres")]
+            Journal::Postgres(journal) => journal.may_send().await,
+        }
+    }
+
+    /// Runs `work` (a create) only while this run may send: on a shared
+    /// journal, the worker's seat is checked before every step of it, so a
+    /// worker paused past its lease (whose row another may have settled
+    /// and sent again) drops the create on waking instead of sending it.
+    /// An error when it was dropped; whether it had gone out is unknown,
+    /// so its row stays `sending`, for the proof rule.
+    pub async fn guarded<F: std::future::Future>(&self, work: F) -> Sql<F::Output> {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            #[cfg(feature = "postgres")]
+            if let Journal::Postgres(journal) = self
+                && let Err(lost) = journal.seat_holds()
+            {
+                return std::task::Poll::Ready(Err(lost));
             }
-        }
-        Ok(Journal {
-            db: std::sync::Mutex::new(db),
-            path: path.to_path_buf(),
-            holder: std::sync::Mutex::new(None),
+            work.as_mut().poll(cx).map(Ok)
         })
+        .await
     }
 
-    /// From now on, writes are this lease holder's (and refused once it
-    /// holds the lease no more).
-    pub fn hold(&self, holder: &str) {
-        *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(holder.to_owned());
-    }
-
-    fn holder(&self) -> String {
-        self.holder
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .unwrap_or_default()
-    }
-
-    /// Opens an existing journal to read it.
-    pub fn open_existing(path: &Path) -> Sql<Journal> {
-        if !path.exists() {
-            return Err(format!("no batch journal at {}", path.display()));
+    /// The clock a row's `sent_ms` is written by: this machine's for a
+    /// file, the database's for a shared journal (machines' clocks differ).
+    pub async fn clock_ms(&self) -> Sql<i64> {
+        match self {
+            Journal::Sqlite(_) => Ok(now_ms()),
+            #[cfg(feature = "postgres")]
+            Journal::Postgres(journal) => journal.now_ms().await,
         }
-        Journal::open(path)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub(super) fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records the manifest's rows: new ones as pending; a known row must
-    /// ask for what it asked before (else the journal does not apply to it).
-    pub fn register(&self, rows: &[Row]) -> Sql<()> {
-        let mut db = self.db();
-        let tx = db.transaction().map_err(sql("register"))?;
-        for row in rows {
-            let known: Option<String> = tx
-                .query_row(
-                    "SELECT fingerprint FROM rows WHERE line = ?1",
-                    params![row.line as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql("register"))?;
-            match known {
-                // `batch` refuses a changed manifest before this, saying
-                // how to keep what was made; this only guards the journal.
-                Some(print) if print != row.fingerprint => {
-                    return Err(format!(
-                        "line {} of the manifest changed since the journal recorded it; \
-                         nothing was sent",
-                        row.line
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    tx.execute(
-                        "INSERT INTO rows (line, fingerprint, resolution, out, state, updated_ms)
-                         VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-                        params![
-                            row.line as i64,
-                            row.fingerprint,
-                            endpoint_key(row.model),
-                            row.out.display().to_string(),
-                            now_ms()
-                        ],
-                    )
-                    .map_err(sql("register"))?;
-                }
-            }
+    /// Takes the lock creates are sent under (fleet-wide on a shared
+    /// journal; a SQLite journal's run has it by its lease).
+    pub async fn lock_create(&self) -> Sql<()> {
+        match self {
+            Journal::Sqlite(_) => Ok(()),
+            #[cfg(feature = "postgres")]
+            Journal::Postgres(journal) => journal.lock_create().await,
         }
-        tx.commit().map_err(sql("register"))
     }
 
-    /// Each recorded row's line and the fingerprint it was recorded with.
-    pub fn fingerprints(&self) -> Sql<Vec<(u64, String)>> {
-        let db = self.db();
-        let mut statement = db
-            .prepare("SELECT line, fingerprint FROM rows ORDER BY line")
-            .map_err(sql("read"))?;
-        let rows = statement
-            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
-            .map_err(sql("read"))?;
-        rows.collect::<Result<_, _>>().map_err(sql("read"))
+    /// Gives back what [`lock_create`](Self::lock_create) took.
+    pub async fn unlock_create(&self) -> Sql<()> {
+        match self {
+            Journal::Sqlite(_) => Ok(()),
+            #[cfg(feature = "postgres")]
+            Journal::Postgres(journal) => journal.unlock_create().await,
+        }
     }
 
-    pub fn entries(&self) -> Sql<Vec<Entry>> {
-        let db = self.db();
-        let mut statement = db
-            .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM rows ORDER BY line"))
-            .map_err(sql("read"))?;
-        let rows = statement.query_map([], read_entry).map_err(sql("read"))?;
-        rows.collect::<Result<_, _>>().map_err(sql("read"))
+    /// Records the manifest's rows (see [`SqliteJournal::register`]).
+    pub async fn register(&self, rows: &[Row]) -> Sql<()> {
+        dispatch!(self.register(rows))
     }
 
-    /// One row, by its manifest line.
-    pub fn entry(&self, line: u64) -> Sql<Entry> {
-        self.db()
-            .query_row(
-                &format!("SELECT {ENTRY_COLUMNS} FROM rows WHERE line = ?1"),
-                params![line as i64],
-                read_entry,
-            )
-            .optional()
-            .map_err(sql("read"))?
-            .ok_or_else(|| format!("line {line} is missing from the journal"))
+    /// Each recorded row's line and fingerprint.
+    pub async fn fingerprints(&self) -> Sql<Vec<(u64, String)>> {
+        dispatch!(self.fingerprints())
     }
 
-    /// Claims a pending row for its create: `false` when it is not pending
-    /// any more, or this run no longer holds the journal's lease.
-    pub fn claim(&self, line: u64) -> Sql<bool> {
-        let mut db = self.db();
-        let tx = db.transaction().map_err(sql("claim"))?;
-        tx.execute("UPDATE counter SET seq = seq + 1 WHERE id = 1", [])
-            .map_err(sql("claim"))?;
-        let changed = tx
-            .execute(
-                "UPDATE rows SET state = 'sending', updated_ms = ?3, sent_ms = ?3,
-                        sent_seq = (SELECT seq FROM counter WHERE id = 1)
-                 WHERE line = ?1 AND state = 'pending'
-                   AND EXISTS (SELECT 1 FROM lease WHERE holder = ?2)",
-                params![line as i64, self.holder(), now_ms()],
-            )
-            .map_err(sql("claim"))?;
-        tx.commit().map_err(sql("claim"))?;
-        Ok(changed == 1)
+    /// Every row, by line.
+    pub async fn entries(&self) -> Sql<Vec<Entry>> {
+        dispatch!(self.entries())
+    }
+
+    /// One row.
+    pub async fn entry(&self, line: u64) -> Sql<Entry> {
+        dispatch!(self.entry(line))
+    }
+
+    /// Moves a pending row to `sending`, with the next `sent_seq`.
+    pub async fn claim(&self, line: u64) -> Sql<bool> {
+        dispatch!(self.claim(line))
     }
 
     /// Moves a row to `state`, with what it learned.
-    pub fn set(
+    pub async fn set(
         &self,
         line: u64,
         state: State,
         task_id: Option<&str>,
         reason: Option<&str>,
     ) -> Sql<()> {
-        let changed = self
-            .db()
-            .execute(
-                "UPDATE rows SET state = ?2, task_id = COALESCE(?3, task_id), reason = ?4,
-                        updated_ms = ?5
-                 WHERE line = ?1 AND EXISTS (SELECT 1 FROM lease WHERE holder = ?6)",
-                params![
-                    line as i64,
-                    state.as_str(),
-                    task_id,
-                    reason,
-                    now_ms(),
-                    self.holder()
-                ],
-            )
-            .map_err(sql("update"))?;
-        if changed == 0 {
-            if let Some(id) = task_id {
-                // Whoever runs now must know this row's task.
-                self.orphan(line, id)?;
-            }
-            return Err(LOST_LEASE.to_owned());
-        }
-        Ok(())
+        dispatch!(self.set(line, state, task_id, reason))
     }
 
-    /// Records that `task_id` was made for `line` by a run that could not
-    /// write the row itself; the next recovery adopts it.
-    pub fn orphan(&self, line: u64, task_id: &str) -> Sql<()> {
-        self.db()
-            .execute(
-                "INSERT OR IGNORE INTO orphans (task_id, line, noted_ms) VALUES (?1, ?2, ?3)",
-                params![task_id, line as i64, now_ms()],
-            )
-            .map_err(sql("orphan"))?;
-        Ok(())
+    /// The tasks recorded for `line` by a writer that lost its hold.
+    pub async fn orphans_of(&self, line: u64) -> Sql<Vec<String>> {
+        dispatch!(self.orphans_of(line))
     }
 
-    /// The tasks recorded as made for `line` by a run that lost its lease.
-    pub fn orphans_of(&self, line: u64) -> Sql<Vec<String>> {
-        let db = self.db();
-        let mut statement = db
-            .prepare("SELECT task_id FROM orphans WHERE line = ?1 ORDER BY noted_ms")
-            .map_err(sql("read"))?;
-        let ids = statement
-            .query_map(params![line as i64], |r| r.get(0))
-            .map_err(sql("read"))?;
-        ids.collect::<Result<_, _>>().map_err(sql("read"))
+    /// Every orphaned task.
+    pub async fn orphan_ids(&self) -> Sql<Vec<String>> {
+        dispatch!(self.orphan_ids())
     }
 
-    /// Every task recorded in `orphans`.
-    pub fn orphan_ids(&self) -> Sql<Vec<String>> {
-        let db = self.db();
-        let mut statement = db
-            .prepare("SELECT task_id FROM orphans")
-            .map_err(sql("read"))?;
-        let ids = statement.query_map([], |r| r.get(0)).map_err(sql("read"))?;
-        ids.collect::<Result<_, _>>().map_err(sql("read"))
+    /// `--retry-failed`.
+    pub async fn retry_failed(&self) -> Sql<usize> {
+        dispatch!(self.retry_failed())
     }
 
-    /// Rows that failed without a task (refused, say) go back to pending,
-    /// for `--retry-failed`; returns how many.
-    pub fn retry_failed(&self) -> Sql<usize> {
-        self.db()
-            .execute(
-                "UPDATE rows SET state = 'pending', reason = 'failed before: sent again (--retry-failed)',
-                        updated_ms = ?1
-                 WHERE state = 'failed' AND task_id IS NULL
-                   AND EXISTS (SELECT 1 FROM lease WHERE holder = ?2)",
-                params![now_ms(), self.holder()],
-            )
-            .map_err(sql("retry failed"))
+    /// `--resend-uncertain`.
+    pub async fn resend_uncertain(&self) -> Sql<usize> {
+        dispatch!(self.resend_uncertain())
     }
 
-    /// Rows left `uncertain` go back to pending, for `--resend-uncertain`
-    /// (the user checked that no task of theirs exists); returns how many.
-    pub fn resend_uncertain(&self) -> Sql<usize> {
-        self.db()
-            .execute(
-                "UPDATE rows SET state = 'pending',
-                        reason = 'uncertain before: sent again (--resend-uncertain)',
-                        updated_ms = ?1
-                 WHERE state = 'uncertain' AND task_id IS NULL
-                   AND EXISTS (SELECT 1 FROM lease WHERE holder = ?2)",
-                params![now_ms(), self.holder()],
-            )
-            .map_err(sql("resend uncertain"))
+    /// A row's video is in its file.
+    pub async fn downloaded(
+        &self,
+        line: u64,
+        out: &std::path::Path,
+        bytes: u64,
+        sha256: &str,
+    ) -> Sql<()> {
+        dispatch!(self.downloaded(line, out, bytes, sha256))
     }
 
-    pub fn downloaded(&self, line: u64, bytes: u64, sha256: &str) -> Sql<()> {
-        let changed = self
-            .db()
-            .execute(
-                "UPDATE rows SET state = 'downloaded', bytes = ?2, sha256 = ?3, reason = NULL,
-                        updated_ms = ?4
-                 WHERE line = ?1 AND EXISTS (SELECT 1 FROM lease WHERE holder = ?5)",
-                params![line as i64, bytes as i64, sha256, now_ms(), self.holder()],
-            )
-            .map_err(sql("update"))?;
-        if changed == 0 {
-            return Err(LOST_LEASE.to_owned());
-        }
-        Ok(())
+    /// The counter value when a task was first seen in a list.
+    pub async fn seen_at(&self, task_id: &str) -> Sql<Option<i64>> {
+        dispatch!(self.seen_at(task_id))
     }
 
-    /// The counter value when `task_id` was first seen in a list, if ever.
-    pub fn seen_at(&self, task_id: &str) -> Sql<Option<i64>> {
-        self.db()
-            .query_row(
-                "SELECT seq FROM seen_tasks WHERE task_id = ?1",
-                params![task_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql("read"))
+    /// The uploads earlier runs made.
+    pub async fn uploads(&self) -> Sql<Vec<freepik_wan::Uploaded>> {
+        dispatch!(self.uploads())
     }
 
-    /// The uploads an earlier run of this batch made (their asset URLs
-    /// carry a token: never printed), for the client to reuse while they
-    /// stay readable.
-    pub fn uploads(&self) -> Sql<Vec<freepik_wan::Uploaded>> {
-        let db = self.db();
-        let mut query = db
-            .prepare(
-                "SELECT sha256, file_id, asset_url, content_type, bytes, readable_until_ms
-                 FROM uploads",
-            )
-            .map_err(sql("uploads"))?;
-        let rows = query
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })
-            .map_err(sql("uploads"))?;
-        let mut found = Vec::new();
-        for row in rows {
-            let (hash, file_id, asset_url, content_type, bytes, until_ms) =
-                row.map_err(sql("uploads"))?;
-            let Some(sha256) = unhex(&hash) else { continue };
-            let until = std::time::UNIX_EPOCH
-                + std::time::Duration::from_millis(u64::try_from(until_ms).unwrap_or(0));
-            found.extend(freepik_wan::Uploaded::restore(
-                file_id,
-                asset_url,
-                &content_type,
-                u64::try_from(bytes).unwrap_or(0),
-                until,
-                sha256,
-            ));
-        }
-        Ok(found)
+    /// Records uploads.
+    pub async fn remember_uploads(&self, uploads: &[freepik_wan::Uploaded]) -> Sql<()> {
+        dispatch!(self.remember_uploads(uploads))
     }
 
-    /// Records uploads (by content hash; one already known is kept).
-    pub fn remember_uploads(&self, uploads: &[freepik_wan::Uploaded]) -> Sql<()> {
-        let mut db = self.db();
-        let tx = db.transaction().map_err(sql("uploads"))?;
-        for u in uploads {
-            let until = u
-                .readable_until
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-            tx.execute(
-                "INSERT OR REPLACE INTO uploads
-                 (sha256, file_id, asset_url, content_type, bytes, readable_until_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    hex(&u.sha256),
-                    u.file_id,
-                    u.asset_url,
-                    u.content_type,
-                    u.bytes as i64,
-                    until
-                ],
-            )
-            .map_err(sql("uploads"))?;
-        }
-        tx.commit().map_err(sql("uploads"))
+    /// Records tasks a list just showed.
+    pub async fn saw(&self, task_ids: &[String]) -> Sql<()> {
+        dispatch!(self.saw(task_ids))
     }
-
-    /// Records tasks a list showed, read to its end just now: they exist
-    /// before any claim that comes after (the first sighting is kept).
-    pub fn saw(&self, task_ids: &[String]) -> Sql<()> {
-        let mut db = self.db();
-        let tx = db.transaction().map_err(sql("baseline"))?;
-        for id in task_ids {
-            tx.execute(
-                "INSERT OR IGNORE INTO seen_tasks (task_id, seq)
-                 VALUES (?1, (SELECT seq FROM counter WHERE id = 1))",
-                params![id],
-            )
-            .map_err(sql("baseline"))?;
-        }
-        tx.commit().map_err(sql("baseline"))
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if text.len() != 64 {
-        return None;
-    }
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }

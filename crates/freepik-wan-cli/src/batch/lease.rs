@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::journal::{Journal, now_ms};
+use super::journal::{SqliteJournal as Journal, now_ms};
 
 /// How long a lease held where this run cannot see the process lasts
 /// without a heartbeat.

@@ -2,15 +2,29 @@
 //! never paying for a row twice; and `batch status`, which reads the journal.
 //!
 //! The pieces: [`manifest`] reads and checks the rows, [`journal`] records
-//! each row's state in SQLite, [`lease`] keeps a second run off the same
-//! journal, [`run`] takes each row through create, wait and download, and
-//! [`display`] shows progress.
+//! each row's state (one interface, two backends: [`sqlite`], where
+//! [`lease`] keeps a second run off the same file, and, with the `postgres`
+//! feature, `pg_journal`, shared by workers that claim rows and hold fleet
+//! seats, whose loop is `shared`), [`run`] takes each row through create,
+//! wait and download, and [`display`] shows progress.
 
 mod display;
 mod journal;
 mod lease;
 mod manifest;
+#[cfg(feature = "postgres")]
+mod pg_journal;
 mod run;
+#[cfg(feature = "postgres")]
+mod shared;
+mod sqlite;
+
+#[cfg(test)]
+mod journal_tests;
+#[cfg(all(test, feature = "postgres"))]
+#[path = "../../../../tests/src/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -25,7 +39,7 @@ use crate::exit::{Code, Failure};
 use crate::output::Output;
 use crate::signal::interrupted;
 use freepik_wan::TaskId;
-use journal::{Entry, Journal, State, Tally, endpoint_model};
+use journal::{Entry, Journal, JournalAt, SqliteJournal, State, Tally, endpoint_model};
 
 use crate::generate::wait_command;
 
@@ -36,10 +50,18 @@ const JOURNAL_FILE: &str = "freepik-wan-batch.db";
 pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Result<(), Failure> {
     crate::counts::install();
     let usage = |message: String| Failure::new(Code::Usage, message);
-    let journal_path = args
-        .journal
-        .clone()
-        .unwrap_or_else(|| args.out_dir.join(JOURNAL_FILE));
+    let at = JournalAt::parse(
+        args.journal.clone(),
+        args.out_dir.join(JOURNAL_FILE),
+        args.journal_password_file.as_deref(),
+    )
+    .map_err(usage)?;
+    // A database is no file a row's video could overwrite.
+    let journal_path = match &at {
+        JournalAt::File(path) => path.clone(),
+        #[cfg(feature = "postgres")]
+        JournalAt::Postgres(_) => args.out_dir.join(JOURNAL_FILE),
+    };
     let (rows, mut invalid) =
         manifest::read(&args.manifest, &args.out_dir, &journal_path).map_err(usage)?;
     // An uncertain create looks for its task as long as recovery would.
@@ -68,36 +90,98 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
             .with("invalid", json!(invalid_json(&invalid))));
         }
     }
-    let journal = Arc::new(Journal::open(&journal_path).map_err(usage)?);
-    // The lease first: a run that is refused writes nothing.
-    let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
-    refuse_changed(&journal, &rows, &args.out_dir)?;
-    journal.register(&rows).map_err(usage)?;
+    let (journal, lease, client) = match at {
+        JournalAt::File(path) => {
+            if args.fleet.is_some() {
+                return Err(usage(
+                    "--fleet is for a journal shared by workers (--journal postgres://…)"
+                        .to_owned(),
+                ));
+            }
+            let journal = Arc::new(SqliteJournal::open(&path).map_err(usage)?);
+            // The lease first: a run that is refused writes nothing.
+            let lease = lease::Lease::take(journal.clone()).await.map_err(usage)?;
+            (Arc::new(Journal::Sqlite(journal)), Some(lease), client)
+        }
+        #[cfg(feature = "postgres")]
+        JournalAt::Postgres(database) => {
+            let journal = pg_journal::PgJournal::open(*database, args.fleet)
+                .await
+                .map_err(usage)?;
+            (Arc::new(Journal::Postgres(Box::new(journal))), None, client)
+        }
+    };
+    refuse_changed(&journal, &rows, &args.out_dir).await?;
+    journal.register(&rows).await.map_err(usage)?;
     // An earlier run's uploads, reused while they stay readable.
-    let earlier = journal.uploads().map_err(usage)?;
+    let earlier = journal.uploads().await.map_err(usage)?;
     let uploads_kept = earlier.iter().map(|u| u.sha256).collect();
+    #[cfg(feature = "postgres")]
+    let client = match &*journal {
+        Journal::Postgres(shared) => {
+            // A seat first: a worker without one sends nothing.
+            let (seat, of) = shared
+                .join(&args.out_dir, args.worker_lease, |note| out.note(note))
+                .await
+                .map_err(|e| Failure::new(Code::Service, e))?;
+            out.note(format!(
+                "worker {} holds seat {seat} of {of} of the batch journal at {}; it paces \
+                 itself at 1/{of} of the rate limits",
+                shared.worker(),
+                shared.name()
+            ));
+            // Its share of the IP's windows: the fleet's seats together
+            // stay inside them.
+            match connection.builder(args.timeout).and_then(|builder| {
+                Ok(builder
+                    .uncertain_grace(args.list_grace)
+                    .rate_limit(freepik_wan::RateLimit::freepik().share(of))
+                    .build()?)
+            }) {
+                Ok(client) => client,
+                Err(failure) => {
+                    shared.leave().await;
+                    return Err(failure);
+                }
+            }
+        }
+        _ => client,
+    };
     client.remember_uploads(earlier);
-    if args.resend_uncertain {
-        let again = journal.resend_uncertain().map_err(usage)?;
-        if again > 0 {
-            out.note(format!(
-                "{again} uncertain rows are sent again (--resend-uncertain)"
-            ));
-        }
-    }
-    if args.retry_failed {
-        let again = journal.retry_failed().map_err(usage)?;
-        if again > 0 {
-            out.note(format!(
-                "{again} rows that failed without a task are sent again"
-            ));
-        }
-    }
-
     let service = |message: String| Failure::new(Code::Service, message);
     // The manifest's lines: a journal row on none was removed from it.
     let lines: HashSet<u64> = rows.iter().map(|r| r.line).collect();
-    let done = Tally::of(&kept(journal.entries().map_err(service)?, &lines)).downloaded;
+    let prepared = async {
+        if args.resend_uncertain {
+            let again = journal.resend_uncertain().await.map_err(usage)?;
+            if again > 0 {
+                out.note(format!(
+                    "{again} uncertain rows are sent again (--resend-uncertain)"
+                ));
+            }
+        }
+        if args.retry_failed {
+            let again = journal.retry_failed().await.map_err(usage)?;
+            if again > 0 {
+                out.note(format!(
+                    "{again} rows that failed without a task are sent again"
+                ));
+            }
+        }
+        Ok::<_, Failure>(
+            Tally::of(&kept(journal.entries().await.map_err(service)?, &lines)).downloaded,
+        )
+    };
+    let done = match prepared.await {
+        Ok(done) => done,
+        Err(failure) => {
+            #[cfg(feature = "postgres")]
+            if let Journal::Postgres(shared) = &*journal {
+                shared.leave().await;
+            }
+            return Err(failure);
+        }
+    };
     let run = run::Run {
         // Its wait options carry `--timeout`, for each row's wait.
         client,
@@ -110,6 +194,19 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         uploads_kept: std::sync::Mutex::new(uploads_kept),
     };
     let work = async {
+        #[cfg(feature = "postgres")]
+        if let Journal::Postgres(shared) = &*journal {
+            // All of it stops once the seat may lapse: a worker sends
+            // nothing past its share.
+            let work = async {
+                run.baseline(&rows).await?;
+                shared::run(&run, shared, &rows, args.concurrency).await
+            };
+            return tokio::select! {
+                done = work => done,
+                lost = shared.seat_lost() => Err(lost),
+            };
+        }
         // Rows whose absence from the list the first pass could not prove
         // wait for this run's own creates, which may prove it.
         let deferred = run.recover(run::Pass::First).await?;
@@ -127,6 +224,10 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         finished = work => finished,
         () = interrupted() => {
             run.display.finish();
+            #[cfg(feature = "postgres")]
+            if let Journal::Postgres(shared) = &*journal {
+                shared.leave().await;
+            }
             return Err(Failure::new(
                 Code::Interrupted,
                 "interrupted; nothing is lost: the same command resumes the batch",
@@ -134,6 +235,10 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         }
     };
     run.display.finish();
+    #[cfg(feature = "postgres")]
+    if let Journal::Postgres(shared) = &*journal {
+        shared.leave().await;
+    }
     finished.map_err(service)?;
     report(
         &journal,
@@ -143,6 +248,7 @@ pub async fn batch(connection: &Connection, args: BatchRun, out: Output) -> Resu
         run.stopped(),
         out,
     )
+    .await
 }
 
 /// The entries of the manifest's `lines`.
@@ -166,7 +272,7 @@ fn fetch_command(entry: &Entry, task_id: &str) -> String {
 /// paid for: new rows at the end, a dropped row blanked rather than
 /// deleted, moved rows back in place, and the tasks already made, each
 /// with the command that fetches its video.
-fn refuse_changed(
+async fn refuse_changed(
     journal: &Journal,
     rows: &[manifest::Row],
     out_dir: &Path,
@@ -174,6 +280,7 @@ fn refuse_changed(
     let service = |message: String| Failure::new(Code::Service, message);
     let recorded: BTreeMap<u64, String> = journal
         .fingerprints()
+        .await
         .map_err(service)?
         .into_iter()
         .collect();
@@ -194,7 +301,7 @@ fn refuse_changed(
                 .map(|(line, _)| (*line, row.line))
         })
         .collect();
-    let entries = journal.entries().map_err(service)?;
+    let entries = journal.entries().await.map_err(service)?;
     let made: Vec<(&Entry, &str)> = entries
         .iter()
         .filter(|e| !matches!(e.state, State::Failed | State::Pending))
@@ -213,7 +320,7 @@ fn refuse_changed(
         "line {} of the manifest asks for something else than when the journal {} recorded \
          it",
         first.line,
-        journal.path().display()
+        journal.name()
     );
     if !moved.is_empty() {
         let shown: Vec<String> = moved
@@ -315,7 +422,7 @@ async fn process_rows(
 /// named, with the command that fetches each video, on stderr (even with
 /// `--quiet`), in the summary and in `--json`'s `removed`, and do not keep
 /// the exit code from 0.
-fn report(
+async fn report(
     journal: &Journal,
     out_dir: &Path,
     lines: &HashSet<u64>,
@@ -325,6 +432,7 @@ fn report(
 ) -> Result<(), Failure> {
     let all = journal
         .entries()
+        .await
         .map_err(|e| Failure::new(Code::Service, e))?;
     let removed: Vec<Entry> = all
         .iter()
@@ -344,7 +452,7 @@ fn report(
     let uncertain = tally.uncertain;
     let pending = tally.unfinished();
     let summary = json!({
-        "journal": journal.path().display().to_string(),
+        "journal": journal.name().to_string(),
         "out_dir": out_dir.display().to_string(),
         "rows": entries.len() + invalid.len(),
         "downloaded": downloaded,
@@ -406,12 +514,40 @@ fn report(
     Err(failure)
 }
 
-/// `batch status DIR`: the journal's rows and their states.
-pub fn status(dir: &Path, journal: Option<PathBuf>, out: Output) -> Result<(), Failure> {
-    let path = journal.unwrap_or_else(|| dir.join(JOURNAL_FILE));
-    let journal = Journal::open_existing(&path).map_err(|e| Failure::new(Code::Usage, e))?;
+/// `batch status DIR` (or `--journal`): the journal's rows and their
+/// states; on a shared journal also the fleet's seats and each live worker
+/// with its last heartbeat.
+pub async fn status(
+    dir: Option<PathBuf>,
+    journal: Option<PathBuf>,
+    password_file: Option<PathBuf>,
+    out: Output,
+) -> Result<(), Failure> {
+    let usage = |message: String| Failure::new(Code::Usage, message);
+    let default = match &dir {
+        Some(dir) => dir.join(JOURNAL_FILE),
+        None if journal.is_none() => {
+            return Err(usage(
+                "batch status needs the batch's DIR, or --journal".to_owned(),
+            ));
+        }
+        None => PathBuf::from(JOURNAL_FILE),
+    };
+    let journal =
+        match JournalAt::parse(journal, default, password_file.as_deref()).map_err(usage)? {
+            JournalAt::File(path) => Journal::Sqlite(Arc::new(
+                SqliteJournal::open_existing(&path).map_err(usage)?,
+            )),
+            #[cfg(feature = "postgres")]
+            JournalAt::Postgres(database) => Journal::Postgres(Box::new(
+                pg_journal::PgJournal::open_to_read(*database)
+                    .await
+                    .map_err(usage)?,
+            )),
+        };
     let entries = journal
         .entries()
+        .await
         .map_err(|e| Failure::new(Code::Service, e))?;
     let mut table = format!(
         "{:>6}  {:<10}  {:<36}  {}\n",
@@ -419,11 +555,15 @@ pub fn status(dir: &Path, journal: Option<PathBuf>, out: Output) -> Result<(), F
     );
     for e in &entries {
         table.push_str(&format!(
-            "{:>6}  {:<10}  {:<36}  {}{}\n",
+            "{:>6}  {:<10}  {:<36}  {}{}{}\n",
             e.line,
             e.state.as_str(),
             e.task_id.as_deref().unwrap_or("-"),
             e.out.display(),
+            e.worker
+                .as_deref()
+                .map(|w| format!("  [by {w}]"))
+                .unwrap_or_default(),
             e.reason
                 .as_deref()
                 .map(|r| format!("  ({r})"))
@@ -439,13 +579,67 @@ pub fn status(dir: &Path, journal: Option<PathBuf>, out: Output) -> Result<(), F
         tally.uncertain,
         tally.unfinished()
     ));
-    out.result(
-        table,
-        json!({
-            "journal": path.display().to_string(),
-            "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
-        }),
-    );
+    #[allow(unused_mut)]
+    let mut summary = json!({
+        "journal": journal.name(),
+        "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
+    });
+    #[cfg(feature = "postgres")]
+    if let Journal::Postgres(shared) = &journal {
+        let service = |e: String| Failure::new(Code::Service, e);
+        let seats = shared.seats().await.map_err(service)?;
+        let workers = shared.workers().await.map_err(service)?;
+        let of = seats.len().max(1);
+        table.push_str(&format!(
+            "\nfleet: {} seats, each worker paces at 1/{of} of the rate limits",
+            seats.len()
+        ));
+        for seat in &seats {
+            table.push_str(&format!(
+                "\n  seat {}: {}",
+                seat.seat,
+                match (&seat.holder, seat.renewed_ms_ago) {
+                    (Some(holder), Some(ago)) => {
+                        format!("{holder} (renewed {:.1}s ago)", ago as f64 / 1000.0)
+                    }
+                    _ => "free".to_owned(),
+                }
+            ));
+        }
+        table.push_str(&format!("\nlive workers: {}", workers.len()));
+        for w in &workers {
+            table.push_str(&format!(
+                "\n  {} on {} (pid {}), videos into {}, last heartbeat {:.1}s ago",
+                w.id,
+                w.host,
+                w.pid,
+                w.out_dir,
+                w.heartbeat_ms_ago as f64 / 1000.0
+            ));
+        }
+        summary["fleet"] = json!({
+            "seats": seats.len(),
+            "share": format!("1/{of}"),
+            "holders": seats.iter().map(|s| json!({
+                "seat": s.seat,
+                "worker": s.holder,
+                "renewed_ms_ago": s.renewed_ms_ago,
+            })).collect::<Vec<_>>(),
+        });
+        summary["workers"] = json!(
+            workers
+                .iter()
+                .map(|w| json!({
+                    "id": w.id,
+                    "host": w.host,
+                    "pid": w.pid,
+                    "out_dir": w.out_dir,
+                    "heartbeat_ms_ago": w.heartbeat_ms_ago,
+                }))
+                .collect::<Vec<_>>()
+        );
+    }
+    out.result(table, summary);
     Ok(())
 }
 
@@ -459,6 +653,7 @@ fn entry_json(e: &Entry) -> Value {
         "bytes": e.bytes,
         "sha256": e.sha256,
         "reason": e.reason,
+        "worker": e.worker,
     })
 }
 

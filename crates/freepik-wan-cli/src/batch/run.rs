@@ -11,7 +11,7 @@ use freepik_wan::{Client, Error, Model, Reconciled, TaskId, UncertainCreate};
 use sha2::{Digest, Sha256};
 
 use super::display::Display;
-use super::journal::{Entry, Journal, State, endpoint_model, now_ms};
+use super::journal::{Entry, Journal, State, endpoint_model};
 use super::lease::Lease;
 use super::manifest::{self, Row};
 
@@ -20,7 +20,7 @@ pub struct Run {
     pub client: Client,
     pub journal: Arc<Journal>,
     /// Held for as long as the run lasts; released when dropped.
-    pub _lease: Lease,
+    pub _lease: Option<Lease>,
     pub display: Display,
     /// Held for the length of a create: one row at a time is in `sending`.
     pub create_slot: tokio::sync::Mutex<()>,
@@ -105,44 +105,60 @@ impl Run {
     pub async fn recover(&self, pass: Pass) -> Sql<Vec<u64>> {
         let sending: Vec<Entry> = self
             .journal
-            .entries()?
+            .entries()
+            .await?
             .into_iter()
             .filter(|e| e.state == State::Sending)
             .collect();
         let mut deferred = Vec::new();
         for entry in &sending {
-            let line = entry.line;
-            let settled = self.settle(entry).await?;
-            let (state, task, note) = match (settled, pass) {
-                (Settled::Adopt(id, note), _) => (State::Created, Some(id), note),
-                (Settled::SendAgain(note), _) => (State::Pending, None, note),
-                (Settled::Uncertain(note), _) => (State::Uncertain, None, note),
-                (Settled::Later(note), _) => {
-                    self.display.note(format!("line {line}: {note}"));
-                    continue;
-                }
-                (Settled::NoProofYet(note), Pass::First) => {
-                    self.display.note(format!(
-                        "line {line}: {note}; settled after this run's other creates"
-                    ));
-                    deferred.push(line);
-                    continue;
-                }
-                (Settled::NoProofYet(note), Pass::Last) => (
-                    State::Uncertain,
-                    None,
-                    format!("{note}, and no later create showed in it either: not sent again"),
-                ),
-            };
-            self.journal
-                .set(line, state, task.as_deref(), Some(&note))?;
-            self.display.note(format!("line {line}: {note}"));
+            if !self.recover_row(entry, pass).await? {
+                deferred.push(entry.line);
+            }
         }
         Ok(deferred)
     }
 
+    /// Settles one row left `sending` (see [`recover`](Self::recover));
+    /// `false` when it is left for the last pass.
+    pub async fn recover_row(&self, entry: &Entry, pass: Pass) -> Sql<bool> {
+        let line = entry.line;
+        let settled = self.settle(entry).await?;
+        let (state, task, note) = match (settled, pass) {
+            (Settled::Adopt(id, note), _) => (State::Created, Some(id), note),
+            (Settled::SendAgain(note), _) => (State::Pending, None, note),
+            (Settled::Uncertain(note), _) => (State::Uncertain, None, note),
+            (Settled::Later(note), _) => {
+                self.display.note(format!("line {line}: {note}"));
+                return Ok(true);
+            }
+            (Settled::NoProofYet(note), Pass::First) => {
+                self.display.note(format!(
+                    "line {line}: {note}; settled after this run's other creates"
+                ));
+                return Ok(false);
+            }
+            (Settled::NoProofYet(note), Pass::Last) => (
+                State::Uncertain,
+                None,
+                format!("{note}, and no later create showed in it either: not sent again"),
+            ),
+        };
+        self.journal
+            .set(line, state, task.as_deref(), Some(&note))
+            .await?;
+        self.display.note(format!("line {line}: {note}"));
+        Ok(true)
+    }
+
     async fn settle(&self, entry: &Entry) -> Sql<Settled> {
-        if let Some(id) = self.journal.orphans_of(entry.line)?.into_iter().next() {
+        if let Some(id) = self
+            .journal
+            .orphans_of(entry.line)
+            .await?
+            .into_iter()
+            .next()
+        {
             return Ok(Settled::Adopt(
                 id.clone(),
                 format!("adopted task {id}, made by a run that lost the journal to this one"),
@@ -162,11 +178,11 @@ impl Run {
                 }
             };
             let ids: Vec<String> = listed.iter().map(|t| t.id.to_string()).collect();
-            self.journal.saw(&ids)?;
-            let entries = self.journal.entries()?;
+            self.journal.saw(&ids).await?;
+            let entries = self.journal.entries().await?;
             let mut held: HashSet<String> =
                 entries.iter().filter_map(|e| e.task_id.clone()).collect();
-            held.extend(self.journal.orphan_ids()?);
+            held.extend(self.journal.orphan_ids().await?);
             // Rows whose create may have made a task nobody holds.
             let unsettled: Vec<&Entry> = entries
                 .iter()
@@ -180,7 +196,7 @@ impl Run {
                 if held.contains(id) {
                     continue;
                 }
-                let seen = self.journal.seen_at(id)?;
+                let seen = self.journal.seen_at(id).await?;
                 if seen.is_some_and(|at| at < sent_seq) {
                     continue;
                 }
@@ -209,7 +225,7 @@ impl Run {
                     )));
                 }
             }
-            let since_ms = now_ms() - entry.sent_ms.unwrap_or(0);
+            let since_ms = self.journal.clock_ms().await? - entry.sent_ms.unwrap_or(0);
             if since_ms < grace_ms {
                 let left = Duration::from_millis((grace_ms - since_ms) as u64);
                 tokio::time::sleep(left.min(RELIST)).await;
@@ -257,7 +273,11 @@ impl Run {
                 if made_before {
                     break;
                 }
-                made_before = self.journal.seen_at(id)?.is_some_and(|at| at < sent_seq);
+                made_before = self
+                    .journal
+                    .seen_at(id)
+                    .await?
+                    .is_some_and(|at| at < sent_seq);
             }
             return Ok(if made_before && made_after {
                 sent_again
@@ -275,7 +295,7 @@ impl Run {
     /// Lists the models still to be created at, so that tasks already
     /// there are never taken for this run's.
     pub async fn baseline(&self, rows: &[Row]) -> Sql<()> {
-        let entries = self.journal.entries()?;
+        let entries = self.journal.entries().await?;
         let pending: HashSet<u64> = entries
             .iter()
             .filter(|e| e.state == State::Pending)
@@ -293,14 +313,14 @@ impl Run {
                 .await
                 .map_err(|e| format!("cannot list the {model} tasks already there: {e}"))?;
             let ids: Vec<String> = listed.iter().map(|t| t.id.to_string()).collect();
-            self.journal.saw(&ids)?;
+            self.journal.saw(&ids).await?;
         }
         Ok(())
     }
 
     /// Takes one row as far as it goes in this run; returns its state.
     pub async fn process(&self, row: &Row) -> Sql<State> {
-        let entry = self.journal.entry(row.line)?;
+        let entry = self.journal.entry(row.line).await?;
         let (state, task_id) = match entry.state {
             State::Downloaded if file_matches(&entry) => return Ok(State::Downloaded),
             // The file is gone or changed: fetch it again from the task.
@@ -325,12 +345,28 @@ impl Run {
         if self.stopped().is_some() {
             return Ok(Err(State::Pending));
         }
-        if !self.journal.claim(row.line)? {
-            return Ok(Err(self.journal.entry(row.line)?.state));
+        // A shared journal: one create out at a time in the whole fleet,
+        // and only while this worker's lease is sure to hold.
+        self.journal.lock_create().await?;
+        let created = match self.journal.may_send().await {
+            Ok(()) => self.create_locked(row).await,
+            Err(error) => Err(error),
+        };
+        let unlocked = self.journal.unlock_create().await;
+        let created = created?;
+        unlocked?;
+        Ok(created)
+    }
+
+    /// [`create`](Self::create), once it may send.
+    async fn create_locked(&self, row: &Row) -> Sql<Result<String, State>> {
+        if !self.journal.claim(row.line).await? {
+            return Ok(Err(self.journal.entry(row.line).await?.state));
         }
         let line = row.line;
         let created = match manifest::request(row) {
-            Ok(request) => self.client.create(request).await,
+            // Checked before each step: never sent by a worker past its lease.
+            Ok(request) => self.journal.guarded(self.client.create(request)).await?,
             Err(error) => Err(error),
         };
         // Uploads are kept whatever the create did: a resumed run reuses them.
@@ -343,7 +379,7 @@ impl Run {
                 .collect()
         };
         if !uploads.is_empty()
-            && let Err(error) = self.journal.remember_uploads(&uploads)
+            && let Err(error) = self.journal.remember_uploads(&uploads).await
         {
             self.display.note(format!(
                 "line {line}: the journal could not record its uploads: {error}"
@@ -352,7 +388,11 @@ impl Run {
         match created {
             Ok(task) => {
                 let id = task.id.to_string();
-                if let Err(error) = self.journal.set(line, State::Created, Some(&id), None) {
+                if let Err(error) = self
+                    .journal
+                    .set(line, State::Created, Some(&id), None)
+                    .await
+                {
                     // The task exists and is paid for: whatever happens
                     // next, its id must not be lost.
                     self.display
@@ -368,43 +408,49 @@ impl Run {
                 // knows every run's: a task another row holds, or one an earlier
                 // run's list showed before this row's claim, is not this row's,
                 // however new it looks to a client that started after it.
-                let not_ours = self.ruled_out(line, &uncertain.candidates)?;
+                let not_ours = self.ruled_out(line, &uncertain.candidates).await?;
                 uncertain
                     .candidates
                     .retain(|task| !not_ours.contains(task.id.as_str()));
-                self.reconciled(line, &uncertain)
+                self.reconciled(line, &uncertain).await
             }
             // Nothing was made, and no create will be until the quota
             // allows: this row and those not yet sent wait for a later run.
             Err(error @ Error::QuotaExceeded { .. }) => {
                 let note = format!("not sent: {error}");
-                self.journal.set(line, State::Pending, None, Some(&note))?;
+                self.journal
+                    .set(line, State::Pending, None, Some(&note))
+                    .await?;
                 // The error says it all ("the service's quota is reached …").
                 self.stop(Stop::Quota, error.to_string());
                 Ok(Err(State::Pending))
             }
             // Refused for what the row asks: sending it again cannot help.
             Err(error @ (Error::Validation { .. } | Error::Config(_))) => {
-                self.fail(line, &error.to_string())
+                self.fail(line, &error.to_string()).await
             }
             // Refused for the account (a revoked key, no credits, a quota),
             // or asked to wait longer than this run can: not the row's
             // fault. It stays pending, and no other row is sent.
             Err(error) if stops_the_batch(&error) => {
                 let note = format!("not sent: {error}");
-                self.journal.set(line, State::Pending, None, Some(&note))?;
+                self.journal
+                    .set(line, State::Pending, None, Some(&note))
+                    .await?;
                 self.stop(
                     Stop::Refused,
                     format!("the service refused a create: {error}"),
                 );
                 Ok(Err(State::Pending))
             }
-            Err(error) if refused(&error) => self.fail(line, &error.to_string()),
+            Err(error) if refused(&error) => self.fail(line, &error.to_string()).await,
             // Not acted on (the SDK retries those, and says so when it may
             // have been): the row waits for the next run.
             Err(error) => {
                 let note = format!("not sent: {error}");
-                self.journal.set(line, State::Pending, None, Some(&note))?;
+                self.journal
+                    .set(line, State::Pending, None, Some(&note))
+                    .await?;
                 self.display.note(format!("line {line}: {note}"));
                 Ok(Err(State::Pending))
             }
@@ -413,19 +459,25 @@ impl Run {
 
     /// Settles an uncertain create's row by the SDK's rule on the candidates
     /// the journal left: adopted, or `uncertain` (never sent again).
-    fn reconciled(&self, line: u64, uncertain: &UncertainCreate) -> Sql<Result<String, State>> {
+    async fn reconciled(
+        &self,
+        line: u64,
+        uncertain: &UncertainCreate,
+    ) -> Sql<Result<String, State>> {
         match self.client.reconcile(uncertain) {
             Reconciled::Adopted(task) => {
                 let id = task.id.to_string();
                 let note = format!("adopted {id} after: {}", uncertain.cause);
                 self.journal
-                    .set(line, State::Created, Some(&id), Some(&note))?;
+                    .set(line, State::Created, Some(&id), Some(&note))
+                    .await?;
                 Ok(Ok(id))
             }
             _ => {
                 let note = uncertain_note(uncertain);
                 self.journal
-                    .set(line, State::Uncertain, None, Some(&note))?;
+                    .set(line, State::Uncertain, None, Some(&note))
+                    .await?;
                 self.display.note(format!("line {line}: {note}"));
                 Ok(Err(State::Uncertain))
             }
@@ -434,8 +486,8 @@ impl Run {
 
     /// The candidates the journal proves are not row `line`'s: tasks another
     /// row or an orphan holds, and tasks a list showed before the row's claim.
-    fn ruled_out(&self, line: u64, candidates: &[freepik_wan::Task]) -> Sql<HashSet<String>> {
-        let entries = self.journal.entries()?;
+    async fn ruled_out(&self, line: u64, candidates: &[freepik_wan::Task]) -> Sql<HashSet<String>> {
+        let entries = self.journal.entries().await?;
         let sent_seq = entries
             .iter()
             .find(|e| e.line == line)
@@ -446,11 +498,17 @@ impl Run {
             .filter(|e| e.line != line)
             .filter_map(|e| e.task_id.clone())
             .collect();
-        held.extend(self.journal.orphan_ids()?);
+        held.extend(self.journal.orphan_ids().await?);
         let mut out = HashSet::new();
         for task in candidates {
             let id = task.id.to_string();
-            if held.contains(&id) || self.journal.seen_at(&id)?.is_some_and(|at| at < sent_seq) {
+            if held.contains(&id)
+                || self
+                    .journal
+                    .seen_at(&id)
+                    .await?
+                    .is_some_and(|at| at < sent_seq)
+            {
                 out.insert(id);
             }
         }
@@ -474,8 +532,10 @@ impl Run {
         }
     }
 
-    fn fail(&self, line: u64, reason: &str) -> Sql<Result<String, State>> {
-        self.journal.set(line, State::Failed, None, Some(reason))?;
+    async fn fail(&self, line: u64, reason: &str) -> Sql<Result<String, State>> {
+        self.journal
+            .set(line, State::Failed, None, Some(reason))
+            .await?;
         self.display.note(format!("line {line}: failed: {reason}"));
         Ok(Err(State::Failed))
     }
@@ -488,7 +548,9 @@ impl Run {
             Ok(task) => task,
             Err(Error::TaskFailed { task }) => {
                 let reason = format!("task {} FAILED on the service", task.id);
-                self.journal.set(line, State::Failed, None, Some(&reason))?;
+                self.journal
+                    .set(line, State::Failed, None, Some(&reason))
+                    .await?;
                 self.display.note(format!("line {line}: {reason}"));
                 return Ok(State::Failed);
             }
@@ -496,12 +558,14 @@ impl Run {
                 // Timed out or unreachable: the task goes on; a later run
                 // waits for it again.
                 let note = format!("still waiting: {error}");
-                self.journal.set(line, State::Created, None, Some(&note))?;
+                self.journal
+                    .set(line, State::Created, None, Some(&note))
+                    .await?;
                 self.display.note(format!("line {line}: {note}"));
                 return Ok(State::Created);
             }
         };
-        self.journal.set(line, State::Completed, None, None)?;
+        self.journal.set(line, State::Completed, None, None).await?;
         if let Some(dir) = row.out.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -509,13 +573,16 @@ impl Run {
         if let Err(error) = self.client.download(&task, &row.out).await {
             let note = format!("download failed: {error}");
             self.journal
-                .set(line, State::Completed, None, Some(&note))?;
+                .set(line, State::Completed, None, Some(&note))
+                .await?;
             self.display.note(format!("line {line}: {note}"));
             return Ok(State::Completed);
         }
         let (bytes, sha256) =
             digest(&row.out).map_err(|e| format!("cannot read back {}: {e}", row.out.display()))?;
-        self.journal.downloaded(line, bytes, &sha256)?;
+        self.journal
+            .downloaded(line, &row.out, bytes, &sha256)
+            .await?;
         Ok(State::Downloaded)
     }
 }

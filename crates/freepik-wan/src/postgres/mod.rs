@@ -7,7 +7,8 @@
 //!   with the standard `PG*` variables and password file filling what the
 //!   URL leaves out, shown without its password;
 //! - [`Migrations`]: a store's versioned schema, brought up to date on start,
-//!   refusing a database written by a newer version.
+//!   refusing a database written by a newer version;
+//! - [`fleet`]: seats that keep a fleet of workers inside one shared budget.
 //!
 //! The driver is [`tokio_postgres`] (re-exported, so callers use the same
 //! version): the most used asynchronous PostgreSQL client, without a query
@@ -32,6 +33,7 @@
 
 mod database;
 mod error;
+pub mod fleet;
 mod migrate;
 
 pub use database::Database;
