@@ -10,9 +10,6 @@
 //! `postgres` user through `runuser`. A watchdog shell stops it with an
 //! immediate shutdown when the test process exits, since a static is never
 //! dropped.
-//!
-//! This file is shared by path with the CLI's test binary, which cannot
-//! depend on the tests crate: keep it free of dependencies beyond `std`.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1616,10 +1616,6 @@ mod uploads;
 mod logs;
 
 #[cfg(feature = "postgres")]
-#[path = "../../../tests/src/pg.rs"]
-mod pg;
-
-#[cfg(feature = "postgres")]
 #[path = "cli/fleet.rs"]
 mod fleet;
 

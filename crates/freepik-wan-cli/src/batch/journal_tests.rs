@@ -54,7 +54,7 @@ async fn sqlite(rows: &[Row], dir: &Path) -> Held {
 async fn postgres(rows: &[Row], name: &str) -> Held {
     use super::pg_journal::PgJournal;
     use freepik_wan::postgres::Database;
-    let url = super::pg::Cluster::shared().database(name);
+    let url = freepik_wan_tests::pg::Cluster::shared().database(name);
     let database = Database::from_url(&url).unwrap();
     let inner = PgJournal::open(database, Some(1)).await.unwrap();
     inner
@@ -77,7 +77,7 @@ async fn postgres(rows: &[Row], name: &str) -> Held {
         _keep: Vec::new(),
         lose: Box::new(move |_| {
             // Another worker took every row over: new fences.
-            super::pg::Cluster::shared().psql(
+            freepik_wan_tests::pg::Cluster::shared().psql(
                 &db,
                 "UPDATE batch_rows SET owner = 'another', fence = nextval('batch_fence')",
             );
@@ -230,7 +230,7 @@ fn a_sqlite_journal_written_by_a_newer_version_is_refused() {
 #[tokio::test]
 async fn a_postgres_journal_written_by_a_newer_version_is_refused() {
     use freepik_wan::postgres::Database;
-    let cluster = super::pg::Cluster::shared();
+    let cluster = freepik_wan_tests::pg::Cluster::shared();
     let url = cluster.database("newer");
     let open = || super::pg_journal::PgJournal::open(Database::from_url(&url).unwrap(), None);
     open().await.unwrap();

@@ -21,10 +21,6 @@ mod sqlite;
 
 #[cfg(test)]
 mod journal_tests;
-#[cfg(all(test, feature = "postgres"))]
-#[path = "../../../../tests/src/pg.rs"]
-#[allow(dead_code)]
-mod pg;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

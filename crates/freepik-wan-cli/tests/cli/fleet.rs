@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use freepik_wan_sim::{Faults, RateLimit, Simulator};
 use serde_json::Value;
 
-use super::pg::Cluster;
 use super::{Sim, manifest, run, spawn_logged, tempdir};
+use freepik_wan_tests::pg::Cluster;
 
 /// Distinctive, so that finding it in any output means it leaked.
 const PASSWORD: &str = "pg-pass-7e1d9b";

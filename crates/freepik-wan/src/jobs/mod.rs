@@ -53,6 +53,16 @@
 //! reconciled by another worker, which finds the task: nothing is paid
 //! twice or lost.
 //!
+//! # One rate budget for the replicas
+//!
+//! The service's limits are per IP, so replicas behind one egress IP share
+//! them: each paces at its share, `n` replicas at
+//! [`RateLimit::freepik().share(n)`](crate::RateLimit::share), and together
+//! they stay inside the whole. Where the number of replicas changes, size a
+//! [`Fleet`](crate::postgres::fleet::Fleet) for the most there can be and
+//! have each replica hold a seat while it works, as the CLI's batch workers
+//! do: a replica without a seat does not send.
+//!
 //! # Why local files go into the database
 //!
 //! Uploading at enqueue would put a call to Magnific (paced, retried,
