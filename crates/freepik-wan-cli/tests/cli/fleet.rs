@@ -47,6 +47,56 @@ fn with_password(url: &str) -> String {
     url.replacen("postgres@", &format!("postgres:{PASSWORD}@"), 1)
 }
 
+/// `n` workers started at once, each with its own `--out-dir` and log.
+struct Workers {
+    outs: Vec<PathBuf>,
+    logs: Vec<PathBuf>,
+    children: Vec<Child>,
+}
+
+impl Workers {
+    /// Starts `n` workers; `args` gives a worker's arguments for its out-dir.
+    fn spawn(dir: &Path, n: usize, args: impl Fn(&Path) -> Vec<String>) -> Workers {
+        let outs: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("videos-{i}"))).collect();
+        let logs: Vec<PathBuf> = (0..n)
+            .map(|i| dir.join(format!("worker-{i}.log")))
+            .collect();
+        let children = (0..n)
+            .map(|i| spawn_logged(dir, &args(&outs[i]), &logs[i]))
+            .collect();
+        Workers {
+            outs,
+            logs,
+            children,
+        }
+    }
+
+    /// Waits for every worker from `first` on to exit 0.
+    fn assert_finish(&mut self, first: usize, within: Duration) {
+        for (i, worker) in self.children.iter_mut().enumerate().skip(first) {
+            let code = wait_exit(worker, within);
+            assert_eq!(code, Some(0), "worker {i}: {}", log_text(&self.logs[i]));
+        }
+    }
+
+    /// Waits for every worker to exit; each that did not finish (and none
+    /// may, unless `may_finish`) must say why it stopped.
+    fn assert_stop_saying_why(&mut self, may_finish: bool) {
+        for (i, worker) in self.children.iter_mut().enumerate() {
+            let code = wait_exit(worker, Duration::from_secs(30));
+            let log = log_text(&self.logs[i]);
+            if code == Some(0) && may_finish {
+                continue;
+            }
+            assert_ne!(code, Some(0), "worker {i} cannot have finished: {log}");
+            assert!(
+                log.contains("cannot be reached") || log.contains("was not renewed in time"),
+                "worker {i} says why it stopped: {log}"
+            );
+        }
+    }
+}
+
 fn worker_args(sim: &Sim, manifest: &Path, out: &Path, journal: &str) -> Vec<String> {
     sim.args(&[
         "batch",
@@ -144,33 +194,18 @@ fn three_workers_one_killed_the_survivors_finish_every_row() {
     let sim = limited_sim(Duration::from_millis(600));
     let dir = tempdir();
     let manifest = manifest(dir.path(), 60);
-    let outs: Vec<PathBuf> = (0..3)
-        .map(|i| dir.path().join(format!("videos-{i}")))
-        .collect();
-    let logs: Vec<PathBuf> = (0..3)
-        .map(|i| dir.path().join(format!("worker-{i}.log")))
-        .collect();
-    let mut workers: Vec<Child> = (0..3)
-        .map(|i| {
-            spawn_logged(
-                dir.path(),
-                &worker_args(&sim, &manifest, &outs[i], &journal),
-                &logs[i],
-            )
-        })
-        .collect();
+    let mut workers = Workers::spawn(dir.path(), 3, |out| {
+        worker_args(&sim, &manifest, out, &journal)
+    });
     wait_creates(&sim, 15, Duration::from_secs(30));
     // Mid-run, while the fleet's seats are all held.
     let mid = status(dir.path(), &journal);
     assert_eq!(mid["fleet"]["seats"], 3, "{mid}");
     assert!(!mid["workers"].as_array().unwrap().is_empty(), "{mid}");
-    workers[0].kill().unwrap();
-    workers[0].wait().unwrap();
-    for (i, worker) in workers.iter_mut().enumerate().skip(1) {
-        let code = wait_exit(worker, Duration::from_secs(60));
-        assert_eq!(code, Some(0), "worker {i}: {}", log_text(&logs[i]));
-    }
-    for log in &logs {
+    workers.children[0].kill().unwrap();
+    workers.children[0].wait().unwrap();
+    workers.assert_finish(1, Duration::from_secs(60));
+    for log in &workers.logs {
         log_text(log);
     }
     let stats = sim.handle.stats();
@@ -182,7 +217,7 @@ fn three_workers_one_killed_the_survivors_finish_every_row() {
     let again = dir.path().join("again.log");
     let mut rerun = spawn_logged(
         dir.path(),
-        &worker_args(&sim, &manifest, &outs[1], &journal),
+        &worker_args(&sim, &manifest, &workers.outs[1], &journal),
         &again,
     );
     assert_eq!(
@@ -209,37 +244,17 @@ fn postgres_killed_mid_batch_a_rerun_pays_once_per_row() {
     let dir = tempdir();
     let rows = 30;
     let manifest = manifest(dir.path(), rows);
-    let outs: Vec<PathBuf> = (0..2)
-        .map(|i| dir.path().join(format!("videos-{i}")))
-        .collect();
-    let logs: Vec<PathBuf> = (0..2)
-        .map(|i| dir.path().join(format!("worker-{i}.log")))
-        .collect();
-    let mut workers: Vec<Child> = (0..2)
-        .map(|i| {
-            spawn_logged(
-                dir.path(),
-                &worker_args(&sim, &manifest, &outs[i], &journal),
-                &logs[i],
-            )
-        })
-        .collect();
+    let mut workers = Workers::spawn(dir.path(), 2, |out| {
+        worker_args(&sim, &manifest, out, &journal)
+    });
     wait_creates(&sim, 8, Duration::from_secs(30));
     cluster.crash();
-    for (i, worker) in workers.iter_mut().enumerate() {
-        let code = wait_exit(worker, Duration::from_secs(30));
-        let log = log_text(&logs[i]);
-        assert_ne!(code, Some(0), "worker {i} cannot have finished: {log}");
-        assert!(
-            log.contains("cannot be reached") || log.contains("was not renewed in time"),
-            "worker {i} says why it stopped: {log}"
-        );
-    }
+    workers.assert_stop_saying_why(false);
     cluster.restart();
     let again = dir.path().join("again.log");
     let mut rerun = spawn_logged(
         dir.path(),
-        &worker_args(&sim, &manifest, &outs[0], &journal),
+        &worker_args(&sim, &manifest, &workers.outs[0], &journal),
         &again,
     );
     assert_eq!(
@@ -434,21 +449,9 @@ fn connections_dropped_mid_batch_a_rerun_pays_once_per_row() {
     let dir = tempdir();
     let rows = 20;
     let manifest = manifest(dir.path(), rows);
-    let outs: Vec<PathBuf> = (0..2)
-        .map(|i| dir.path().join(format!("videos-{i}")))
-        .collect();
-    let logs: Vec<PathBuf> = (0..2)
-        .map(|i| dir.path().join(format!("worker-{i}.log")))
-        .collect();
-    let mut workers: Vec<Child> = (0..2)
-        .map(|i| {
-            spawn_logged(
-                dir.path(),
-                &worker_args(&sim, &manifest, &outs[i], &journal),
-                &logs[i],
-            )
-        })
-        .collect();
+    let mut workers = Workers::spawn(dir.path(), 2, |out| {
+        worker_args(&sim, &manifest, out, &journal)
+    });
     wait_creates(&sim, 6, Duration::from_secs(30));
     let ended = cluster.psql(
         &db,
@@ -456,17 +459,8 @@ fn connections_dropped_mid_batch_a_rerun_pays_once_per_row() {
          WHERE application_name LIKE 'freepik-wan batch %' AND datname = current_database()",
     );
     assert!(ended.parse::<u32>().unwrap() >= 2, "{ended}");
-    for (i, worker) in workers.iter_mut().enumerate() {
-        let code = wait_exit(worker, Duration::from_secs(30));
-        let log = log_text(&logs[i]);
-        if code != Some(0) {
-            assert!(
-                log.contains("cannot be reached") || log.contains("was not renewed in time"),
-                "worker {i} says why it stopped: {log}"
-            );
-        }
-    }
-    let (code, said) = one_worker(&sim, dir.path(), &manifest, &outs[0], &journal);
+    workers.assert_stop_saying_why(true);
+    let (code, said) = one_worker(&sim, dir.path(), &manifest, &workers.outs[0], &journal);
     assert_eq!(code, Some(0), "{said}");
     assert_eq!(
         sim.handle.stats().creates_accepted,
@@ -488,25 +482,14 @@ fn three_workers_share_the_rate_limit_and_meet_no_429() {
     let dir = tempdir();
     let rows = 300;
     let manifest = manifest(dir.path(), rows);
-    let outs: Vec<PathBuf> = (0..3)
-        .map(|i| dir.path().join(format!("videos-{i}")))
-        .collect();
-    let logs: Vec<PathBuf> = (0..3)
-        .map(|i| dir.path().join(format!("worker-{i}.log")))
-        .collect();
     let started = Instant::now();
-    let mut workers: Vec<Child> = (0..3)
-        .map(|i| {
-            let mut args = worker_args(&sim, &manifest, &outs[i], &journal);
-            let at = args.iter().position(|a| a == "--concurrency").unwrap();
-            args[at + 1] = "32".to_owned();
-            spawn_logged(dir.path(), &args, &logs[i])
-        })
-        .collect();
-    for (i, worker) in workers.iter_mut().enumerate() {
-        let code = wait_exit(worker, Duration::from_secs(120));
-        assert_eq!(code, Some(0), "worker {i}: {}", log_text(&logs[i]));
-    }
+    let mut workers = Workers::spawn(dir.path(), 3, |out| {
+        let mut args = worker_args(&sim, &manifest, out, &journal);
+        let at = args.iter().position(|a| a == "--concurrency").unwrap();
+        args[at + 1] = "32".to_owned();
+        args
+    });
+    workers.assert_finish(0, Duration::from_secs(120));
     let stats = sim.handle.stats();
     eprintln!(
         "300 rows, 3 workers: {:.1}s, {} API requests, {:?}",
