@@ -197,8 +197,29 @@ impl PgJournal {
         })
     }
 
-    /// Opens the journal to read it (`batch status`): no seat.
+    /// Opens the journal to read it (`batch status`): no seat, and a
+    /// database without a journal is refused rather than given one.
     pub async fn open_to_read(database: Database) -> Sql<PgJournal> {
+        use freepik_wan::postgres::tokio_postgres::error::SqlState;
+        let db = database.connect().await.map_err(store(&database))?;
+        let found = db
+            .query_opt(
+                "SELECT version FROM freepik_wan_schema WHERE component = $1",
+                &[&SCHEMA.component],
+            )
+            .await;
+        let exists = match found {
+            Ok(row) => row.is_some(),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => false,
+            Err(e) => return Err(query("read the schema version", &database)(e)),
+        };
+        if !exists {
+            return Err(format!(
+                "{database} holds no batch journal: nothing has run there yet \
+                 (`freepik-wan batch MANIFEST --out-dir DIR --journal URL` starts one)"
+            ));
+        }
+        drop(db);
         PgJournal::open(database, None).await
     }
 

@@ -273,8 +273,9 @@ fn postgres_killed_mid_batch_a_rerun_pays_once_per_row() {
 }
 
 /// The password may come from a file, and `postgresql://` is a PostgreSQL
-/// URL too; status names the database without any password, shows the
-/// fleet's seats (free here) and no live worker.
+/// URL too; status names the database without any password and shows the
+/// fleet's seats; on a database without a journal it says so and makes
+/// none.
 #[test]
 fn status_reads_a_shared_journal_and_never_shows_a_password() {
     let cluster = Cluster::shared();
@@ -284,6 +285,32 @@ fn status_reads_a_shared_journal_and_never_shows_a_password() {
     let secret = dir.path().join("pw");
     std::fs::write(&secret, format!("{PASSWORD}\n")).unwrap();
     let journal = format!("postgresql://postgres@127.0.0.1:{}/{db}", cluster.port());
+    // No journal there yet: status says so, and creates nothing there.
+    let missing = run(
+        dir.path(),
+        &["batch", "status", "--journal", &with_password(&url)],
+    );
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(
+        missing.stderr.contains("holds no batch journal"),
+        "{missing:?}"
+    );
+    assert!(
+        !missing.stdout.contains(PASSWORD) && !missing.stderr.contains(PASSWORD),
+        "{missing:?}"
+    );
+    assert_eq!(
+        cluster.psql(db, "SELECT to_regclass('batch_rows') IS NULL"),
+        "t",
+        "status made no tables"
+    );
+    // A one-row batch on one seat makes the journal.
+    let sim = Sim::quick();
+    let manifest = manifest(dir.path(), 1);
+    let mut args = worker_args(&sim, &manifest, &dir.path().join("v"), &journal);
+    let at = args.iter().position(|a| a == "--fleet").unwrap();
+    args[at + 1] = "1".to_owned();
+    run(dir.path(), &args).ok();
     let ran = run(
         dir.path(),
         &[
@@ -301,9 +328,8 @@ fn status_reads_a_shared_journal_and_never_shows_a_password() {
         "{ran:?}"
     );
     let shown = ran.ok().json();
-    assert_eq!(shown["entries"].as_array().unwrap().len(), 0, "{shown}");
+    assert_eq!(shown["entries"].as_array().unwrap().len(), 1, "{shown}");
     assert_eq!(shown["fleet"]["seats"], 1, "{shown}");
-    assert_eq!(shown["workers"].as_array().unwrap().len(), 0, "{shown}");
     assert!(shown["journal"].as_str().unwrap().contains(db), "{shown}");
     // The plain table, with the password in the URL.
     let plain = run(
@@ -317,10 +343,6 @@ fn status_reads_a_shared_journal_and_never_shows_a_password() {
     assert!(plain.stdout.contains("fleet: 1 seats"), "{plain:?}");
     // A worker asking for another number of seats than the journal's is
     // refused before anything is sent.
-    let sim = Sim::quick();
-    let manifest = manifest(dir.path(), 1);
-    let mut args = worker_args(&sim, &manifest, &dir.path().join("v"), &journal);
-    let at = args.iter().position(|a| a == "--fleet").unwrap();
     args[at + 1] = "2".to_owned();
     let refused = run(dir.path(), &args);
     assert_eq!(refused.code, 2, "{refused:?}");
@@ -328,7 +350,11 @@ fn status_reads_a_shared_journal_and_never_shows_a_password() {
         refused.stderr.contains("has 1 seats, not the 2"),
         "{refused:?}"
     );
-    assert_eq!(sim.handle.stats().creates_accepted, 0);
+    assert_eq!(
+        sim.handle.stats().creates_accepted,
+        1,
+        "the first batch's only"
+    );
 }
 
 /// Runs one worker to its end; its exit code and log.
