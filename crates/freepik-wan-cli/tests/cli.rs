@@ -943,29 +943,51 @@ impl Drop for Killed {
     }
 }
 
+/// `webhook listen --json` on a free port, killed when the test ends.
+struct Listener {
+    _child: Killed,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    /// Its base URL, as it printed it.
+    url: String,
+}
+
+impl Listener {
+    fn start(dir: &Path) -> Listener {
+        let mut child = Killed(
+            command(dir)
+                .args([
+                    "--json", "webhook", "listen", "--port", "0", "--secret", SECRET,
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let stdout = lines(child.0.stdout.take().unwrap());
+        let stderr = lines(child.0.stderr.take().unwrap());
+        let listening = line_matching(&stderr, "listening on ");
+        let url = listening
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_owned();
+        Listener {
+            _child: child,
+            stdout,
+            stderr,
+            url,
+        }
+    }
+}
+
 #[test]
 fn webhook_listen_prints_each_verified_event_and_refuses_bad_signatures() {
     let sim = Sim::quick();
     let dir = tempdir();
-    let mut listener = Killed(
-        command(dir.path())
-            .args([
-                "--json", "webhook", "listen", "--port", "0", "--secret", SECRET,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = lines(listener.0.stdout.take().unwrap());
-    let stderr = lines(listener.0.stderr.take().unwrap());
-    let listening = line_matching(&stderr, "listening on ");
-    let url = listening
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let listener = Listener::start(dir.path());
+    let (stdout, stderr, url) = (&listener.stdout, &listener.stderr, listener.url.clone());
 
     let image = sample_image();
     let hook = format!("{url}hooks/freepik");
@@ -980,7 +1002,7 @@ fn webhook_listen_prints_each_verified_event_and_refuses_bad_signatures() {
         ],
     )
     .ok();
-    let completed: Value = serde_json::from_str(&line_matching(&stdout, "COMPLETED")).unwrap();
+    let completed: Value = serde_json::from_str(&line_matching(stdout, "COMPLETED")).unwrap();
     assert_eq!(completed["valid"], true);
     assert!(completed["urls"][0].as_str().unwrap().ends_with(".mp4"));
 
@@ -996,7 +1018,7 @@ fn webhook_listen_prints_each_verified_event_and_refuses_bad_signatures() {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
-    line_matching(&stderr, "rejected a webhook");
+    line_matching(stderr, "rejected a webhook");
 }
 
 #[test]
@@ -1119,25 +1141,8 @@ fn a_batch_stops_creating_at_the_first_quota_answer_and_keeps_the_rest_pending()
 #[test]
 fn webhook_listen_shows_a_redelivered_webhook_once() {
     let dir = tempdir();
-    let mut listener = Killed(
-        command(dir.path())
-            .args([
-                "--json", "webhook", "listen", "--port", "0", "--secret", SECRET,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = lines(listener.0.stdout.take().unwrap());
-    let stderr = lines(listener.0.stderr.take().unwrap());
-    let listening = line_matching(&stderr, "listening on ");
-    let url = listening
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let listener = Listener::start(dir.path());
+    let (stdout, stderr, url) = (&listener.stdout, &listener.stderr, listener.url.clone());
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let post = |id: &str, body: &str| {
         let signature = WebhookSecret::new(SECRET)
@@ -1162,7 +1167,7 @@ fn webhook_listen_shows_a_redelivered_webhook_once() {
         r#"{"task_id":"t-1","status":"COMPLETED","generated":["https://cdn.example/v.mp4"]}"#;
     post("msg_1", first);
     post("msg_1", first); // the sender's retry
-    line_matching(&stderr, "repeat of webhook msg_1");
+    line_matching(stderr, "repeat of webhook msg_1");
     post("msg_2", second);
     let shown: Vec<Value> = (0..2)
         .map(|_| {
