@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use freepik_wan::{Client, RateLimit, RetryPolicy};
-use freepik_wan_tests::{Reply, SIM_VIDEO, Scripted};
+use freepik_wan_tests::{HostLog, Reply, SIM_VIDEO, Scripted, raw_host};
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -36,47 +36,12 @@ fn completed(url: &str) -> Reply {
 }
 
 /// A video host answering each request with `serve(range start, count)`'s
-/// raw head and body, then closing the connection (which ends a body that
-/// has no `Content-Length`). Returns its URL and the `Range` of each request.
+/// raw head and body (see [`raw_host`]), at a signed-looking URL.
 async fn video_host(
     serve: impl Fn(Option<u64>, usize) -> (String, Vec<u8>) + Send + Sync + 'static,
-) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = log.clone();
-    let serve = Arc::new(serve);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (serve, seen) = (serve.clone(), seen.clone());
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
-                let range = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("range:"))
-                    .map(|v| v.trim().to_owned());
-                let from = range
-                    .as_deref()
-                    .and_then(|r| r.strip_prefix("bytes="))
-                    .and_then(|r| r.strip_suffix('-'))
-                    .and_then(|n| n.parse().ok());
-                let count = {
-                    let mut seen = seen.lock().unwrap();
-                    seen.push(range);
-                    seen.len()
-                };
-                let (head, body) = serve(from, count);
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(&body).await;
-                let _ = socket.flush().await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (format!("http://{addr}/v.mp4?token=exp=1~hmac=secret"), log)
+) -> (String, HostLog) {
+    let (base, log) = raw_host(move |_, from, count| serve(from, count)).await;
+    (format!("{base}/v.mp4?token=exp=1~hmac=secret"), log)
 }
 
 /// A `200` with `body` and no `Content-Length`: the connection's close ends it.
@@ -129,7 +94,7 @@ async fn a_page_answered_200_in_place_of_the_video_is_refused_and_nothing_is_sav
         "the URL's token is shown: {message}"
     );
     assert!(err.is_retryable(), "a proxy's page may pass: {err:?}");
-    assert_eq!(seen.lock().unwrap().len(), 3, "tried again, as a cut is");
+    assert_eq!(seen.len(), 3, "tried again, as a cut is");
     assert_eq!(
         std::fs::read(&out).unwrap(),
         b"the earlier video",
@@ -196,7 +161,7 @@ async fn a_body_cut_with_no_content_length_is_resumed_not_taken_for_the_video() 
     let out = dir.path().join("v.mp4");
     let saved = client.download(url.as_str(), &out).await.unwrap();
     assert_eq!(
-        *seen.lock().unwrap(),
+        seen.ranges(),
         [None, Some(format!("bytes={half}-"))],
         "the cut body was taken for the video, or not resumed"
     );
@@ -220,7 +185,7 @@ async fn a_body_always_cut_with_no_content_length_leaves_no_file() {
         .await
         .expect_err("a video cut in half was saved");
     assert!(err.to_string().contains("cut short"), "{err}");
-    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(seen.len(), 3);
     assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
 }
 

@@ -2,13 +2,12 @@
 //! quotas, webhooks delivered twice, and the pieces a multi-replica receiver
 //! is built from.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use freepik_wan::webhook::{Verifier, WebhookEvent, WebhookSecret};
 use freepik_wan::{Client, Error, RateLimit, RetryPolicy, Task, TaskStatus, WaitOptions};
 use freepik_wan_sim::{Faults, SimHandle, Simulator};
-use freepik_wan_tests::{Reply, SIM_VIDEO, Scripted, png};
+use freepik_wan_tests::{Reply, SIM_VIDEO, Scripted, png, raw_host};
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -54,53 +53,6 @@ fn posts(sim: &SimHandle) -> usize {
         .iter()
         .filter(|r| r.method == "POST")
         .count()
-}
-
-/// A video host: each request is answered by `serve(path, range)` with a raw
-/// HTTP head and body (cut short when the head promises more). Returns its
-/// base URL and the `(path, Range)` of every request, in order.
-async fn video_host(
-    serve: impl Fn(&str, Option<u64>, usize) -> (String, Vec<u8>) + Send + Sync + 'static,
-) -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = log.clone();
-    let serve = Arc::new(serve);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (serve, seen) = (serve.clone(), seen.clone());
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let range = head.lines().find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("range:")
-                        .map(|v| v.trim().to_owned())
-                });
-                let from = range
-                    .as_deref()
-                    .and_then(|r| r.strip_prefix("bytes="))
-                    .and_then(|r| r.strip_suffix('-'))
-                    .and_then(|n| n.parse().ok());
-                let count = {
-                    let mut seen = seen.lock().unwrap();
-                    seen.push((target.clone(), range));
-                    seen.len()
-                };
-                let path = target.split('?').next().unwrap_or("/");
-                let (head, body) = serve(path, from, count);
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(&body).await;
-                let _ = socket.flush().await;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            });
-        }
-    });
-    (format!("http://{addr}"), log)
 }
 
 fn video() -> Vec<u8> {
@@ -198,7 +150,7 @@ async fn an_expired_video_url_is_fetched_again_and_the_download_finishes() {
 async fn a_fresh_url_goes_on_from_the_bytes_on_disk() {
     let video = video();
     let served = video.clone();
-    let (host, seen) = video_host(move |path, from, _| match (path, from) {
+    let (host, seen) = raw_host(move |path, from, _| match (path, from) {
         ("/old.mp4", None) => whole(&served, 40_000), // cut half-way
         ("/old.mp4", Some(_)) => access_denied(),     // and expired meanwhile
         ("/new.mp4", Some(from)) => rest(&served, from, true),
@@ -220,7 +172,7 @@ async fn a_fresh_url_goes_on_from_the_bytes_on_disk() {
         .await
         .unwrap();
     assert!(std::fs::read(&out).unwrap() == video, "not the video");
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen.requests();
     assert_eq!(
         seen,
         [
@@ -238,7 +190,7 @@ async fn a_fresh_url_goes_on_from_the_bytes_on_disk() {
 
 #[tokio::test]
 async fn a_fresh_url_refused_too_is_video_url_expired_naming_the_task() {
-    let (host, seen) = video_host(|_, _, _| access_denied()).await;
+    let (host, seen) = raw_host(|_, _, _| access_denied()).await;
     let api = Scripted::start(vec![completed(&format!("{host}/new.mp4"))]).await;
     let client = client_at(&api.url(), "k");
     let task = Task::new(TASK, TaskStatus::Completed, vec![format!("{host}/old.mp4")]);
@@ -257,11 +209,7 @@ async fn a_fresh_url_refused_too_is_video_url_expired_naming_the_task() {
         other => panic!("expected VideoUrlExpired, got {other:?}"),
     }
     assert!(err.to_string().contains(TASK), "{err}");
-    assert_eq!(
-        seen.lock().unwrap().len(),
-        2,
-        "each URL once: 403 is not retried"
-    );
+    assert_eq!(seen.len(), 2, "each URL once: 403 is not retried");
     assert_eq!(api.seen().len(), 1, "one fetch for a fresh URL");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     // A bare URL has no task to refresh from: the host's answer as it is.
@@ -279,7 +227,7 @@ async fn a_fresh_url_refused_too_is_video_url_expired_naming_the_task() {
 async fn a_206_without_content_range_is_not_taken_for_the_video() {
     let video = video();
     let served = video.clone();
-    let (host, seen) = video_host(move |_, from, count| match from {
+    let (host, seen) = raw_host(move |_, from, count| match from {
         // The first whole answer is cut; the range answer has no
         // Content-Range; a whole answer after that is complete.
         None if count == 1 => whole(&served, 30_000),
@@ -299,13 +247,7 @@ async fn a_206_without_content_range_is_not_taken_for_the_video() {
         std::fs::read(&out).unwrap() == video,
         "a slice was taken for the video"
     );
-    let ranges: Vec<Option<String>> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, r)| r.clone())
-        .collect();
-    assert_eq!(ranges, [None, Some("bytes=30000-".to_owned()), None]);
+    assert_eq!(seen.ranges(), [None, Some("bytes=30000-".to_owned()), None]);
 }
 
 #[tokio::test]

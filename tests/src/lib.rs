@@ -216,66 +216,121 @@ pub async fn truncating_server(promised: usize, sent: usize) -> String {
     format!("http://{addr}/video.mp4")
 }
 
-/// A loopback video server that cuts every whole-file answer half-way and,
-/// when `ranges` is set, answers `Range: bytes=N-` with the rest (`206`).
-/// Returns the video's URL and the `Range` headers it was sent, in order.
-pub async fn resuming_server(
-    video: Vec<u8>,
-    ranges: bool,
-) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+/// The requests a [`raw_host`] was sent, in order: each one's target (path
+/// and query) and `Range` header.
+#[derive(Clone, Debug, Default)]
+pub struct HostLog(Arc<Mutex<Vec<HostRequest>>>);
+
+/// A request's target (path and query) and `Range` header.
+pub type HostRequest = (String, Option<String>);
+
+impl HostLog {
+    /// Each request's target and `Range`.
+    pub fn requests(&self) -> Vec<HostRequest> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Each request's `Range`.
+    pub fn ranges(&self) -> Vec<Option<String>> {
+        self.requests()
+            .into_iter()
+            .map(|(_, range)| range)
+            .collect()
+    }
+
+    /// How many requests came.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Whether none came.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A loopback host for the cases a well-behaved server cannot play (bodies
+/// cut short, no `Content-Length`, odd heads): each request is answered by
+/// `serve(path, range start, request count)` with a raw HTTP head and body,
+/// then the connection is closed (which also ends a body of unknown
+/// length). Returns its base URL and the log of what it was sent.
+pub async fn raw_host(
+    serve: impl Fn(&str, Option<u64>, usize) -> (String, Vec<u8>) + Send + Sync + 'static,
+) -> (String, HostLog) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let asked = Arc::new(Mutex::new(Vec::new()));
-    let log = asked.clone();
-    let video = Arc::new(video);
+    let log = HostLog::default();
+    let seen = log.clone();
+    let serve = Arc::new(serve);
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let (video, log) = (video.clone(), log.clone());
+            let (serve, seen) = (serve.clone(), seen.clone());
             tokio::spawn(async move {
                 let mut buf = [0u8; 8192];
                 let n = socket.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
-                let range = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("range:"))
-                    .map(|v| v.trim().to_owned());
-                log.lock().unwrap().push(range.clone());
-                let len = video.len();
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let range = head.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("range:")
+                        .map(|v| v.trim().to_owned())
+                });
                 let from = range
                     .as_deref()
                     .and_then(|r| r.strip_prefix("bytes="))
                     .and_then(|r| r.strip_suffix('-'))
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|_| ranges);
-                let (head, body) = match from {
-                    Some(from) => (
-                        format!(
-                            "HTTP/1.1 206 Partial Content\r\ncontent-type: video/mp4\r\n\
-                             content-range: bytes {from}-{}/{len}\r\ncontent-length: {}\r\n\
-                             connection: close\r\n\r\n",
-                            len - 1,
-                            len - from
-                        ),
-                        &video[from..],
-                    ),
-                    // The whole file, cut half-way.
-                    None => (
-                        format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\n\
-                             content-length: {len}\r\nconnection: close\r\n\r\n"
-                        ),
-                        &video[..len / 2],
-                    ),
+                    .and_then(|n| n.parse().ok());
+                let count = {
+                    let mut seen = seen.0.lock().unwrap();
+                    seen.push((target.clone(), range));
+                    seen.len()
                 };
+                let path = target.split('?').next().unwrap_or("/");
+                let (head, body) = serve(path, from, count);
                 let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body).await;
+                let _ = socket.write_all(&body).await;
                 let _ = socket.flush().await;
+                let _ = socket.shutdown().await;
+                // Closed at once, the socket could reset the connection
+                // before the client has read the answer.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             });
         }
     });
-    (format!("http://{addr}/video.mp4"), asked)
+    (format!("http://{addr}"), log)
+}
+
+/// A loopback video server that cuts every whole-file answer half-way and,
+/// when `ranges` is set, answers `Range: bytes=N-` with the rest (`206`).
+/// Returns the video's URL and the log of what it was sent.
+pub async fn resuming_server(video: Vec<u8>, ranges: bool) -> (String, HostLog) {
+    let len = video.len();
+    let (base, log) = raw_host(move |_, from, _| match from.filter(|_| ranges) {
+        Some(from) => {
+            let from = usize::try_from(from).unwrap_or(len).min(len);
+            (
+                format!(
+                    "HTTP/1.1 206 Partial Content\r\ncontent-type: video/mp4\r\n\
+                     content-range: bytes {from}-{}/{len}\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n",
+                    len - 1,
+                    len - from
+                ),
+                video[from..].to_vec(),
+            )
+        }
+        // The whole file, cut half-way.
+        None => (
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\n\
+                 content-length: {len}\r\nconnection: close\r\n\r\n"
+            ),
+            video[..len / 2].to_vec(),
+        ),
+    })
+    .await;
+    (format!("{base}/video.mp4"), log)
 }
 
 /// A PNG signature and IHDR chunk of `width` x `height` (all the SDK's header
