@@ -105,6 +105,7 @@ pub async fn generate(connection: &Connection, args: Generate, out: Output) -> R
         create_ms: Some(create_ms),
         resumable,
         deadline,
+        download_by: deadline,
     };
     finish(client, &task.id, Some(path), out, run).await
 }
@@ -129,6 +130,7 @@ pub async fn wait(
         resumable: true,
         // The client's wait options carry `--timeout`.
         deadline: None,
+        download_by: timeout.map(|secs| tokio::time::Instant::now() + Duration::from_secs(secs)),
     };
     finish(&client, &task_id, path, out, run)
         .await
@@ -145,6 +147,9 @@ struct Run {
     resumable: bool,
     /// When waiting must have ended, if earlier than the wait's own timeout.
     deadline: Option<tokio::time::Instant>,
+    /// When the whole command must have ended (`--timeout`): the download
+    /// too, whose retries could otherwise run past it.
+    download_by: Option<tokio::time::Instant>,
 }
 
 /// Waits, downloads when there is somewhere to put the video, and reports.
@@ -160,6 +165,7 @@ async fn finish(
         create_ms,
         resumable,
         deadline,
+        download_by,
     } = run;
     // Whatever goes wrong from here, the task exists: say which one, so the
     // user can `wait` for it again instead of paying for a new one.
@@ -189,8 +195,21 @@ async fn finish(
     let (saved, download_ms) = match &path {
         Some(path) => {
             let downloading = Instant::now();
+            let download = async {
+                let download = progress::download(client, &task, path, out);
+                match download_by {
+                    Some(by) => match tokio::time::timeout_at(by, download).await {
+                        Ok(saved) => saved.map_err(Failure::from),
+                        Err(_) => Err(Failure::new(
+                            Code::TimedOut,
+                            "--timeout passed while downloading the video (the task is COMPLETED)",
+                        )),
+                    },
+                    None => download.await.map_err(Failure::from),
+                }
+            };
             let saved = tokio::select! {
-                saved = progress::download(client, &task, path, out) => saved.map_err(Failure::from),
+                saved = download => saved,
                 stop = on_interrupt() => Err(stop),
             }
             .map_err(about_task)?;
