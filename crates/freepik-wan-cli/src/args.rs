@@ -108,7 +108,8 @@ pub enum Command {
         /// Where to save the video; without it the video URL is printed.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Give up after this many seconds [default: 900].
+        /// Give up after this many seconds, the wait and the download
+        /// together [default: 900 for the wait].
         #[arg(long, value_name = "SECS")]
         timeout: Option<u64>,
         #[command(flatten)]
@@ -252,7 +253,8 @@ pub struct Generate {
     /// Print the task id and stop: do not wait or download.
     #[arg(long, conflicts_with_all = ["out", "timeout", "simulate"])]
     pub no_wait: bool,
-    /// Give up waiting after this many seconds [default: 900].
+    /// Give up after this many seconds: the create, the wait and the
+    /// download together [default: 900 for the wait].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Run against an in-process simulator: no key, no network, a real MP4
